@@ -1,0 +1,302 @@
+//! The rules config: the marketer's language, as serde types. The JSON Schema is derived from
+//! these same types, so the schema, the parser and the error messages cannot drift apart.
+
+mod error;
+mod window;
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use self::error::ConfigError;
+pub(crate) use self::error::{FieldPath, PathSeg};
+pub use self::window::Window;
+
+/// A rules config: page groups, tiers in priority order, segments, an optional lead score,
+/// and content variants per slot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Version of the rules language. Always `1` today.
+    pub version: u32,
+    /// A label for this revision of the rules, shown in explanations and response headers
+    /// (for example `2026-11-spring-campaign`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// Nothing older than this counts, and nothing older is kept (default `90d`).
+    #[serde(default = "Window::default_horizon")]
+    pub horizon: Window,
+    /// Named groups of pages, each a list of path patterns where `*` matches anything:
+    /// `"pricing": ["/pricing*"]`.
+    pub page_groups: BTreeMap<String, Vec<String>>,
+    /// An optional lead score: signals add points that decay with a half-life.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<ScoreConfig>,
+    /// Tiers in priority order, highest stage first: the first whose condition holds wins.
+    pub tiers: Vec<Rule>,
+    /// The tier of a visitor no tier matches (for example `researching`).
+    pub fallback: String,
+    /// Named segments beside the tier; a visitor is in every segment whose condition holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<Rule>,
+    /// Content variants: slot name → tier name (or `default`) → variant.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variants: BTreeMap<String, SlotVariants>,
+}
+
+/// Variants of one slot: tier name (or `default`) → what the slot shows.
+pub type SlotVariants = BTreeMap<String, Variant>;
+
+/// A named condition: a tier or a segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// The tier's or segment's name, as the site and the API see it.
+    pub name: String,
+    /// What this tier or segment means, in words, for colleagues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// When a visitor is in it.
+    pub when: Condition,
+}
+
+/// A condition on a visitor's behaviour. Exactly one key: the kind of condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Condition {
+    /// Every condition in the list holds.
+    All(Vec<Condition>),
+    /// At least one condition in the list holds.
+    Any(Vec<Condition>),
+    /// The condition does not hold.
+    Not(Box<Condition>),
+    /// Pages of a group were viewed at least `at_least` times within the window.
+    Viewed(ViewedCondition),
+    /// The visitor made at least `at_least` visits within the window.
+    Visits(VisitsCondition),
+    /// A custom event (optionally with given properties) happened at least `at_least` times.
+    Event(EventCondition),
+    /// A tracked element was clicked at least `at_least` times.
+    Click(ClickCondition),
+    /// The visitor was last active within the window.
+    LastSeen(LastSeenCondition),
+    /// The visitor spent visible time or scrolled deep enough (on a page group, or anywhere).
+    Engaged(EngagedCondition),
+    /// A visit within the window landed with these UTM parameters.
+    Utm(UtmCondition),
+    /// A visit within the window came from this referrer host.
+    Referrer(ReferrerCondition),
+    /// The lead score is at least, or below, a number.
+    Score(ScoreCondition),
+}
+
+/// `{"viewed": {"group": "pricing", "at_least": 3, "within": "14d"}}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ViewedCondition {
+    /// A page group's name.
+    pub group: String,
+    /// How many views at least (default 1, at most 16).
+    #[serde(default = "one")]
+    pub at_least: u32,
+    /// The window; default the whole horizon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<Window>,
+}
+
+/// `{"visits": {"at_least": 3, "within": "14d"}}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VisitsCondition {
+    /// How many visits at least (default 1, at most 16). A visit ends after 30 minutes idle.
+    #[serde(default = "one")]
+    pub at_least: u32,
+    /// The window; default the whole horizon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<Window>,
+}
+
+/// `{"event": {"name": "demo_request", "within": "30d"}}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventCondition {
+    /// The custom event's name, as sent by `intent('event', name, props)`.
+    pub name: String,
+    /// Properties the event must carry, compared as text (`{"plan": "pro"}`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub props: BTreeMap<String, String>,
+    /// How many times at least (default 1, at most 16).
+    #[serde(default = "one")]
+    pub at_least: u32,
+    /// The window; default the whole horizon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<Window>,
+}
+
+/// `{"click": {"target": "pricing-*", "within": "7d"}}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClickCondition {
+    /// The tracked element's name (its `data-intent-track` value) or a link; `*` matches anything.
+    pub target: String,
+    /// How many clicks at least (default 1, at most 16).
+    #[serde(default = "one")]
+    pub at_least: u32,
+    /// The window; default the whole horizon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<Window>,
+}
+
+/// `{"last_seen": {"within": "7d"}}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LastSeenCondition {
+    /// The visitor was active this recently.
+    pub within: Window,
+}
+
+/// `{"engaged": {"group": "docs", "seconds_at_least": 120, "within": "14d"}}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EngagedCondition {
+    /// Only time and scrolling on this page group count; anywhere on the site if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Visible seconds, summed over the window, at least this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_at_least: Option<u32>,
+    /// The deepest scroll in the window, in percent of the page, at least this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scroll_at_least: Option<u8>,
+    /// The window; default the whole horizon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<Window>,
+}
+
+/// `{"utm": {"source": "linkedin", "medium": "paid*"}}`: each given parameter must match
+/// (case-insensitive; `*` matches anything).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UtmCondition {
+    /// `utm_source` of the landing URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// `utm_medium` of the landing URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub medium: Option<String>,
+    /// `utm_campaign` of the landing URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
+    /// The window; default the whole horizon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<Window>,
+}
+
+/// `{"referrer": {"host": "*.linkedin.com"}}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReferrerCondition {
+    /// The referring site's host without `www.`; `*` matches anything (`*.google.*`).
+    pub host: String,
+    /// The window; default the whole horizon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<Window>,
+}
+
+/// `{"score": {"at_least": 40}}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreCondition {
+    /// The decayed lead score is at least this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_least: Option<f64>,
+    /// The decayed lead score is below this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub below: Option<f64>,
+}
+
+/// A lead score: each signal adds points when it happens; points halve every `half_life`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreConfig {
+    /// Points lose half their value over this span (for example `7d`).
+    pub half_life: Window,
+    /// What earns points.
+    pub signals: Vec<ScoreSignal>,
+}
+
+/// One scoring signal: `{"on": {"viewed": "pricing"}, "points": 10}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreSignal {
+    /// What happened.
+    pub on: Signal,
+    /// Points added each time (negative to subtract).
+    pub points: i32,
+}
+
+/// Something a visitor does that earns points.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Signal {
+    /// A view of a page in this group.
+    Viewed(String),
+    /// A custom event with this name.
+    Event(String),
+    /// A click on this tracked target (`*` matches anything).
+    Click(String),
+    /// The start of a visit.
+    Visit,
+}
+
+/// What a slot shows. Every field is optional; a slot with no variant keeps its page content.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    /// Replaces the element's text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Replaces the element's inner HTML.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    /// Sets the element's `href` (for links).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub href: Option<String>,
+    /// Sets these attributes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attrs: BTreeMap<String, String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Reads a config's JSON into the typed config. Syntax and type errors name line and field;
+/// the semantic checks happen when the config is compiled into [`crate::Rules`].
+pub(crate) fn parse(src: &str) -> Result<RulesConfig, ConfigError> {
+    if src.len() > crate::Limits::CONFIG_BYTES {
+        return Err(ConfigError::whole(format!(
+            "the config is {} bytes; the limit is {} bytes",
+            src.len(),
+            crate::Limits::CONFIG_BYTES
+        )));
+    }
+    if src.trim().is_empty() {
+        return Err(ConfigError::whole(
+            "the config is empty; expected a JSON object like the one `intentctl schema` describes"
+                .to_owned(),
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_str(src);
+    let config: RulesConfig =
+        serde_path_to_error::deserialize(&mut de).map_err(ConfigError::from_serde)?;
+    de.end()
+        .map_err(|e| ConfigError::from_json(FieldPath::default(), e))?;
+    Ok(config)
+}
+
+/// The JSON Schema of the rules config, for editors and for `intentctl schema`.
+pub(crate) fn schema() -> schemars::schema::RootSchema {
+    schemars::schema_for!(RulesConfig)
+}

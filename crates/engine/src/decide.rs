@@ -1,0 +1,186 @@
+//! Classifying a profile: the tier, the segments, the variants.
+
+use serde::ser::{SerializeMap, SerializeStruct};
+use serde::{Serialize, Serializer};
+
+use crate::config::Variant;
+use crate::profile::Profile;
+use crate::rules::{Cond, Counted, Rules};
+use crate::time::Timestamp;
+
+/// What a visitor should see: their tier, the segments they are in, and a variant per slot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision<'r> {
+    /// The first tier, in priority order, whose condition holds; else the fallback.
+    pub tier: &'r str,
+    /// Every segment whose condition holds, in config order.
+    pub segments: Vec<&'r str>,
+    /// Slot name and the variant it shows, for every slot with a variant for this tier.
+    pub variants: Vec<(&'r str, &'r Variant)>,
+    /// The decayed lead score, when the rules define one.
+    pub score: Option<f64>,
+}
+
+impl<'r> Decision<'r> {
+    /// Keeps only the variants of the named slots (as `/v1/decide?slots=hero,cta` asks).
+    pub fn only_slots(mut self, slots: &[&str]) -> Decision<'r> {
+        self.variants.retain(|(name, _)| slots.contains(name));
+        self
+    }
+
+    /// The variant for `slot`, if the visitor's tier has one.
+    pub fn variant(&self, slot: &str) -> Option<&'r Variant> {
+        self.variants
+            .iter()
+            .find(|(n, _)| *n == slot)
+            .map(|(_, v)| *v)
+    }
+}
+
+struct Variants<'a, 'r>(&'a [(&'r str, &'r Variant)]);
+
+impl Serialize for Variants<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (slot, variant) in self.0 {
+            map.serialize_entry(slot, variant)?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for Decision<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Decision", 4)?;
+        st.serialize_field("tier", self.tier)?;
+        st.serialize_field("segments", &self.segments)?;
+        st.serialize_field("variants", &Variants(&self.variants))?;
+        if let Some(score) = self.score {
+            // Two decimals are all a marketer reads, and they keep the answer short.
+            st.serialize_field("score", &((score * 100.0).round() / 100.0))?;
+        }
+        st.end()
+    }
+}
+
+impl Rules {
+    /// Classifies `profile` at `now`: tier (first match wins), segments, variants.
+    pub fn decide(&self, profile: &Profile, now: Timestamp) -> Decision<'_> {
+        let tier_index = self
+            .tiers
+            .iter()
+            .position(|t| self.holds(&t.cond, profile, now))
+            .unwrap_or(self.tiers.len());
+        let tier = self
+            .tiers
+            .get(tier_index)
+            .map_or(self.fallback.as_str(), |t| t.name.as_str());
+        let segments = self
+            .segments
+            .iter()
+            .filter(|s| self.holds(&s.cond, profile, now))
+            .map(|s| s.name.as_str())
+            .collect();
+        let variants = self
+            .slots
+            .iter()
+            .filter_map(|slot| {
+                slot.by_tier
+                    .get(tier_index)
+                    .and_then(Option::as_ref)
+                    .map(|v| (slot.name.as_str(), v))
+            })
+            .collect();
+        Decision {
+            tier,
+            segments,
+            variants,
+            score: profile.score(self, now),
+        }
+    }
+
+    /// What a visitor who is not tracked (Global Privacy Control, Do Not Track, a bot) gets:
+    /// the fallback tier, no segments, and only the `default` variants.
+    pub fn decide_default(&self) -> Decision<'_> {
+        Decision {
+            tier: &self.fallback,
+            segments: Vec::new(),
+            variants: self
+                .slots
+                .iter()
+                .filter_map(|s| s.default.as_ref().map(|v| (s.name.as_str(), v)))
+                .collect(),
+            score: None,
+        }
+    }
+
+    pub(crate) fn holds(&self, cond: &Cond, p: &Profile, now: Timestamp) -> bool {
+        let now_s = now.secs();
+        match cond {
+            Cond::All(list) => list.iter().all(|c| self.holds(c, p, now)),
+            Cond::Any(list) => list.iter().any(|c| self.holds(c, p, now)),
+            Cond::Not(c) => !self.holds(c, p, now),
+            Cond::Count {
+                of,
+                at_least,
+                within,
+            } => count(p, *of, now_s - within) >= *at_least,
+            Cond::LastSeen { within } => !p.is_new() && now_s - p.last_seen <= *within,
+            Cond::Engaged {
+                of,
+                seconds,
+                scroll,
+                within,
+            } => {
+                let (secs, deepest) = engagement(p, *of, now_s - within);
+                seconds.is_none_or(|s| secs >= s) && scroll.is_none_or(|s| deepest >= s)
+            }
+            Cond::Visit { test, within } => visit_test(p, *test, now_s - within).is_some(),
+            Cond::Score { at_least, below } => {
+                let score = p.score(self, now).unwrap_or(0.0);
+                at_least.is_none_or(|a| score >= a) && below.is_none_or(|b| score < b)
+            }
+        }
+    }
+}
+
+/// How many of the counted things happened at or after `from`.
+pub(crate) fn count(p: &Profile, of: Counted, from: i64) -> u32 {
+    let n = match of {
+        Counted::Series(s) => p
+            .series
+            .get(s)
+            .map_or(0, |h| h.iter().filter(|h| h.at >= from).count()),
+        Counted::Visits => p.visits.iter().filter(|v| v.start >= from).count(),
+    };
+    n as u32
+}
+
+/// Visible seconds (summed) and deepest scroll at or after `from`.
+pub(crate) fn engagement(p: &Profile, of: Counted, from: i64) -> (u32, u8) {
+    let fold =
+        |(s, d): (u32, u8), (secs, scroll): (u32, u8)| (s.saturating_add(secs), d.max(scroll));
+    match of {
+        Counted::Series(i) => p.series.get(i).map_or((0, 0), |hits| {
+            hits.iter()
+                .filter(|h| h.at >= from)
+                .map(|h| (h.seconds, h.scroll))
+                .fold((0, 0), fold)
+        }),
+        Counted::Visits => p
+            .visits
+            .iter()
+            .filter(|v| v.start >= from)
+            .map(|v| (v.seconds, v.scroll))
+            .fold((0, 0), fold),
+    }
+}
+
+/// The start of the latest visit at or after `from` whose landing page passed `test`.
+pub(crate) fn visit_test(p: &Profile, test: usize, from: i64) -> Option<i64> {
+    p.visits
+        .iter()
+        .rev()
+        .find(|v| v.start >= from && v.tests & (1 << test) != 0)
+        .map(|v| v.start)
+}

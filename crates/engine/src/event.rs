@@ -1,0 +1,429 @@
+//! What visitors do, as the snippet, proxy mode and event logs report it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::config::{ConfigError, FieldPath};
+use crate::limits::Limits;
+use crate::time::Timestamp;
+
+/// One thing a visitor did. The `type` field says which.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A page was viewed.
+    Pageview {
+        /// The page's URL (or path).
+        url: String,
+        /// The referring page's URL, if any. Only its host is ever used, and only to test it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        referrer: Option<String>,
+        /// The page's title. Accepted for logs; never stored on a profile.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+    },
+    /// Time the page was visible and how far it was scrolled, since the last report.
+    Engagement {
+        /// The page's URL.
+        url: String,
+        /// Visible seconds since the previous engagement report for this page view.
+        #[serde(default)]
+        seconds: f64,
+        /// The deepest scroll so far, in percent of the page.
+        #[serde(default)]
+        scroll: f64,
+    },
+    /// A tracked element or an outbound link was clicked.
+    Click {
+        /// The page the click happened on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+        /// The tracked element's name (`data-intent-track`) or the link's URL.
+        target: String,
+    },
+    /// A custom event, from `intent('event', name, props)`.
+    Event {
+        /// The event's name.
+        name: String,
+        /// A few properties.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        props: BTreeMap<String, PropValue>,
+    },
+}
+
+impl Event {
+    /// A page view, as proxy mode records it from the request itself.
+    pub fn pageview(url: &str, referrer: Option<&str>) -> Event {
+        Event::Pageview {
+            url: url.to_owned(),
+            referrer: referrer.map(str::to_owned),
+            title: None,
+        }
+    }
+
+    /// Checks the event against the size limits; the message names the field.
+    fn check(&self, path: &FieldPath) -> Result<(), ConfigError> {
+        let too_long = |field: &str, len: usize, max: usize| {
+            Err(ConfigError::at(
+                path.key(field),
+                format!("{len} bytes is too long; at most {max}"),
+            ))
+        };
+        match self {
+            Event::Pageview {
+                url,
+                referrer,
+                title,
+            } => {
+                if url.len() > Limits::URL_BYTES {
+                    return too_long("url", url.len(), Limits::URL_BYTES);
+                }
+                if let Some(r) = referrer.as_ref().filter(|r| r.len() > Limits::URL_BYTES) {
+                    return too_long("referrer", r.len(), Limits::URL_BYTES);
+                }
+                if let Some(t) = title.as_ref().filter(|t| t.len() > Limits::TITLE_BYTES) {
+                    return too_long("title", t.len(), Limits::TITLE_BYTES);
+                }
+            }
+            Event::Engagement {
+                url,
+                seconds,
+                scroll,
+            } => {
+                if url.len() > Limits::URL_BYTES {
+                    return too_long("url", url.len(), Limits::URL_BYTES);
+                }
+                if !seconds.is_finite() || *seconds < 0.0 {
+                    return Err(ConfigError::at(
+                        path.key("seconds"),
+                        "expected a number of seconds, 0 or more".to_owned(),
+                    ));
+                }
+                if !scroll.is_finite() || !(0.0..=100.0).contains(scroll) {
+                    return Err(ConfigError::at(
+                        path.key("scroll"),
+                        "expected a percentage from 0 to 100".to_owned(),
+                    ));
+                }
+            }
+            Event::Click { url, target } => {
+                if let Some(u) = url.as_ref().filter(|u| u.len() > Limits::URL_BYTES) {
+                    return too_long("url", u.len(), Limits::URL_BYTES);
+                }
+                if target.len() > Limits::URL_BYTES {
+                    return too_long("target", target.len(), Limits::URL_BYTES);
+                }
+            }
+            Event::Event { name, props } => {
+                if name.is_empty() || name.len() > Limits::NAME_BYTES {
+                    return Err(ConfigError::at(
+                        path.key("name"),
+                        format!("expected a name of 1 to {} bytes", Limits::NAME_BYTES),
+                    ));
+                }
+                if props.len() > Limits::PROPS {
+                    return Err(ConfigError::at(
+                        path.key("props"),
+                        format!("{} properties; at most {}", props.len(), Limits::PROPS),
+                    ));
+                }
+                for (k, v) in props {
+                    if k.len() > Limits::PROP_BYTES || v.as_text().len() > Limits::PROP_BYTES {
+                        return Err(ConfigError::at(
+                            path.key("props").key(k),
+                            format!("keys and values are at most {} bytes", Limits::PROP_BYTES),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A custom event's property value: text, a number or true/false.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PropValue {
+    /// Text.
+    Text(String),
+    /// A number.
+    Number(f64),
+    /// True or false.
+    Bool(bool),
+}
+
+impl PropValue {
+    /// The value as text, the way conditions compare it (`2` for the number 2.0).
+    pub fn as_text(&self) -> String {
+        match self {
+            PropValue::Text(s) => s.clone(),
+            PropValue::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{}", *n as i64),
+            PropValue::Number(n) => n.to_string(),
+            PropValue::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+impl Serialize for PropValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            PropValue::Text(t) => s.serialize_str(t),
+            PropValue::Number(n) => s.serialize_f64(*n),
+            PropValue::Bool(b) => s.serialize_bool(*b),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PropValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = PropValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("text, a number or true/false")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PropValue, E> {
+                Ok(PropValue::Text(v.to_owned()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<PropValue, E> {
+                Ok(PropValue::Number(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<PropValue, E> {
+                Ok(PropValue::Number(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<PropValue, E> {
+                Ok(PropValue::Number(v as f64))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<PropValue, E> {
+                Ok(PropValue::Bool(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The body of `POST /v1/collect`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CollectRequest {
+    /// The site's id, as in the script tag's `data-site`.
+    pub site: String,
+    /// The visitor's token from the previous answer, or `null` for a new visitor.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// What happened since the last call, oldest first.
+    #[serde(default)]
+    pub events: Vec<Event>,
+}
+
+/// A request body that cannot be used; the message names the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestError(ConfigError);
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Request bodies are usually one line, so the field says more than a line number.
+        let field = self.0.field();
+        if field.is_empty() {
+            f.write_str(self.0.message())
+        } else {
+            write!(f, "`{field}`: {}", self.0.message())
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+impl CollectRequest {
+    /// Reads and checks a collect body: JSON syntax, types, known event kinds, and limits.
+    pub fn from_json(body: &str) -> Result<CollectRequest, RequestError> {
+        let mut de = serde_json::Deserializer::from_str(body);
+        let req: CollectRequest = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| RequestError(ConfigError::from_serde(e)))?;
+        de.end()
+            .map_err(|e| RequestError(ConfigError::from_json(FieldPath::default(), e)))?;
+        req.check().map_err(RequestError)?;
+        Ok(req)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let root = FieldPath::default();
+        if !valid_site(&self.site) {
+            return Err(ConfigError::at(
+                root.key("site"),
+                format!(
+                    "expected a site id of 1 to {} letters, digits, `-` or `_`",
+                    Limits::SITE_BYTES
+                ),
+            ));
+        }
+        if self
+            .profile
+            .as_ref()
+            .is_some_and(|p| p.len() > 4 * Limits::TOKEN_BYTES)
+        {
+            return Err(ConfigError::at(
+                root.key("profile"),
+                "the token is far longer than any token this service issues".to_owned(),
+            ));
+        }
+        if self.events.len() > Limits::EVENTS_PER_CALL {
+            return Err(ConfigError::at(
+                root.key("events"),
+                format!(
+                    "{} events in one call; send at most {}",
+                    self.events.len(),
+                    Limits::EVENTS_PER_CALL
+                ),
+            ));
+        }
+        let events = root.key("events");
+        for (i, e) in self.events.iter().enumerate() {
+            e.check(&events.index(i))?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `site` is a well-formed site id.
+pub(crate) fn valid_site(site: &str) -> bool {
+    !site.is_empty()
+        && site.len() <= Limits::SITE_BYTES
+        && site
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// One line of an event log (JSON Lines), as `intentctl simulate` reads it:
+/// `{"visitor": "v1", "ts": "2026-11-20T10:00:00Z", "type": "pageview", "url": "..."}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEvent {
+    /// Who did it (an opaque id from the log).
+    pub visitor: String,
+    /// When.
+    pub at: Timestamp,
+    /// What.
+    pub event: Event,
+}
+
+/// A log line that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogError {
+    /// The 1-based line of the log.
+    pub line: usize,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for LogError {}
+
+#[derive(Deserialize)]
+struct RawLogLine {
+    visitor: String,
+    ts: String,
+    #[serde(flatten)]
+    event: Event,
+}
+
+impl LogEvent {
+    /// Reads one log line; `line` is its 1-based number, for the error.
+    pub fn parse(text: &str, line: usize) -> Result<LogEvent, LogError> {
+        let err = |message: String| LogError { line, message };
+        let raw: RawLogLine = serde_json::from_str(text).map_err(|e| {
+            let msg = e.to_string();
+            err(match msg.rfind(" at line ") {
+                Some(i) => msg[..i].to_owned(),
+                None => msg,
+            })
+        })?;
+        let at = Timestamp::parse_rfc3339(&raw.ts).map_err(|e| err(format!("`ts`: {e}")))?;
+        raw.event
+            .check(&FieldPath::default())
+            .map_err(|e| err(e.to_string()))?;
+        Ok(LogEvent {
+            visitor: raw.visitor,
+            at,
+            event: raw.event,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_collect_body() {
+        let body = r#"{"site":"demo","profile":null,"events":[
+            {"type":"pageview","url":"https://acme.test/pricing","referrer":"","title":"Pricing"},
+            {"type":"engagement","url":"/pricing","seconds":12.5,"scroll":80},
+            {"type":"click","url":"/pricing","target":"plan-pro"},
+            {"type":"event","name":"demo_request","props":{"plan":"pro","seats":5,"trial":true}}]}"#;
+        let req = CollectRequest::from_json(body).unwrap();
+        assert_eq!(req.events.len(), 4);
+        assert_eq!(req.site, "demo");
+    }
+
+    #[test]
+    fn refuses_bad_bodies_with_the_field() {
+        let cases = [
+            (
+                r#"{"site":"demo","events":[{"type":"teleport"}]}"#,
+                "`events[0].type`: unknown kind `teleport`",
+            ),
+            (
+                r#"{"site":"demo","events":[{"type":"pageview"}]}"#,
+                "missing field `url`",
+            ),
+            (
+                r#"{"site":"de mo","events":[]}"#,
+                "`site`: expected a site id",
+            ),
+            (
+                r#"{"site":"demo","events":[{"type":"engagement","url":"/","scroll":120}]}"#,
+                "`events[0].scroll`",
+            ),
+            (
+                r#"{"site":"demo","events":{}}"#,
+                "`events`: wrong type: map",
+            ),
+            (r#"{"site":"demo"} x"#, "trailing characters"),
+            (r#"{"site":"demo","#, "EOF"),
+        ];
+        for (body, want) in cases {
+            let err = CollectRequest::from_json(body).unwrap_err().to_string();
+            assert!(err.contains(want), "{body}: {err}");
+        }
+        let many = format!(
+            r#"{{"site":"demo","events":[{}]}}"#,
+            vec![r#"{"type":"pageview","url":"/"}"#; 51].join(",")
+        );
+        assert!(CollectRequest::from_json(&many)
+            .unwrap_err()
+            .to_string()
+            .contains("at most 50"));
+    }
+
+    #[test]
+    fn reads_log_lines() {
+        let e = LogEvent::parse(
+            r#"{"visitor":"v1","ts":"2026-11-20T10:00:00Z","type":"pageview","url":"https://acme.test/pricing"}"#,
+            1,
+        )
+        .unwrap();
+        assert_eq!(e.visitor, "v1");
+        assert_eq!(e.at.to_string(), "2026-11-20T10:00:00Z");
+        let bad = LogEvent::parse(
+            r#"{"visitor":"v1","ts":"soon","type":"pageview","url":"/"}"#,
+            7,
+        );
+        assert!(bad.unwrap_err().to_string().starts_with("line 7: `ts`"));
+    }
+}

@@ -1,0 +1,196 @@
+//! Folding one event into a profile.
+
+use crate::event::Event;
+use crate::limits::Limits;
+use crate::profile::{Hit, Profile, VisitRec, MAX_SECONDS};
+use crate::rules::{Rules, SignalPlan, Tracked, VisitTest};
+use crate::time::Timestamp;
+use crate::url;
+use crate::VISIT_GAP_SECS;
+
+impl Profile {
+    /// Folds one event that happened at `at` into the profile.
+    ///
+    /// Starts a new visit after [`VISIT_GAP_SECS`] without activity, drops whatever is older
+    /// than the rules' horizon, and updates only what the rules track.
+    pub fn fold(&mut self, rules: &Rules, at: Timestamp, event: &Event) {
+        let mut now = at.secs();
+        if !self.is_new() && now - self.last_seen > rules.horizon {
+            // Everything on the profile is past the horizon: the visitor starts fresh.
+            *self = Profile::new(rules);
+        }
+        // Events are folded in arrival order; an older one counts at the last activity, so the
+        // profile's timeline never runs backwards.
+        now = now.max(self.last_seen);
+        let new_visit = self.is_new() || now - self.last_seen > VISIT_GAP_SECS;
+        self.last_seen = now;
+        if new_visit {
+            self.push_visit(VisitRec {
+                start: now,
+                seconds: 0,
+                scroll: 0,
+                tests: 0,
+                landed: false,
+            });
+            self.visits_total = self.visits_total.saturating_add(1);
+            self.add_points(rules, now, |s| matches!(s, SignalPlan::Visit));
+        }
+        self.prune(rules, now);
+
+        match event {
+            Event::Pageview { url, referrer, .. } => {
+                self.fold_pageview(rules, now, url, referrer.as_deref())
+            }
+            Event::Engagement {
+                url,
+                seconds,
+                scroll,
+            } => {
+                let secs = seconds.clamp(0.0, f64::from(Limits::ENGAGEMENT_SECS_PER_EVENT)) as u32;
+                let scroll = scroll.clamp(0.0, 100.0) as u8;
+                if let Some(visit) = self.visits.last_mut() {
+                    visit.seconds = (visit.seconds + secs).min(MAX_SECONDS);
+                    visit.scroll = visit.scroll.max(scroll);
+                }
+                let path = url::path_of(url);
+                for group in &rules.groups {
+                    let Some(s) = group.series else { continue };
+                    if !rules.series[s].engagement
+                        || !group.patterns.iter().any(|p| p.matches(&path))
+                    {
+                        continue;
+                    }
+                    if let Some(hit) = self.series[s].last_mut() {
+                        hit.seconds = (hit.seconds + secs).min(MAX_SECONDS);
+                        hit.scroll = hit.scroll.max(scroll);
+                    }
+                }
+            }
+            Event::Click { target, .. } => {
+                let target = target.to_ascii_lowercase();
+                for (i, plan) in rules.series.iter().enumerate() {
+                    if let Tracked::Click(glob, _) = &plan.what {
+                        if glob.matches(&target) {
+                            self.hit(rules, i, now);
+                        }
+                    }
+                }
+                self.add_points(
+                    rules,
+                    now,
+                    |s| matches!(s, SignalPlan::Click(g) if g.matches(&target)),
+                );
+            }
+            Event::Event { name, props } => {
+                for (i, plan) in rules.series.iter().enumerate() {
+                    if let Tracked::Event {
+                        name: want,
+                        props: want_props,
+                    } = &plan.what
+                    {
+                        let props_match = want_props
+                            .iter()
+                            .all(|(k, v)| props.get(k).is_some_and(|p| p.as_text() == *v));
+                        if want == name && props_match {
+                            self.hit(rules, i, now);
+                        }
+                    }
+                }
+                self.add_points(
+                    rules,
+                    now,
+                    |s| matches!(s, SignalPlan::Event(n) if n == name),
+                );
+            }
+        }
+    }
+
+    fn fold_pageview(&mut self, rules: &Rules, now: i64, url: &str, referrer: Option<&str>) {
+        let path = url::path_of(url);
+        for (g, group) in rules.groups.iter().enumerate() {
+            if !group.patterns.iter().any(|p| p.matches(&path)) {
+                continue;
+            }
+            if let Some(s) = group.series {
+                self.hit(rules, s, now);
+            }
+            self.add_points(
+                rules,
+                now,
+                |s| matches!(s, SignalPlan::Viewed(i) if *i == g),
+            );
+        }
+        let Some(visit) = self.visits.last_mut() else {
+            return;
+        };
+        if visit.landed {
+            return;
+        }
+        // The first page view of a visit is its landing page: its UTM parameters and referrer
+        // are tested now, and only the results are kept.
+        visit.landed = true;
+        let referrer_host = referrer.and_then(url::host_of);
+        let utm = |name: &str| url::query_param(url, name);
+        let (source, medium, campaign) =
+            (utm("utm_source"), utm("utm_medium"), utm("utm_campaign"));
+        for (i, test) in rules.visit_tests.iter().enumerate() {
+            let pass = match test {
+                VisitTest::Utm(utm) => {
+                    let check = |want: &Option<(crate::pattern::Glob, String)>,
+                                 got: &Option<String>| match want {
+                        None => true,
+                        Some((glob, _)) => got.as_deref().is_some_and(|g| glob.matches(g)),
+                    };
+                    check(&utm.source, &source)
+                        && check(&utm.medium, &medium)
+                        && check(&utm.campaign, &campaign)
+                }
+                VisitTest::Referrer(glob, _) => {
+                    referrer_host.as_deref().is_some_and(|h| glob.matches(h))
+                }
+            };
+            if pass {
+                visit.tests |= 1 << i;
+            }
+        }
+    }
+
+    fn hit(&mut self, rules: &Rules, series: usize, now: i64) {
+        let cap = rules.series[series].capacity;
+        let hits = &mut self.series[series];
+        if hits.len() >= cap {
+            hits.remove(0);
+        }
+        hits.push(Hit {
+            at: now,
+            seconds: 0,
+            scroll: 0,
+        });
+    }
+
+    fn add_points(&mut self, rules: &Rules, now: i64, matches: impl Fn(&SignalPlan) -> bool) {
+        let Some(plan) = &rules.score else { return };
+        let points: f64 = plan
+            .signals
+            .iter()
+            .filter(|(s, _)| matches(s))
+            .map(|(_, p)| p)
+            .sum();
+        if points == 0.0 {
+            return;
+        }
+        if let Some(current) = self.score(rules, Timestamp::from_secs(now)) {
+            self.score = current + points;
+            self.score_at = now;
+        }
+    }
+
+    /// Drops visits and hits older than the horizon.
+    fn prune(&mut self, rules: &Rules, now: i64) {
+        let oldest = now - rules.horizon;
+        self.visits.retain(|v| v.start >= oldest);
+        for hits in &mut self.series {
+            hits.retain(|h| h.at >= oldest);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The compact visitor profile: bounded counters and recent timestamps, nothing personal.
+//!
+//! What a profile holds, exactly (this is also what the token carries):
+//! - `last_seen`: when the visitor was last active;
+//! - `visits_total`: how many visits the profile has seen (saturating);
+//! - the most recent [`Limits::VISITS_KEPT`] visits, each with its start, visible seconds,
+//!   deepest scroll, and one bit per UTM/referrer test of the rules (never the URL or referrer);
+//! - per tracked thing (a page group, a custom event, a click target the rules mention), the
+//!   most recent timestamps, as many as the highest `at_least` asking about it, and for page
+//!   groups under an `engaged` condition the visible seconds and scroll of each view;
+//! - the lead score and when it was last updated, when the rules define one.
+//!
+//! Where compaction approximates (everything else is exact):
+//! - counts are exact up to the series' capacity; the rules cannot ask for more
+//!   ([`Limits::COUNT`]);
+//! - visit-level tests (`visits`, `utm`, `referrer`, site-wide `engaged`) see the 16 most recent
+//!   visits; page-group `engaged` sums over the group's 16 most recent views;
+//! - the score keeps decayed points of signals older than the horizon, at most
+//!   `points × 2^(−horizon / half_life)` each (under 0.02 % for 90 days and a 7-day half-life);
+//! - events are folded in arrival order: one older than the last activity counts as happening
+//!   at the last activity.
+
+use crate::limits::Limits;
+use crate::rules::Rules;
+use crate::time::Timestamp;
+
+/// A visitor's compact behavioural profile. Build one with [`Profile::new`], fold events in with
+/// [`Profile::fold`], carry it with [`crate::Keyring::encode`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub(crate) last_seen: i64,
+    pub(crate) visits_total: u32,
+    /// Oldest first, at most [`Limits::VISITS_KEPT`].
+    pub(crate) visits: Vec<VisitRec>,
+    /// One list per series of the rules, oldest first, at most its capacity.
+    pub(crate) series: Vec<Vec<Hit>>,
+    pub(crate) score: f64,
+    pub(crate) score_at: i64,
+}
+
+/// One visit on a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct VisitRec {
+    pub(crate) start: i64,
+    pub(crate) seconds: u32,
+    pub(crate) scroll: u8,
+    /// Bit `i` set: the visit's landing page passed the rules' visit test `i`.
+    pub(crate) tests: u32,
+    /// Whether the visit's landing page view has been seen (and its tests evaluated).
+    pub(crate) landed: bool,
+}
+
+/// One remembered occurrence of a tracked thing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hit {
+    pub(crate) at: i64,
+    pub(crate) seconds: u32,
+    pub(crate) scroll: u8,
+}
+
+/// What a profile says about a visitor, in plain fields, for explanations, the API and audits.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ProfileSummary {
+    /// When the visitor was last active; `None` for a new visitor.
+    pub last_seen: Option<Timestamp>,
+    /// Visits seen by this profile.
+    pub visits: u32,
+    /// Whether this is a return visitor (more than one visit).
+    pub returning: bool,
+    /// The start of each kept visit, oldest first.
+    pub visit_starts: Vec<Timestamp>,
+    /// Per tracked thing, the kept timestamps, oldest first.
+    pub tracked: Vec<(String, Vec<Timestamp>)>,
+}
+
+/// Visible seconds are kept up to this per visit and per view (18 hours).
+pub(crate) const MAX_SECONDS: u32 = u16::MAX as u32;
+
+impl Profile {
+    /// A new visitor's empty profile, shaped for `rules`.
+    pub fn new(rules: &Rules) -> Profile {
+        Profile {
+            last_seen: 0,
+            visits_total: 0,
+            visits: Vec::new(),
+            series: vec![Vec::new(); rules.series.len()],
+            score: 0.0,
+            score_at: 0,
+        }
+    }
+
+    /// Whether the profile has seen no activity yet.
+    pub fn is_new(&self) -> bool {
+        self.last_seen == 0
+    }
+
+    /// The decayed lead score at `now`, or `None` when the rules define no score.
+    pub fn score(&self, rules: &Rules, now: Timestamp) -> Option<f64> {
+        let plan = rules.score.as_ref()?;
+        if self.is_new() || now.secs() - self.last_seen > rules.horizon {
+            return Some(0.0);
+        }
+        let age = (now.secs() - self.score_at).max(0) as f64;
+        Some(self.score * (0.5f64).powf(age / plan.half_life))
+    }
+
+    /// The profile in plain fields.
+    pub fn summary(&self, rules: &Rules) -> ProfileSummary {
+        ProfileSummary {
+            last_seen: (!self.is_new()).then_some(Timestamp::from_secs(self.last_seen)),
+            visits: self.visits_total,
+            returning: self.visits_total > 1,
+            visit_starts: self
+                .visits
+                .iter()
+                .map(|v| Timestamp::from_secs(v.start))
+                .collect(),
+            tracked: rules
+                .series
+                .iter()
+                .zip(&self.series)
+                .map(|(plan, hits)| {
+                    (
+                        crate::explain::tracked_name(rules, &plan.what),
+                        hits.iter().map(|h| Timestamp::from_secs(h.at)).collect(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    pub(crate) fn push_visit(&mut self, v: VisitRec) {
+        if self.visits.len() >= Limits::VISITS_KEPT {
+            self.visits.remove(0);
+        }
+        self.visits.push(v);
+    }
+}

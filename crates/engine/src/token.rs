@@ -1,0 +1,396 @@
+//! The signed profile token: the profile's compact binary form, HMAC-SHA256 signed, base64url.
+//!
+//! Layout (all integers unsigned LEB128 varints unless noted):
+//!
+//! | field | bytes |
+//! | --- | --- |
+//! | format version (`1`) | 1 |
+//! | key tag (which key signed it) | 1 |
+//! | profile-shape fingerprint of the rules (u32 little-endian) | 4 |
+//! | last activity, seconds since the epoch | varint |
+//! | visits seen | varint |
+//! | kept visits: count (u8), then per visit: age at last activity, visible seconds, scroll (u8), tests bits << 1 \| landed | … |
+//! | per tracked series of the rules: count (u8), then per hit: age at last activity, and for engaged page groups visible seconds and scroll (u8) | … |
+//! | when the rules score: score (f32 little-endian), age of the score | 4 + varint |
+//! | HMAC-SHA256 over a domain label, the site id and all of the above | 32 |
+//!
+//! Nothing else is in it: no URL, referrer, title, IP address or user agent.
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use crate::limits::Limits;
+use crate::profile::{Hit, Profile, VisitRec, MAX_SECONDS};
+use crate::rules::Rules;
+use crate::time::Timestamp;
+
+const FORMAT: u8 = 1;
+const MAC_LEN: usize = 32;
+const HEADER_LEN: usize = 6;
+const DOMAIN: &[u8] = b"intent-edge profile token\0";
+/// Clock skew tolerated between edge locations before a token counts as from the future.
+const SKEW_SECS: i64 = 300;
+/// Most signing keys in a keyring: the current one and a few still in their grace period.
+const MAX_KEYS: usize = 4;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Why an incoming token was discarded and the visitor started fresh. Never an error page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FreshReason {
+    /// Not a token this service issues: bad base64, wrong length or layout.
+    Malformed,
+    /// Signed by a key this keyring does not hold (retired, or never ours).
+    UnknownKey,
+    /// The signature does not match: tampered with, or issued for another site.
+    BadSignature,
+    /// Issued under rules that track different things; the old profile does not fit.
+    OtherRules,
+    /// The visitor's last activity is older than the rules' horizon.
+    Expired,
+    /// Claims activity in the future.
+    FromTheFuture,
+}
+
+impl FreshReason {
+    /// A short code for logs and response headers.
+    pub fn code(self) -> &'static str {
+        match self {
+            FreshReason::Malformed => "malformed",
+            FreshReason::UnknownKey => "unknown-key",
+            FreshReason::BadSignature => "bad-signature",
+            FreshReason::OtherRules => "other-rules",
+            FreshReason::Expired => "expired",
+            FreshReason::FromTheFuture => "from-the-future",
+        }
+    }
+}
+
+impl fmt::Display for FreshReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FreshReason::Malformed => "the token is malformed",
+            FreshReason::UnknownKey => {
+                "the token was signed by a key that is not (or no longer) accepted"
+            }
+            FreshReason::BadSignature => "the token's signature does not match",
+            FreshReason::OtherRules => "the token was made for rules that track different things",
+            FreshReason::Expired => "the token is older than the rules' horizon",
+            FreshReason::FromTheFuture => "the token claims activity in the future",
+        })
+    }
+}
+
+/// A keyring that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyError(String);
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+#[derive(Clone)]
+struct Key {
+    tag: u8,
+    mac: HmacSha256,
+}
+
+/// Signing keys: the first signs, every key verifies. To rotate, put the new key first and keep
+/// the old one after it for a grace period (as long as the rules' horizon to keep every visitor),
+/// then remove it.
+#[derive(Clone)]
+pub struct Keyring {
+    keys: Vec<Key>,
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print secrets, not even in debug output.
+        write!(f, "Keyring({} keys)", self.keys.len())
+    }
+}
+
+impl Keyring {
+    /// Reads `label:secret[,label:secret…]`, as stored in the `TOKEN_KEYS` secret. Labels are
+    /// 1 to 32 letters, digits, `-` or `_`; secrets at least 16 bytes.
+    pub fn parse(spec: &str) -> Result<Keyring, KeyError> {
+        let mut keys = Vec::new();
+        for (i, entry) in spec
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .enumerate()
+        {
+            let (label, secret) = entry
+                .split_once(':')
+                .ok_or_else(|| KeyError(format!("key {}: expected `label:secret`", i + 1)))?;
+            let label_ok = !label.is_empty()
+                && label.len() <= 32
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !label_ok {
+                return Err(KeyError(format!(
+                    "key {}: the label must be 1 to 32 letters, digits, `-` or `_`",
+                    i + 1
+                )));
+            }
+            if secret.len() < 16 {
+                return Err(KeyError(format!(
+                    "key `{label}`: the secret is shorter than 16 bytes; use a long random string"
+                )));
+            }
+            let tag = Sha256::digest(label.as_bytes())[0];
+            if keys.iter().any(|k: &Key| k.tag == tag) {
+                return Err(KeyError(format!(
+                    "key `{label}`: its label collides with another key's; choose another label"
+                )));
+            }
+            let mac = HmacSha256::new_from_slice(secret.as_bytes())
+                .map_err(|_| KeyError(format!("key `{label}`: unusable secret")))?;
+            keys.push(Key { tag, mac });
+        }
+        if keys.is_empty() {
+            return Err(KeyError(
+                "no signing key: expected `label:secret`".to_owned(),
+            ));
+        }
+        if keys.len() > MAX_KEYS {
+            return Err(KeyError(format!(
+                "{} keys; keep at most {MAX_KEYS}",
+                keys.len()
+            )));
+        }
+        Ok(Keyring { keys })
+    }
+
+    fn signature(key: &Key, site: &str, payload: &[u8]) -> HmacSha256 {
+        let mut mac = key.mac.clone();
+        mac.update(DOMAIN);
+        mac.update(&[site.len().min(255) as u8]);
+        mac.update(site.as_bytes());
+        mac.update(payload);
+        mac
+    }
+
+    /// Signs and encodes `profile` for `site`.
+    pub fn encode(&self, rules: &Rules, site: &str, profile: &Profile) -> String {
+        let mut buf = Vec::with_capacity(256);
+        // The keyring always holds at least one key (`parse` refuses an empty one).
+        let Some(key) = self.keys.first() else {
+            return String::new();
+        };
+        buf.push(FORMAT);
+        buf.push(key.tag);
+        buf.extend_from_slice(&rules.fingerprint.to_le_bytes());
+        write_profile(&mut buf, rules, profile);
+        let mac = Self::signature(key, site, &buf).finalize().into_bytes();
+        buf.extend_from_slice(&mac);
+        URL_SAFE_NO_PAD.encode(&buf)
+    }
+
+    /// Verifies and decodes a token for `site` under `rules` at `now`.
+    pub fn decode(
+        &self,
+        rules: &Rules,
+        site: &str,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Profile, FreshReason> {
+        if token.is_empty() || token.len() > 2 * Limits::TOKEN_BYTES {
+            return Err(FreshReason::Malformed);
+        }
+        let bytes = URL_SAFE_NO_PAD
+            .decode(token.trim())
+            .map_err(|_| FreshReason::Malformed)?;
+        if bytes.len() < HEADER_LEN + MAC_LEN || bytes[0] != FORMAT {
+            return Err(FreshReason::Malformed);
+        }
+        let (payload, mac) = bytes.split_at(bytes.len() - MAC_LEN);
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.tag == payload[1])
+            .ok_or(FreshReason::UnknownKey)?;
+        Self::signature(key, site, payload)
+            .verify_slice(mac)
+            .map_err(|_| FreshReason::BadSignature)?;
+        let fingerprint = u32::from_le_bytes([payload[2], payload[3], payload[4], payload[5]]);
+        if fingerprint != rules.fingerprint {
+            return Err(FreshReason::OtherRules);
+        }
+        let profile = read_profile(&payload[HEADER_LEN..], rules).ok_or(FreshReason::Malformed)?;
+        if profile.last_seen > now.secs() + SKEW_SECS {
+            return Err(FreshReason::FromTheFuture);
+        }
+        if now.secs() - profile.last_seen > rules.horizon {
+            return Err(FreshReason::Expired);
+        }
+        Ok(profile)
+    }
+}
+
+fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+fn varint_len(v: u64) -> usize {
+    (64 - v.max(1).leading_zeros() as usize).div_ceil(7)
+}
+
+fn write_profile(buf: &mut Vec<u8>, rules: &Rules, p: &Profile) {
+    let age = |t: i64| (p.last_seen - t).max(0) as u64;
+    put_varint(buf, p.last_seen.max(0) as u64);
+    put_varint(buf, u64::from(p.visits_total));
+    buf.push(p.visits.len() as u8);
+    for v in &p.visits {
+        put_varint(buf, age(v.start));
+        put_varint(buf, u64::from(v.seconds));
+        buf.push(v.scroll);
+        put_varint(buf, (u64::from(v.tests) << 1) | u64::from(v.landed));
+    }
+    for (plan, hits) in rules.series.iter().zip(&p.series) {
+        buf.push(hits.len() as u8);
+        for h in hits {
+            put_varint(buf, age(h.at));
+            if plan.engagement {
+                put_varint(buf, u64::from(h.seconds));
+                buf.push(h.scroll);
+            }
+        }
+    }
+    if rules.score.is_some() {
+        buf.extend_from_slice(&(p.score as f32).to_le_bytes());
+        put_varint(buf, age(p.score_at));
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        let b = *self.bytes.get(self.pos)?;
+        self.pos += 1;
+        Some(b)
+    }
+
+    fn varint(&mut self) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            v |= u64::from(b & 0x7f).checked_shl(shift)?;
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// A varint no larger than `max`.
+    fn bounded(&mut self, max: u64) -> Option<u64> {
+        self.varint().filter(|v| *v <= max)
+    }
+}
+
+fn read_profile(bytes: &[u8], rules: &Rules) -> Option<Profile> {
+    let mut r = Reader { bytes, pos: 0 };
+    let horizon = rules.horizon as u64;
+    let last_seen = i64::try_from(r.bounded(1 << 40)?).ok()?;
+    let visits_total = u32::try_from(r.varint()?).ok()?;
+    let n_visits = usize::from(r.byte()?);
+    if n_visits > Limits::VISITS_KEPT {
+        return None;
+    }
+    let mut visits = Vec::with_capacity(n_visits);
+    for _ in 0..n_visits {
+        let start = last_seen - r.bounded(horizon)? as i64;
+        let seconds = r.bounded(u64::from(MAX_SECONDS))? as u32;
+        let scroll = r.byte().filter(|s| *s <= 100)?;
+        let bits = r.bounded((1u64 << (rules.visit_tests.len() + 1)) - 1)?;
+        visits.push(VisitRec {
+            start,
+            seconds,
+            scroll,
+            tests: (bits >> 1) as u32,
+            landed: bits & 1 == 1,
+        });
+    }
+    let mut series = Vec::with_capacity(rules.series.len());
+    for plan in &rules.series {
+        let n = usize::from(r.byte()?);
+        if n > plan.capacity {
+            return None;
+        }
+        let mut hits = Vec::with_capacity(n);
+        for _ in 0..n {
+            let at = last_seen - r.bounded(horizon)? as i64;
+            let (seconds, scroll) = if plan.engagement {
+                (
+                    r.bounded(u64::from(MAX_SECONDS))? as u32,
+                    r.byte().filter(|s| *s <= 100)?,
+                )
+            } else {
+                (0, 0)
+            };
+            hits.push(Hit {
+                at,
+                seconds,
+                scroll,
+            });
+        }
+        series.push(hits);
+    }
+    let (score, score_at) = if rules.score.is_some() {
+        let raw = [r.byte()?, r.byte()?, r.byte()?, r.byte()?];
+        let score = f64::from(f32::from_le_bytes(raw));
+        if !score.is_finite() {
+            return None;
+        }
+        (score, last_seen - r.bounded(1 << 40)? as i64)
+    } else {
+        (0.0, 0)
+    };
+    if r.pos != bytes.len() || (visits_total as usize) < visits.len() {
+        return None;
+    }
+    Some(Profile {
+        last_seen,
+        visits_total,
+        visits,
+        series,
+        score,
+        score_at,
+    })
+}
+
+/// The longest token `rules` can produce, whatever the history.
+pub(crate) fn max_token_len(rules: &Rules) -> usize {
+    let horizon = varint_len(rules.horizon as u64);
+    let seconds = varint_len(u64::from(MAX_SECONDS));
+    let tests = varint_len((1u64 << (rules.visit_tests.len() + 1)) - 1);
+    let mut n = HEADER_LEN + 6 /* last seen */ + 5 /* visits */ + 1;
+    n += Limits::VISITS_KEPT * (horizon + seconds + 1 + tests);
+    for s in &rules.series {
+        n += 1 + s.capacity * (horizon + if s.engagement { seconds + 1 } else { 0 });
+    }
+    if rules.score.is_some() {
+        n += 4 + 6;
+    }
+    (n + MAC_LEN).div_ceil(3) * 4
+}

@@ -1,0 +1,130 @@
+//! Just enough URL handling for behaviour: the path of a page, its UTM parameters, a host.
+//!
+//! The engine does not need a full URL parser: it reads the path to match page groups, the query
+//! of a landing page for UTM parameters, and the host of a referrer. Each is a linear scan.
+
+/// The path of `url`, lower-cased, without query or fragment. Accepts full URLs
+/// (`https://acme.test/Pricing?x=1`) and bare paths (`/pricing`).
+pub(crate) fn path_of(url: &str) -> String {
+    let rest = after_authority(url);
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    let path = &rest[..end];
+    if path.is_empty() {
+        "/".to_owned()
+    } else {
+        path.to_ascii_lowercase()
+    }
+}
+
+/// The query string of `url` (without `?` and fragment), if it has one.
+fn query_of(url: &str) -> &str {
+    let Some(start) = url.find('?') else {
+        return "";
+    };
+    let q = &url[start + 1..];
+    &q[..q.find('#').unwrap_or(q.len())]
+}
+
+/// The value of query parameter `name` in `url`, percent-decoded and lower-cased.
+pub(crate) fn query_param(url: &str, name: &str) -> Option<String> {
+    query_of(url).split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| percent_decode(v).to_ascii_lowercase())
+    })
+}
+
+/// The host of `url`, lower-cased and without port or `www.`; `None` for bare paths.
+pub(crate) fn host_of(url: &str) -> Option<String> {
+    let scheme_end = url.find("://")?;
+    let rest = &url[scheme_end + 3..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+    let host = host.strip_prefix("www.").map(str::to_owned).unwrap_or(host);
+    (!host.is_empty()).then_some(host)
+}
+
+fn after_authority(url: &str) -> &str {
+    match url.find("://") {
+        Some(i) => {
+            let rest = &url[i + 3..];
+            match rest.find(['/', '?', '#']) {
+                Some(j) => &rest[j..],
+                None => "",
+            }
+        }
+        None => url,
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert_eq!(
+            path_of("https://acme.test/Pricing?utm_source=x#top"),
+            "/pricing"
+        );
+        assert_eq!(path_of("https://acme.test"), "/");
+        assert_eq!(path_of("/docs/start"), "/docs/start");
+        assert_eq!(path_of(""), "/");
+    }
+
+    #[test]
+    fn query_params() {
+        let url = "https://acme.test/?utm_source=Google&utm_campaign=spring%20sale+2026#x";
+        assert_eq!(query_param(url, "utm_source").as_deref(), Some("google"));
+        assert_eq!(
+            query_param(url, "utm_campaign").as_deref(),
+            Some("spring sale 2026")
+        );
+        assert_eq!(query_param(url, "utm_medium"), None);
+        assert_eq!(query_param("/x?a=%zz%4", "a").as_deref(), Some("%zz%4"));
+    }
+
+    #[test]
+    fn hosts() {
+        assert_eq!(
+            host_of("https://www.LinkedIn.com/feed").as_deref(),
+            Some("linkedin.com")
+        );
+        assert_eq!(
+            host_of("http://user@news.ycombinator.com:8080/x").as_deref(),
+            Some("news.ycombinator.com")
+        );
+        assert_eq!(host_of("/local"), None);
+    }
+}
