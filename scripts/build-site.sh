@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Assembles dist/site/, the worker's static assets: the demo site from www/ with the built
+# snippet from dist/snippet/ on top (intent.js and _intent/). A missing snippet build is
+# tolerated so the site and the worker can be worked on before the snippet exists.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT"
+
+out=dist/site
+staging=dist/.site.tmp
+rm -rf "$staging"
+mkdir -p "$staging"
+if [ -d www ]; then
+  cp -R www/. "$staging/"
+else
+  echo "build-site: www/ is missing; serving an empty site" >&2
+fi
+if [ -f dist/snippet/intent.js ]; then
+  cp -R dist/snippet/. "$staging/"
+else
+  echo "build-site: dist/snippet/ is not built yet (scripts/build-snippet.sh); /intent.js will be 404" >&2
+fi
+# Swap in one step so a running `wrangler dev` never sees a half-copied folder.
+rm -rf "$out"
+mv "$staging" "$out"
+echo "build-site: $(find "$out" -type f | wc -l) files in $out"

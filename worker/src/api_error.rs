@@ -1,0 +1,193 @@
+//! Errors the API answers with: a 4xx status and a JSON body `{"error": CODE, "message": TEXT}`.
+//! The code is stable for programs; the message says what was wrong and what to do.
+
+use serde::Serialize;
+
+/// An error answered to the client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiError {
+    /// HTTP status.
+    #[serde(skip)]
+    pub status: u16,
+    /// Stable machine-readable code.
+    pub error: &'static str,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
+/// Largest request body the API reads (64 KiB); larger bodies get 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Largest rules config the admin API accepts.
+pub const MAX_RULES_BYTES: usize = 256 * 1024;
+
+impl ApiError {
+    fn new(status: u16, error: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            error,
+            message: message.into(),
+        }
+    }
+
+    /// The body is not valid JSON or not the expected shape.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "bad_request", message)
+    }
+
+    /// The body is not UTF-8.
+    pub fn not_utf8() -> Self {
+        Self::bad_request("the request body must be UTF-8 encoded JSON")
+    }
+
+    /// The `site` is not one of the configured sites.
+    pub fn unknown_site(site: &str) -> Self {
+        Self::new(
+            400,
+            "unknown_site",
+            format!("site `{site}` is not served by this worker; add it to the SITES var"),
+        )
+    }
+
+    /// The body is over `limit` bytes.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            413,
+            "payload_too_large",
+            format!("the request body is over {} KiB", limit / 1024),
+        )
+    }
+
+    /// A content type the API does not read.
+    pub fn unsupported_media_type(content_type: &str) -> Self {
+        Self::new(
+            415,
+            "unsupported_media_type",
+            format!("content type `{content_type}` is not accepted; send JSON as application/json or text/plain"),
+        )
+    }
+
+    /// The browser's origin is not in `ALLOWED_ORIGINS`.
+    pub fn origin_not_allowed(origin: &str) -> Self {
+        Self::new(
+            403,
+            "origin_not_allowed",
+            format!("origin `{origin}` may not call this API; add it to the ALLOWED_ORIGINS var"),
+        )
+    }
+
+    /// No or a wrong bearer token on an admin route.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            401,
+            "unauthorized",
+            "send `Authorization: Bearer <ADMIN_TOKEN>`",
+        )
+    }
+
+    /// The admin API has no token configured, so it is closed.
+    pub fn admin_disabled() -> Self {
+        Self::new(
+            403,
+            "admin_disabled",
+            "the admin API is disabled: set its token with `wrangler secret put ADMIN_TOKEN`",
+        )
+    }
+
+    /// A rules config failed validation; `message` names the line and field.
+    pub fn invalid_rules(message: impl Into<String>) -> Self {
+        Self::new(422, "invalid_rules", message)
+    }
+
+    /// No such route.
+    pub fn not_found(path: &str) -> Self {
+        Self::new(404, "not_found", format!("no API route `{path}`"))
+    }
+
+    /// The route exists but not for this method.
+    pub fn method_not_allowed(method: &str, allowed: &str) -> Self {
+        Self::new(
+            405,
+            "method_not_allowed",
+            format!("{method} is not allowed here; use {allowed}"),
+        )
+    }
+
+    /// Nothing to roll back to.
+    pub fn no_previous_rules() -> Self {
+        Self::new(
+            409,
+            "no_previous_rules",
+            "there is no previous rules version to roll back to",
+        )
+    }
+
+    /// The worker lacks a secret it needs; the operator has to act.
+    pub fn not_configured(message: impl Into<String>) -> Self {
+        Self::new(503, "not_configured", message)
+    }
+
+    /// The JSON body.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            format!(r#"{{"error":"{}","message":"(unprintable)"}}"#, self.error)
+        })
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.error, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// Checks a request's content type for the JSON endpoints. Browsers' `sendBeacon` and
+/// `fetch(..., {keepalive: true})` send `text/plain` to avoid a CORS preflight, so plain
+/// text is read as JSON too; form encodings are refused.
+pub fn check_content_type(content_type: Option<&str>) -> Result<(), ApiError> {
+    let Some(ct) = content_type else {
+        return Ok(());
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "" | "application/json" | "text/plain" => Ok(()),
+        e if e.ends_with("+json") => Ok(()),
+        _ => Err(ApiError::unsupported_media_type(ct)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shape() {
+        let e = ApiError::too_large(MAX_BODY_BYTES);
+        assert_eq!(e.status, 413);
+        assert_eq!(
+            e.to_json(),
+            r#"{"error":"payload_too_large","message":"the request body is over 64 KiB"}"#
+        );
+    }
+
+    #[test]
+    fn content_types() {
+        assert!(check_content_type(None).is_ok());
+        assert!(check_content_type(Some("text/plain;charset=UTF-8")).is_ok());
+        assert!(check_content_type(Some("application/json")).is_ok());
+        assert!(check_content_type(Some("application/x-www-form-urlencoded")).is_err());
+        assert_eq!(
+            check_content_type(Some("multipart/form-data; boundary=x"))
+                .unwrap_err()
+                .status,
+            415
+        );
+    }
+}

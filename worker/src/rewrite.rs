@@ -1,0 +1,402 @@
+//! Streaming personalisation of HTML pages with `lol_html`.
+//!
+//! A page is rewritten chunk by chunk as it arrives from the origin (or the static assets):
+//! every element carrying `data-intent-slot="NAME"` whose slot has a variant for the visitor's
+//! tier gets that variant's content, and the loader script tag is injected before `</body>`
+//! when the page does not already load it. Nothing is buffered beyond what the HTML tokenizer
+//! needs, so the first bytes reach the browser as soon as the origin sends them and the visitor
+//! never sees the default content flash before the tier's content.
+//!
+//! This module knows nothing of HTTP or of the Workers runtime, so it is tested natively.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use lol_html::html_content::ContentType;
+use lol_html::{element, end, EndTagHandler, HtmlRewriter, Settings};
+use serde::Deserialize;
+
+/// The attribute that marks a swappable element, as the site developer writes it.
+pub const SLOT_ATTRIBUTE: &str = "data-intent-slot";
+
+/// Set on a slot element the worker filled, so the snippet leaves it alone.
+pub const FILLED_ATTRIBUTE: &str = "data-intent-filled";
+
+/// Set on `<html>`: the visitor's tier, for the snippet and for the site's own CSS.
+pub const TIER_ATTRIBUTE: &str = "data-intent-tier";
+
+/// One slot's content for the visitor's tier, in the shape the worker answers it
+/// (`{"text", "html", "href", "attrs"}`, every field optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct SlotContent {
+    /// Replaces the element's text (escaped).
+    pub text: Option<String>,
+    /// Replaces the element's inner HTML; wins over `text` when both are given.
+    pub html: Option<String>,
+    /// Sets the `href` attribute.
+    pub href: Option<String>,
+    /// Sets attributes; names that are not valid HTML attribute names are skipped.
+    pub attrs: BTreeMap<String, String>,
+}
+
+/// What to do to one page: the slot contents for the visitor's tier, and the extras.
+#[derive(Debug, Clone, Default)]
+pub struct PagePlan {
+    /// Slot name to content. A slot absent here keeps the page's own content.
+    pub slots: BTreeMap<String, SlotContent>,
+    /// The visitor's tier, written on `<html>` when given.
+    pub tier: Option<String>,
+    /// The loader tag to add before `</body>` when the page does not load `intent.js` itself.
+    pub loader_tag: Option<String>,
+}
+
+impl PagePlan {
+    /// Reads the slot contents from the `variants` object of a decision as serialized JSON.
+    /// Slots whose value has an unexpected shape are skipped rather than failing the page.
+    pub fn slots_from_json(variants: &serde_json::Value) -> BTreeMap<String, SlotContent> {
+        let mut slots = BTreeMap::new();
+        if let Some(map) = variants.as_object() {
+            for (name, value) in map {
+                if let Ok(content) = SlotContent::deserialize(value) {
+                    slots.insert(name.clone(), content);
+                }
+            }
+        }
+        slots
+    }
+}
+
+/// The loader tag the worker injects, pointing at its own origin.
+pub fn loader_tag(site: &str) -> String {
+    format!(
+        r#"<script defer src="/intent.js" data-site="{}"></script>"#,
+        escape_attribute(site)
+    )
+}
+
+fn escape_attribute(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// True when a `<script src>` value loads the Intent Edge loader.
+fn is_loader_src(src: &str) -> bool {
+    let path = src.split(['?', '#']).next().unwrap_or(src);
+    path == "intent.js" || path.ends_with("/intent.js")
+}
+
+type Sink = Box<dyn FnMut(&[u8])>;
+
+/// Rewrites one HTML document fed in chunks. Output comes back from each call, so a caller
+/// can forward it at once.
+///
+/// If the HTML cannot be rewritten (a rewriting error in the middle of the stream), the rest
+/// of the document is passed through untouched: the visitor gets the default content, never
+/// a broken page.
+pub struct SlotRewriter {
+    rewriter: Option<HtmlRewriter<'static, Sink>>,
+    output: Rc<RefCell<Vec<u8>>>,
+    failed: Option<String>,
+}
+
+impl SlotRewriter {
+    /// Prepares a rewriter for one document.
+    pub fn new(plan: PagePlan) -> Self {
+        let output = Rc::new(RefCell::new(Vec::new()));
+        let sink_output = Rc::clone(&output);
+        let sink: Sink = Box::new(move |chunk: &[u8]| {
+            sink_output.borrow_mut().extend_from_slice(chunk);
+        });
+
+        let plan = Rc::new(plan);
+        let loader_seen = Rc::new(Cell::new(false));
+        let loader_added = Rc::new(Cell::new(false));
+
+        let mut element_handlers = Vec::new();
+
+        if let Some(tier) = plan.tier.clone() {
+            element_handlers.push(element!("html", move |el| {
+                // An invalid name cannot happen for this constant; nothing to do if it did.
+                let _ = el.set_attribute(TIER_ATTRIBUTE, &tier);
+                Ok(())
+            }));
+        }
+
+        let slot_plan = Rc::clone(&plan);
+        element_handlers.push(element!("[data-intent-slot]", move |el| {
+            let Some(name) = el.get_attribute(SLOT_ATTRIBUTE) else {
+                return Ok(());
+            };
+            let Some(content) = slot_plan.slots.get(name.trim()) else {
+                return Ok(());
+            };
+            if el.can_have_content() {
+                if let Some(html) = &content.html {
+                    el.set_inner_content(html, ContentType::Html);
+                } else if let Some(text) = &content.text {
+                    el.set_inner_content(text, ContentType::Text);
+                }
+            }
+            if let Some(href) = &content.href {
+                let _ = el.set_attribute("href", href);
+            }
+            for (key, value) in &content.attrs {
+                // Invalid attribute names come from the rules author; skip them.
+                let _ = el.set_attribute(key, value);
+            }
+            let _ = el.set_attribute(FILLED_ATTRIBUTE, "");
+            Ok(())
+        }));
+
+        let mut document_handlers = Vec::new();
+        if let Some(tag) = plan.loader_tag.clone() {
+            let seen = Rc::clone(&loader_seen);
+            element_handlers.push(element!("script[src]", move |el| {
+                if el
+                    .get_attribute("src")
+                    .is_some_and(|src| is_loader_src(&src))
+                {
+                    seen.set(true);
+                }
+                Ok(())
+            }));
+
+            let seen = Rc::clone(&loader_seen);
+            let added = Rc::clone(&loader_added);
+            let body_tag = tag.clone();
+            element_handlers.push(element!("body", move |el| {
+                let seen = Rc::clone(&seen);
+                let added = Rc::clone(&added);
+                let tag = body_tag.clone();
+                // A `<body>` without an end tag in the source has no handler to attach; the
+                // document-end handler below covers that case.
+                let handler: EndTagHandler<'static> = Box::new(move |end| {
+                    if !seen.get() && !added.get() {
+                        end.before(&tag, ContentType::Html);
+                        added.set(true);
+                    }
+                    Ok(())
+                });
+                let _ = el.on_end_tag(handler);
+                Ok(())
+            }));
+
+            let seen = Rc::clone(&loader_seen);
+            let added = Rc::clone(&loader_added);
+            document_handlers.push(end!(move |end| {
+                if !seen.get() && !added.get() {
+                    end.append(&tag, ContentType::Html);
+                    added.set(true);
+                }
+                Ok(())
+            }));
+        }
+
+        let settings = Settings {
+            element_content_handlers: element_handlers,
+            document_content_handlers: document_handlers,
+            // Non-strict: on the rare ambiguous markup the parser keeps going instead of
+            // failing the page; a slot in such markup at worst keeps its default content.
+            strict: false,
+            ..Settings::new()
+        };
+
+        Self {
+            rewriter: Some(HtmlRewriter::new(settings, sink)),
+            output,
+            failed: None,
+        }
+    }
+
+    /// Feeds the next chunk of the document; returns the output that is ready.
+    pub fn write(&mut self, chunk: &[u8]) -> Vec<u8> {
+        if let Some(rewriter) = self.rewriter.as_mut() {
+            if let Err(err) = rewriter.write(chunk) {
+                self.failed = Some(err.to_string());
+                self.rewriter = None;
+                // The failing chunk was partly consumed; what the rewriter already produced is
+                // returned and the rest of the stream passes through unchanged.
+                let mut out = self.take_output();
+                out.extend_from_slice(chunk);
+                return out;
+            }
+            self.take_output()
+        } else {
+            chunk.to_vec()
+        }
+    }
+
+    /// Ends the document; returns the last output (for example the injected loader tag).
+    pub fn finish(mut self) -> Vec<u8> {
+        if let Some(rewriter) = self.rewriter.take() {
+            if let Err(err) = rewriter.end() {
+                self.failed = Some(err.to_string());
+            }
+        }
+        self.take_output()
+    }
+
+    /// Why rewriting stopped, if it did.
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.as_deref()
+    }
+
+    fn take_output(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.output.borrow_mut())
+    }
+}
+
+/// Rewrites a whole document at once; used by tests and for small bodies.
+pub fn rewrite_document(html: &str, plan: PagePlan) -> String {
+    let mut rewriter = SlotRewriter::new(plan);
+    let mut out = rewriter.write(html.as_bytes());
+    out.extend(rewriter.finish());
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><title>Pricing</title></head>
+<body>
+<div data-intent-slot="hero"><h1>Forecast revenue</h1><p>Default pitch.</p></div>
+<a data-intent-slot="cta" href="/signup">Start free</a>
+<div data-intent-slot="pricing-nudge"></div>
+<div data-intent-slot="unknown">Stays</div>
+</body></html>
+"#;
+
+    fn ready_plan() -> PagePlan {
+        let variants = serde_json::json!({
+            "hero": {"html": "<h1>Ready when you are</h1><p>Book a demo today.</p>"},
+            "cta": {"text": "Book a demo", "href": "/book-a-demo", "attrs": {"data-variant": "ready"}},
+            "pricing-nudge": {"html": "<strong>Talk to sales</strong>"}
+        });
+        PagePlan {
+            slots: PagePlan::slots_from_json(&variants),
+            tier: Some("ready".into()),
+            loader_tag: Some(loader_tag("demo")),
+        }
+    }
+
+    #[test]
+    fn fills_slots_for_the_tier() {
+        let out = rewrite_document(PAGE, ready_plan());
+        assert!(out.contains(
+            r#"<div data-intent-slot="hero" data-intent-filled=""><h1>Ready when you are</h1><p>Book a demo today.</p></div>"#
+        ), "{out}");
+        assert!(out.contains(
+            r#"<a data-intent-slot="cta" href="/book-a-demo" data-variant="ready" data-intent-filled="">Book a demo</a>"#
+        ), "{out}");
+        assert!(
+            out.contains(r#"<div data-intent-slot="unknown">Stays</div>"#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"<html lang="en" data-intent-tier="ready">"#),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn text_variants_are_escaped() {
+        let plan = PagePlan {
+            slots: PagePlan::slots_from_json(&serde_json::json!({"cta": {"text": "<b>&</b>"}})),
+            ..PagePlan::default()
+        };
+        let out = rewrite_document(r#"<a data-intent-slot="cta">x</a>"#, plan);
+        assert_eq!(
+            out,
+            r#"<a data-intent-slot="cta" data-intent-filled="">&lt;b&gt;&amp;&lt;/b&gt;</a>"#
+        );
+    }
+
+    #[test]
+    fn injects_the_loader_only_when_missing() {
+        let out = rewrite_document(PAGE, ready_plan());
+        assert!(
+            out.contains("<script defer src=\"/intent.js\" data-site=\"demo\"></script></body>"),
+            "{out}"
+        );
+
+        let with_loader = PAGE.replace(
+            "</head>",
+            r#"<script defer src="https://edge.test/intent.js?v=1" data-site="demo"></script></head>"#,
+        );
+        let out = rewrite_document(&with_loader, ready_plan());
+        assert_eq!(out.matches("intent.js").count(), 1, "{out}");
+    }
+
+    #[test]
+    fn injects_the_loader_at_the_end_without_a_body_end_tag() {
+        let out = rewrite_document("<p>hello", ready_plan());
+        assert!(out.ends_with(&loader_tag("demo")), "{out}");
+    }
+
+    #[test]
+    fn an_empty_plan_changes_nothing() {
+        assert_eq!(rewrite_document(PAGE, PagePlan::default()), PAGE);
+    }
+
+    #[test]
+    fn bad_variant_shapes_and_attribute_names_are_skipped() {
+        let variants = serde_json::json!({
+            "hero": "not an object",
+            "cta": {"attrs": {"bad name": "x", "title": "ok"}}
+        });
+        let plan = PagePlan {
+            slots: PagePlan::slots_from_json(&variants),
+            ..PagePlan::default()
+        };
+        assert!(!plan.slots.contains_key("hero"));
+        let out = rewrite_document(PAGE, plan);
+        assert!(out.contains(r#"<a data-intent-slot="cta" href="/signup" title="ok" data-intent-filled="">Start free</a>"#), "{out}");
+    }
+
+    /// The origin's chunk boundaries fall anywhere, including inside tags and attribute
+    /// values; the output must not depend on them.
+    #[test]
+    fn output_does_not_depend_on_chunk_boundaries() {
+        let expected = rewrite_document(PAGE, ready_plan());
+        let bytes = PAGE.as_bytes();
+        for size in 1..=bytes.len().min(64) {
+            let mut rewriter = SlotRewriter::new(ready_plan());
+            let mut out = Vec::new();
+            for chunk in bytes.chunks(size) {
+                out.extend(rewriter.write(chunk));
+            }
+            out.extend(rewriter.finish());
+            assert_eq!(String::from_utf8_lossy(&out), expected, "chunk size {size}");
+        }
+    }
+
+    #[test]
+    fn output_is_streamed_before_the_document_ends() {
+        let mut rewriter = SlotRewriter::new(ready_plan());
+        let first =
+            rewriter.write(b"<html><head><title>t</title></head><body><p>first paragraph</p>");
+        assert!(String::from_utf8_lossy(&first).contains("first paragraph"));
+    }
+
+    #[test]
+    fn loader_src_detection() {
+        assert!(is_loader_src("/intent.js"));
+        assert!(is_loader_src("https://edge.example/intent.js?x=1"));
+        assert!(is_loader_src("intent.js"));
+        assert!(!is_loader_src("/not-intent.json"));
+        assert!(!is_loader_src("/myintent.js"));
+    }
+}

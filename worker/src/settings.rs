@@ -1,0 +1,152 @@
+//! The worker's configuration, read from `wrangler.toml` vars and secrets.
+//!
+//! Parsing is kept apart from the Workers `Env` so that it is tested natively.
+
+/// Vars and secrets the worker reads; the names are the keys in `wrangler.toml` / `.dev.vars`.
+pub mod names {
+    /// Comma-separated site ids accepted in `/v1/collect` (the snippet's `data-site`).
+    /// The first one is the site of proxy mode.
+    pub const SITES: &str = "SITES";
+    /// Comma-separated origins (`https://www.acme.com`) allowed to call the API from a browser.
+    pub const ALLOWED_ORIGINS: &str = "ALLOWED_ORIGINS";
+    /// The origin pages are fetched from in proxy mode; empty serves the bundled site.
+    pub const ORIGIN: &str = "ORIGIN";
+    /// Seconds a rules config read from KV is reused by an isolate before it is read again.
+    pub const RULES_CACHE_SECONDS: &str = "RULES_CACHE_SECONDS";
+    /// Secret: the token signing keyring, `id:secret[,id:secret...]`; the first key signs.
+    pub const PROFILE_KEYS: &str = "PROFILE_KEYS";
+    /// Secret: the bearer token of the admin API.
+    pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
+    /// The KV namespace binding that holds the rules.
+    pub const RULES_KV: &str = "RULES";
+    /// The static assets binding (the demo site and the snippet files).
+    pub const ASSETS: &str = "ASSETS";
+}
+
+/// KV keys of the rules namespace.
+pub mod keys {
+    /// The published rules config (JSON text).
+    pub const RULES: &str = "rules";
+    /// The config that `rules` replaced, kept for rollback.
+    pub const PREVIOUS: &str = "rules:previous";
+}
+
+/// Default isolate cache lifetime of the rules, in seconds.
+pub const DEFAULT_RULES_CACHE_SECONDS: u64 = 30;
+
+/// The worker's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Accepted site ids; never empty (defaults to `demo`).
+    pub sites: Vec<String>,
+    /// Origins allowed for CORS, normalised (no trailing slash, lower-case scheme and host).
+    pub allowed_origins: Vec<String>,
+    /// Proxy mode's origin, without a trailing slash; `None` serves the bundled site.
+    pub origin: Option<String>,
+    /// Rules cache lifetime in milliseconds.
+    pub rules_cache_ms: u64,
+}
+
+impl Settings {
+    /// Builds the settings from the raw var values (missing vars are `None`).
+    pub fn from_vars(
+        sites: Option<&str>,
+        allowed_origins: Option<&str>,
+        origin: Option<&str>,
+        rules_cache_seconds: Option<&str>,
+    ) -> Self {
+        let mut sites = split_list(sites.unwrap_or(""));
+        if sites.is_empty() {
+            sites.push("demo".to_owned());
+        }
+        let allowed_origins = split_list(allowed_origins.unwrap_or(""))
+            .iter()
+            .map(|o| normalise_origin(o))
+            .collect();
+        let origin = origin
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty());
+        let rules_cache_ms = rules_cache_seconds
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(DEFAULT_RULES_CACHE_SECONDS)
+            .saturating_mul(1000);
+        Self {
+            sites,
+            allowed_origins,
+            origin,
+            rules_cache_ms,
+        }
+    }
+
+    /// The site that proxy mode records page views for.
+    pub fn proxy_site(&self) -> &str {
+        self.sites.first().map(String::as_str).unwrap_or("demo")
+    }
+
+    /// True when `site` is one of the configured sites.
+    pub fn knows_site(&self, site: &str) -> bool {
+        self.sites.iter().any(|s| s == site)
+    }
+
+    /// True when a browser on `origin` may read the API's answers.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        let origin = normalise_origin(origin);
+        self.allowed_origins
+            .iter()
+            .any(|o| o == "*" || *o == origin)
+    }
+}
+
+fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn normalise_origin(origin: &str) -> String {
+    origin.trim().trim_end_matches('/').to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let s = Settings::from_vars(None, None, None, None);
+        assert_eq!(s.sites, ["demo"]);
+        assert!(s.allowed_origins.is_empty());
+        assert_eq!(s.origin, None);
+        assert_eq!(s.rules_cache_ms, 30_000);
+        assert!(!s.allows_origin("http://127.0.0.1:8787"));
+    }
+
+    #[test]
+    fn lists_and_origins() {
+        let s = Settings::from_vars(
+            Some("acme, demo"),
+            Some("https://www.acme.com/, http://127.0.0.1:8787"),
+            Some(" https://origin.acme.com/ "),
+            Some("0"),
+        );
+        assert_eq!(s.sites, ["acme", "demo"]);
+        assert_eq!(s.proxy_site(), "acme");
+        assert!(s.knows_site("demo"));
+        assert!(!s.knows_site("other"));
+        assert!(s.allows_origin("https://WWW.acme.com"));
+        assert!(s.allows_origin("http://127.0.0.1:8787"));
+        assert!(!s.allows_origin("https://evil.test"));
+        assert_eq!(s.origin.as_deref(), Some("https://origin.acme.com"));
+        assert_eq!(s.rules_cache_ms, 0);
+    }
+
+    #[test]
+    fn empty_origin_means_bundled_site() {
+        let s = Settings::from_vars(None, None, Some(""), Some("not a number"));
+        assert_eq!(s.origin, None);
+        assert_eq!(s.rules_cache_ms, 30_000);
+    }
+}
