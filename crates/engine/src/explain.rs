@@ -163,7 +163,14 @@ impl Rules {
                             }
                             None => String::from("?"),
                         };
-                        leaf(text, if n == 0 { "never".to_owned() } else { times(n) })
+                        leaf(
+                            text,
+                            if n == 0 {
+                                "0 times".to_owned()
+                            } else {
+                                times(n)
+                            },
+                        )
                     }
                 }
             }

@@ -38,6 +38,7 @@ mod locate;
 mod pattern;
 mod profile;
 mod rules;
+mod simulate;
 mod time;
 mod token;
 mod url;
@@ -53,6 +54,7 @@ pub use crate::explain::{Check, Explanation, RuleCheck};
 pub use crate::limits::Limits;
 pub use crate::profile::{Profile, ProfileSummary};
 pub use crate::rules::Rules;
+pub use crate::simulate::{simulate, SimulatedVisitor, Simulation};
 pub use crate::time::Timestamp;
 pub use crate::token::{FreshReason, Keyring};
 

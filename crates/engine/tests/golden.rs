@@ -1,0 +1,159 @@
+//! Golden tests at the engine's boundary: `tests/data/classify/<case>/` holds `events.jsonl`,
+//! `at.txt`, optionally `rules.json` (else the built-in rules), and `expected.txt`: each
+//! visitor's decision and explanation. `tests/data/invalid/<case>.json` holds a broken config
+//! and `<case>.expected` the exact error. Run with `UPDATE_GOLDEN=1` to rewrite the expected
+//! files, then read the diff before committing it.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use intent_engine::{simulate, LogEvent, Rules, Timestamp};
+
+fn data(dir: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(dir)
+}
+
+fn check_golden(path: &Path, actual: &str) -> Result<(), String> {
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        fs::write(path, actual).map_err(|e| e.to_string())?;
+        return Ok(());
+    }
+    let expected = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if expected == actual {
+        return Ok(());
+    }
+    let mut diff = String::new();
+    for (i, (e, a)) in expected.lines().zip(actual.lines()).enumerate() {
+        if e != a {
+            let _ = writeln!(diff, "line {}:\n  expected: {e}\n  actual:   {a}", i + 1);
+        }
+    }
+    let _ = writeln!(
+        diff,
+        "({} expected lines, {} actual)",
+        expected.lines().count(),
+        actual.lines().count()
+    );
+    Err(format!("{} differs:\n{diff}", path.display()))
+}
+
+fn run_case(dir: &Path) -> Result<(), String> {
+    let rules = match fs::read_to_string(dir.join("rules.json")) {
+        Ok(text) => Rules::from_json(&text).map_err(|e| e.to_string())?,
+        Err(_) => Rules::builtin().clone(),
+    };
+    let at_text = fs::read_to_string(dir.join("at.txt")).map_err(|e| e.to_string())?;
+    let at = Timestamp::parse_rfc3339(at_text.trim()).map_err(|e| e.to_string())?;
+    let log: Vec<LogEvent> = fs::read_to_string(dir.join("events.jsonl"))
+        .map_err(|e| e.to_string())?
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| LogEvent::parse(l, i + 1).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    let mut out = String::new();
+    for v in simulate(&rules, &log, at).visitors {
+        let decision = rules.decide(&v.profile, at);
+        let json = serde_json::to_string(&decision).map_err(|e| e.to_string())?;
+        let _ = writeln!(
+            out,
+            "## {}\n{json}\n{}",
+            v.visitor,
+            rules.explain(&v.profile, at)
+        );
+    }
+    check_golden(&dir.join("expected.txt"), &out)
+}
+
+fn cases(dir: &str, ext: Option<&str>) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = fs::read_dir(data(dir))
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    paths.retain(|p| ext.is_none_or(|x| p.extension().is_some_and(|e| e == x)));
+    paths.sort();
+    paths
+}
+
+#[test]
+fn classify_cases() {
+    let dirs = cases("classify", None);
+    assert!(
+        dirs.len() >= 8,
+        "expected the golden cases under tests/data/classify"
+    );
+    let failures: Vec<String> = dirs.iter().filter_map(|d| run_case(d).err()).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn invalid_configs_name_line_and_field() {
+    let files = cases("invalid", Some("json"));
+    assert!(
+        files.len() >= 20,
+        "expected the invalid configs under tests/data/invalid"
+    );
+    let mut failures = Vec::new();
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        let actual = match Rules::from_json(&text) {
+            Ok(_) => "accepted\n".to_owned(),
+            Err(e) => format!("{e}\n"),
+        };
+        if let Err(e) = check_golden(&file.with_extension("expected"), &actual) {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn builtin_rules_are_the_briefs_default_rules() {
+    let rules = Rules::builtin();
+    let cfg = rules.config();
+    let tiers: Vec<&str> = rules.tier_names().collect();
+    assert_eq!(tiers, ["ready", "evaluating", "researching"]);
+    let groups: Vec<(&str, Vec<&str>)> = cfg
+        .page_groups
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.iter().map(String::as_str).collect()))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            ("blog", vec!["/blog*", "/guides*"]),
+            ("compare", vec!["/compare*", "/vs/*", "/alternatives*"]),
+            ("customers", vec!["/customers*", "/case-studies*"]),
+            ("demo", vec!["/demo*", "/book-a-demo*", "/contact-sales*"]),
+            ("docs", vec!["/docs*"]),
+            ("pricing", vec!["/pricing*"]),
+            ("product", vec!["/product*", "/features*", "/integrations*"]),
+        ]
+    );
+    assert_eq!(cfg.horizon.to_string(), "90d");
+    // The shipped example is the built-in config, byte for byte.
+    let example = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/rules/default.json"),
+    );
+    assert_eq!(example.ok().as_deref(), Some(Rules::builtin_json()));
+}
+
+#[test]
+fn schema_describes_the_config() {
+    let schema = Rules::json_schema();
+    let text = schema.to_string();
+    for needle in [
+        "page_groups",
+        "tiers",
+        "fallback",
+        "within",
+        "at_least",
+        "half_life",
+        "variants",
+    ] {
+        assert!(text.contains(needle), "schema lacks {needle}");
+    }
+    assert_eq!(schema["title"], "RulesConfig");
+}

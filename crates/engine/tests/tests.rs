@@ -1,0 +1,8 @@
+//! All integration tests of the engine, in one binary.
+
+// Rules + event log → tiers and explanations, compared with golden files.
+mod golden;
+// Invariants: compact profile agrees with the raw event list; tokens stay small and sound.
+mod properties;
+// Token tampering, expiry, site binding and key rotation.
+mod tokens;

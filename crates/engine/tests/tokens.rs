@@ -1,0 +1,232 @@
+//! Tokens: any tampering or mismatch starts the visitor fresh, never panics, never accepts
+//! someone else's profile.
+
+use intent_engine::{process, Event, FreshReason, Keyring, Rules, Timestamp};
+
+const T0: i64 = 1_790_000_000;
+
+fn keys(spec: &str) -> Keyring {
+    Keyring::parse(spec).unwrap()
+}
+
+fn token_after_pricing_views(keys: &Keyring, site: &str) -> String {
+    let rules = Rules::builtin();
+    let mut token = None;
+    for i in 0..3 {
+        let e = [Event::pageview(
+            "https://acme.test/pricing?utm_source=x",
+            Some("https://mail.example/inbox/42"),
+        )];
+        token = Some(
+            process(
+                rules,
+                keys,
+                site,
+                token.as_deref(),
+                &e,
+                Timestamp::from_secs(T0 + i * 86_400),
+            )
+            .token,
+        );
+    }
+    token.unwrap()
+}
+
+fn decode(
+    keys: &Keyring,
+    site: &str,
+    token: &str,
+    at: i64,
+) -> Result<intent_engine::Profile, FreshReason> {
+    keys.decode(Rules::builtin(), site, token, Timestamp::from_secs(at))
+}
+
+#[test]
+fn round_trip_keeps_the_profile() {
+    let k = keys("k1:0123456789abcdef0123");
+    let token = token_after_pricing_views(&k, "demo");
+    let p = decode(&k, "demo", &token, T0 + 3 * 86_400).unwrap();
+    assert_eq!(
+        Rules::builtin()
+            .decide(&p, Timestamp::from_secs(T0 + 3 * 86_400))
+            .tier,
+        "ready"
+    );
+    assert!(
+        token.len() < 200,
+        "a typical token is small: {} bytes",
+        token.len()
+    );
+}
+
+#[test]
+fn every_single_byte_change_is_rejected() {
+    let k = keys("k1:0123456789abcdef0123");
+    let token = token_after_pricing_views(&k, "demo");
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    for i in 0..token.len() {
+        for &c in &alphabet[..8] {
+            let mut bytes = token.clone().into_bytes();
+            if bytes[i] == c {
+                continue;
+            }
+            bytes[i] = c;
+            let forged = String::from_utf8(bytes).unwrap();
+            assert!(
+                decode(&k, "demo", &forged, T0 + 3 * 86_400).is_err(),
+                "accepted a change at {i}"
+            );
+        }
+    }
+}
+
+#[test]
+fn truncation_and_garbage_are_rejected_cleanly() {
+    let k = keys("k1:0123456789abcdef0123");
+    let token = token_after_pricing_views(&k, "demo");
+    for n in 0..token.len() {
+        assert!(decode(&k, "demo", &token[..n], T0).is_err());
+    }
+    for junk in [
+        "",
+        "null",
+        "%%%",
+        "AAAA",
+        &"A".repeat(5000),
+        "🙂🙂🙂",
+        "a.b.c",
+    ] {
+        assert!(decode(&k, "demo", junk, T0).is_err());
+    }
+}
+
+#[test]
+fn another_sites_token_is_not_accepted() {
+    let k = keys("k1:0123456789abcdef0123");
+    let token = token_after_pricing_views(&k, "other-site");
+    assert_eq!(
+        decode(&k, "demo", &token, T0 + 3 * 86_400).unwrap_err(),
+        FreshReason::BadSignature
+    );
+}
+
+#[test]
+fn expired_and_future_tokens_start_fresh() {
+    let k = keys("k1:0123456789abcdef0123");
+    let token = token_after_pricing_views(&k, "demo");
+    let last = T0 + 2 * 86_400;
+    assert!(decode(&k, "demo", &token, last + 90 * 86_400).is_ok());
+    assert_eq!(
+        decode(&k, "demo", &token, last + 90 * 86_400 + 1).unwrap_err(),
+        FreshReason::Expired
+    );
+    assert_eq!(
+        decode(&k, "demo", &token, last - 3600).unwrap_err(),
+        FreshReason::FromTheFuture
+    );
+}
+
+#[test]
+fn rules_that_track_other_things_start_fresh() {
+    let k = keys("k1:0123456789abcdef0123");
+    let token = token_after_pricing_views(&k, "demo");
+    let other = Rules::from_json(include_str!("../../../examples/rules/campaigns.json")).unwrap();
+    let at = Timestamp::from_secs(T0 + 3 * 86_400);
+    assert_eq!(
+        k.decode(&other, "demo", &token, at).unwrap_err(),
+        FreshReason::OtherRules
+    );
+    // Variants and tier names do not change what is tracked: profiles survive such edits.
+    let mut cfg = Rules::builtin().config().clone();
+    cfg.revision = Some("new-copy".into());
+    cfg.variants.clear();
+    let edited = Rules::compile(cfg).unwrap();
+    assert!(k.decode(&edited, "demo", &token, at).is_ok());
+}
+
+#[test]
+fn key_rotation_keeps_visitors_during_the_grace_period() {
+    let old = keys("k1:0123456789abcdef0123");
+    let token = token_after_pricing_views(&old, "demo");
+    let rotated = keys("k2:fedcba9876543210fedcba, k1:0123456789abcdef0123");
+    let at = T0 + 3 * 86_400;
+    assert!(decode(&rotated, "demo", &token, at).is_ok());
+    // The new key signs from now on.
+    let out = process(
+        Rules::builtin(),
+        &rotated,
+        "demo",
+        Some(&token),
+        &[],
+        Timestamp::from_secs(at),
+    );
+    assert!(out.fresh.is_none());
+    assert_eq!(out.decision.tier, "ready");
+    let after = keys("k2:fedcba9876543210fedcba");
+    assert!(decode(&after, "demo", &out.token, at).is_ok());
+    // Once the old key is retired, its tokens start fresh.
+    assert_eq!(
+        decode(&after, "demo", &token, at).unwrap_err(),
+        FreshReason::UnknownKey
+    );
+    // A key with the same label but another secret is a forgery.
+    let impostor = keys("k1:not-the-real-secret-at-all");
+    assert_eq!(
+        decode(&impostor, "demo", &token, at).unwrap_err(),
+        FreshReason::BadSignature
+    );
+}
+
+#[test]
+fn tokens_carry_no_personal_data() {
+    let k = keys("k1:0123456789abcdef0123");
+    let token = token_after_pricing_views(&k, "demo");
+    let p = decode(&k, "demo", &token, T0 + 3 * 86_400).unwrap();
+    let summary = serde_json::to_string(&p.summary(Rules::builtin())).unwrap();
+    // Only times and counts: no URL, query, referrer, title, IP or user agent.
+    for absent in ["acme.test", "utm_source", "mail.example", "inbox", "http"] {
+        assert!(!summary.contains(absent), "{absent} in {summary}");
+    }
+    let raw = base64_decode(&token);
+    for absent in [&b"acme"[..], b"pricing", b"mail", b"inbox"] {
+        assert!(!raw.windows(absent.len()).any(|w| w == absent));
+    }
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let table = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.bytes() {
+        let v = table.iter().position(|&t| t == c).unwrap() as u32;
+        bits = (bits << 6) | v;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
+}
+
+#[test]
+fn keyring_errors_are_clear() {
+    let cases = [
+        ("", "no signing key"),
+        ("k1", "expected `label:secret`"),
+        ("k1:short", "shorter than 16 bytes"),
+        ("bad label:0123456789abcdef", "label must be"),
+    ];
+    for (spec, want) in cases {
+        let err = Keyring::parse(spec)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains(want), "{spec}: {err}");
+    }
+    assert_eq!(
+        format!("{:?}", keys("k1:0123456789abcdef0123")),
+        "Keyring(1 keys)"
+    );
+}

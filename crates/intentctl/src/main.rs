@@ -1,0 +1,296 @@
+//! `intentctl`: the marketer's tool for Intent Edge rules. Validate a config, print its JSON
+//! Schema, replay an event log against it, explain one visitor's tier, and publish it.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use intent_engine::{simulate, LogEvent, Rules, Timestamp};
+
+#[derive(Parser)]
+#[command(
+    name = "intentctl",
+    version,
+    about = "Validate, simulate, explain and publish Intent Edge rules"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a rules config; errors name the line and the field.
+    Validate {
+        /// The rules JSON file (`-` for standard input).
+        file: PathBuf,
+    },
+    /// Print the JSON Schema of the rules config (for editor help).
+    Schema,
+    /// Print the built-in default rules, a good starting point.
+    Defaults,
+    /// Replay an event log (JSON Lines) and print each visitor's tier, one JSON object a line.
+    Simulate {
+        #[command(flatten)]
+        inputs: Inputs,
+    },
+    /// Explain in words why one visitor of an event log got their tier.
+    Explain {
+        /// The visitor's id in the event log.
+        #[arg(long)]
+        visitor: String,
+        #[command(flatten)]
+        inputs: Inputs,
+        /// Print the explanation as JSON instead of words.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a rules config, then publish it through the worker's admin API.
+    Publish {
+        /// The rules JSON file.
+        file: PathBuf,
+        /// The worker's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8787", env = "INTENT_URL")]
+        url: String,
+        /// The admin bearer token (the worker's `ADMIN_TOKEN` secret).
+        #[arg(long, env = "INTENT_ADMIN_TOKEN", hide_env_values = true)]
+        token: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct Inputs {
+    /// The rules JSON file; the built-in default rules when absent.
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// The event log, JSON Lines (`-` for standard input).
+    #[arg(long)]
+    events: PathBuf,
+    /// The evaluation time, RFC 3339 (default: now). Later events are left out.
+    #[arg(long)]
+    at: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Validate { file } => validate(&file),
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&Rules::json_schema())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Defaults => {
+            print!("{}", Rules::builtin_json());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Simulate { inputs } => simulate_cmd(&inputs),
+        Command::Explain {
+            visitor,
+            inputs,
+            json,
+        } => explain_cmd(&visitor, &inputs, json),
+        Command::Publish { file, url, token } => publish(&file, &url, &token),
+    }
+}
+
+fn read_input(path: &Path) -> Result<String> {
+    let mut text = String::new();
+    if path == Path::new("-") {
+        io::stdin()
+            .read_to_string(&mut text)
+            .context("reading standard input")?;
+    } else {
+        text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    }
+    Ok(text)
+}
+
+/// Reads and compiles rules; a broken config is reported as `FILE: line L, `field`: message`.
+fn load_rules(path: &Path) -> Result<std::result::Result<Rules, String>> {
+    let text = read_input(path)?;
+    Ok(Rules::from_json(&text).map_err(|e| format!("{}: {e}", path.display())))
+}
+
+fn validate(file: &Path) -> Result<ExitCode> {
+    match load_rules(file)? {
+        Ok(rules) => {
+            let cfg = rules.config();
+            println!(
+                "{}: valid (rules {}): {} tiers + fallback `{}`, {} segments, {} page groups, {} slots; largest visitor token {} bytes",
+                file.display(),
+                rules.id(),
+                cfg.tiers.len(),
+                cfg.fallback,
+                cfg.segments.len(),
+                cfg.page_groups.len(),
+                cfg.variants.len(),
+                rules.max_token_bytes()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(message) => {
+            eprintln!("{message}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+struct Loaded {
+    rules: Rules,
+    log: Vec<LogEvent>,
+    at: Timestamp,
+}
+
+fn load(inputs: &Inputs) -> Result<std::result::Result<Loaded, String>> {
+    let rules = match &inputs.rules {
+        Some(path) => match load_rules(path)? {
+            Ok(r) => r,
+            Err(message) => return Ok(Err(message)),
+        },
+        None => Rules::builtin().clone(),
+    };
+    let at = match &inputs.at {
+        Some(text) => Timestamp::parse_rfc3339(text).map_err(|e| anyhow::anyhow!("--at: {e}"))?,
+        None => Timestamp::from_secs(time::OffsetDateTime::now_utc().unix_timestamp()),
+    };
+    let reader: Box<dyn BufRead> = if inputs.events == Path::new("-") {
+        Box::new(BufReader::new(io::stdin()))
+    } else {
+        let file = std::fs::File::open(&inputs.events)
+            .with_context(|| format!("reading {}", inputs.events.display()))?;
+        Box::new(BufReader::new(file))
+    };
+    let mut log = Vec::new();
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("reading {}", inputs.events.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match LogEvent::parse(&line, i + 1) {
+            Ok(e) => log.push(e),
+            Err(e) => return Ok(Err(format!("{}: {e}", inputs.events.display()))),
+        }
+    }
+    Ok(Ok(Loaded { rules, log, at }))
+}
+
+fn simulate_cmd(inputs: &Inputs) -> Result<ExitCode> {
+    let Loaded { rules, log, at } = match load(inputs)? {
+        Ok(l) => l,
+        Err(message) => {
+            eprintln!("{message}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let sim = simulate(&rules, &log, at);
+    let mut tally: BTreeMap<String, usize> =
+        rules.tier_names().map(|t| (t.to_owned(), 0)).collect();
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    for v in &sim.visitors {
+        let d = rules.decide(&v.profile, at);
+        *tally.entry(d.tier.to_owned()).or_default() += 1;
+        let mut line = serde_json::json!({
+            "visitor": v.visitor,
+            "tier": d.tier,
+            "segments": d.segments,
+            "visits": v.profile.summary(&rules).visits,
+        });
+        if let (Some(score), Some(obj)) = (d.score, line.as_object_mut()) {
+            obj.insert(
+                "score".to_owned(),
+                serde_json::json!((score * 100.0).round() / 100.0),
+            );
+        }
+        writeln!(out, "{line}")?;
+    }
+    let total = sim.visitors.len().max(1) as f64;
+    let parts: Vec<String> = rules
+        .tier_names()
+        .map(|t| {
+            let n = tally.get(t).copied().unwrap_or(0);
+            format!("{t} {n} ({:.0}%)", n as f64 * 100.0 / total)
+        })
+        .collect();
+    eprintln!(
+        "{} visitors, {} events{} — rules {} at {}",
+        sim.visitors.len(),
+        log.len() - sim.after_at,
+        if sim.after_at > 0 {
+            format!(" ({} after --at left out)", sim.after_at)
+        } else {
+            String::new()
+        },
+        rules.id(),
+        at
+    );
+    eprintln!("tiers: {}", parts.join(", "));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn explain_cmd(visitor: &str, inputs: &Inputs, json: bool) -> Result<ExitCode> {
+    let Loaded { rules, log, at } = match load(inputs)? {
+        Ok(l) => l,
+        Err(message) => {
+            eprintln!("{message}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let sim = simulate(&rules, &log, at);
+    let Some(v) = sim.visitors.iter().find(|v| v.visitor == visitor) else {
+        eprintln!(
+            "{}: no events for visitor `{visitor}`",
+            inputs.events.display()
+        );
+        return Ok(ExitCode::from(1));
+    };
+    let explanation = rules.explain(&v.profile, at);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&explanation)?);
+    } else {
+        println!("Visitor {visitor} ({} events)", v.events);
+        print!("{explanation}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn publish(file: &Path, url: &str, token: &str) -> Result<ExitCode> {
+    let text = read_input(file)?;
+    if let Err(e) = Rules::from_json(&text) {
+        eprintln!("{}: {e}", file.display());
+        eprintln!("not published");
+        return Ok(ExitCode::from(1));
+    }
+    let endpoint = format!("{}/v1/admin/rules", url.trim_end_matches('/'));
+    let response = ureq::put(&endpoint)
+        .set("Authorization", &format!("Bearer {token}"))
+        .set("Content-Type", "application/json")
+        .send_string(&text);
+    match response {
+        Ok(r) => {
+            let body = r.into_string().unwrap_or_default();
+            println!("published {} to {endpoint}: {body}", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ureq::Error::Status(code, r)) => {
+            let body = r.into_string().unwrap_or_default();
+            eprintln!("{endpoint} refused the rules ({code}): {body}");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => bail!("could not reach {endpoint}: {e}"),
+    }
+}
