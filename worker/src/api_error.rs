@@ -127,6 +127,11 @@ impl ApiError {
         Self::new(503, "not_configured", message)
     }
 
+    /// A storage call failed; nothing was changed and the call can be retried.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(503, "unavailable", message)
+    }
+
     /// The JSON body.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| {

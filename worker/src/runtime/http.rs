@@ -49,16 +49,16 @@ pub fn check_origin(req: &Request, settings: &Settings) -> std::result::Result<(
     }
 }
 
-/// Adds the CORS headers for a configured origin. Answers to other origins get none, so a
-/// browser on them cannot read anything.
-pub fn with_cors(resp: Response, req: &Request, settings: &Settings) -> Result<Response> {
-    if let Some(origin) = foreign_origin(req) {
-        if settings.allows_origin(&origin) {
+/// Adds the CORS headers for a configured origin (`origin` is [`foreign_origin`] of the
+/// request). Answers to other origins get none, so a browser on them cannot read anything.
+pub fn with_cors(resp: Response, origin: Option<&str>, settings: &Settings) -> Result<Response> {
+    if let Some(origin) = origin {
+        if settings.allows_origin(origin) {
             let h = resp.headers();
-            h.set("access-control-allow-origin", &origin)?;
+            h.set("access-control-allow-origin", origin)?;
             h.set(
                 "access-control-expose-headers",
-                "x-intent-rules, x-intent-tracking",
+                "x-intent-rules, x-intent-rules-source, x-intent-tier, x-intent-tracking, x-intent-fresh",
             )?;
             h.append("vary", "Origin")?;
         }

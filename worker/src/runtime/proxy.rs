@@ -2,14 +2,117 @@
 //! HTML is personalised while it streams through.
 
 use futures_util::{stream, StreamExt};
+use intent_engine::{process, Decision, Event};
 use wasm_bindgen::JsValue;
 use worker::{
-    ByteStream, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response,
+    console_error, ByteStream, Env, Fetch, Method, Request, RequestInit, RequestRedirect, Response,
     Result,
 };
 
-use crate::rewrite::{PagePlan, SlotRewriter};
+use super::http::header;
+use super::{now, visitor, Ctx};
+use crate::cookie::{clear_profile_cookie, set_profile_cookie};
+use crate::rewrite::{loader_tag, PagePlan, SlotContent, SlotRewriter};
 use crate::settings::{names, Settings};
+
+/// Serves a page in proxy mode: fetch it upstream and, when it is an HTML page, record the
+/// page view from the request itself, classify, and fill the slots while it streams. Works
+/// with JavaScript off; the snippet, injected if missing, then only adds what the browser
+/// alone can see (engagement, clicks, custom events).
+pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
+    let is_get = req.method() == Method::Get;
+    let url = req.url()?;
+    let referrer = header(&req, "referer");
+    let tracking = visitor::tracking(&req);
+    let cookie = visitor::cookie_token(&req);
+    let host = visitor::host(&req);
+    // Speculative loads (prefetch, prerender) are not views: personalise without recording.
+    let speculative = header(&req, "sec-purpose")
+        .or_else(|| header(&req, "purpose"))
+        .is_some_and(|p| p.contains("prefetch") || p.contains("prerender"));
+
+    let upstream = match fetch_upstream(req, ctx.env, ctx.settings).await {
+        Ok(resp) => resp,
+        Err(err) => {
+            console_error!("fetching {} upstream failed: {err}", url.path());
+            return bad_gateway();
+        }
+    };
+    if !is_get || !is_html(&upstream) {
+        return Ok(upstream);
+    }
+
+    let site = ctx.settings.proxy_site();
+    let rules = &ctx.rules;
+    let mut extra: Vec<(&str, String)> = rules.headers().into_iter().collect();
+
+    let keys = if tracking.is_none() {
+        match visitor::keyring(ctx.env) {
+            Ok(keys) => Some(keys),
+            Err(err) => {
+                // The page still works: it shows the default content until the secret is set.
+                console_error!("{}", err.message);
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    let plan = match (tracking, keys) {
+        (Some(reason), _) => {
+            extra.push(("x-intent-tracking", reason.label().to_owned()));
+            if cookie.is_some() {
+                extra.push(("set-cookie", clear_profile_cookie(&host)));
+            }
+            plan_for(&rules.rules.decide_default(), site)
+        }
+        (None, Some(keys)) => {
+            let events = if speculative {
+                Vec::new()
+            } else {
+                vec![Event::pageview(url.as_str(), referrer.as_deref())]
+            };
+            let out = process(&rules.rules, &keys, site, cookie.as_deref(), &events, now());
+            if let Some(fresh) = out.fresh {
+                extra.push(("x-intent-fresh", fresh.code().to_owned()));
+            }
+            extra.push(("x-intent-tier", out.decision.tier.to_owned()));
+            if !speculative || cookie.is_some() {
+                extra.push(("set-cookie", set_profile_cookie(&out.token, &host)));
+            }
+            plan_for(&out.decision, site)
+        }
+        (None, None) => plan_for(&rules.rules.decide_default(), site),
+    };
+    personalise(upstream, plan, &extra)
+}
+
+/// The rewriting plan for a decision: its variants, its tier, and the loader tag.
+fn plan_for(decision: &Decision<'_>, site: &str) -> PagePlan {
+    PagePlan {
+        slots: decision
+            .variants
+            .iter()
+            .map(|(slot, v)| {
+                let content = SlotContent {
+                    text: v.text.clone(),
+                    html: v.html.clone(),
+                    href: v.href.clone(),
+                    attrs: v.attrs.clone(),
+                };
+                ((*slot).to_owned(), content)
+            })
+            .collect(),
+        tier: Some(decision.tier.to_owned()),
+        loader_tag: Some(loader_tag(site)),
+    }
+}
+
+fn bad_gateway() -> Result<Response> {
+    let resp = Response::ok("The origin could not be reached. Try again in a moment.")?;
+    Ok(resp.with_status(502))
+}
 
 /// Fetches what the visitor asked for from upstream: the origin when `ORIGIN` is set, else the
 /// static assets bundled with the worker.

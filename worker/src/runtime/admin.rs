@@ -1,0 +1,147 @@
+//! The rules admin API, behind the `ADMIN_TOKEN` bearer token.
+//!
+//! - `GET /v1/admin/rules`: the active config (canonical JSON), with its id and source in the
+//!   `X-Intent-Rules` / `X-Intent-Rules-Source` headers; `?version=previous` gives the config
+//!   kept for rollback.
+//! - `PUT /v1/admin/rules`: validates the body and, only if it is valid, stores it and keeps
+//!   the config it replaces under `rules:previous`. A broken config gets 422 with the same
+//!   line/field message as `intentctl validate`.
+//! - `POST /v1/admin/rules/rollback`: swaps the active and the previous config.
+
+use intent_engine::{Limits, Rules};
+use serde_json::json;
+use worker::{Request, Response};
+
+use super::http::{self, header};
+use super::rules::{self, ActiveRules};
+use super::{now_ms, Ctx, Failure};
+use crate::api_error::ApiError;
+use crate::auth::bearer_matches;
+use crate::settings::{keys, names};
+
+fn authorise(req: &Request, ctx: &Ctx<'_>) -> Result<(), ApiError> {
+    let expected = ctx
+        .env
+        .secret(names::ADMIN_TOKEN)
+        .map(|s| s.to_string())
+        .or_else(|_| ctx.env.var(names::ADMIN_TOKEN).map(|v| v.to_string()))
+        .ok()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(ApiError::admin_disabled)?;
+    if bearer_matches(header(req, "authorization").as_deref(), &expected) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized())
+    }
+}
+
+fn with_rules_headers(resp: Response, active: &ActiveRules) -> worker::Result<Response> {
+    for (name, value) in active.headers() {
+        resp.headers().set(name, &value)?;
+    }
+    Ok(resp)
+}
+
+fn kv_failure(what: &str, err: impl std::fmt::Display) -> ApiError {
+    ApiError::unavailable(format!(
+        "{what} failed: {err}; nothing was changed, try again"
+    ))
+}
+
+/// `GET /v1/admin/rules[?version=previous]`.
+pub async fn get(req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> {
+    authorise(&req, ctx)?;
+    let previous = req
+        .url()?
+        .query_pairs()
+        .any(|(k, v)| k == "version" && v == "previous");
+    if previous {
+        let kv = ctx.env.kv(names::RULES_KV)?;
+        let text = kv
+            .get(keys::PREVIOUS)
+            .text()
+            .await
+            .map_err(|e| kv_failure("reading the previous rules", e))?
+            .ok_or_else(ApiError::no_previous_rules)?;
+        let resp = http::json(text, 200)?;
+        return Ok(resp);
+    }
+    let resp = http::json(ctx.rules.rules.source_json().to_owned(), 200)?;
+    Ok(with_rules_headers(resp, &ctx.rules)?)
+}
+
+/// `PUT /v1/admin/rules`.
+pub async fn put(mut req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> {
+    authorise(&req, ctx)?;
+    let text = http::read_text(&mut req, Limits::CONFIG_BYTES).await?;
+    let new_rules = Rules::from_json(&text).map_err(|e| ApiError::invalid_rules(e.to_string()))?;
+
+    let kv = ctx.env.kv(names::RULES_KV)?;
+    let current = kv
+        .get(keys::RULES)
+        .text()
+        .await
+        .map_err(|e| kv_failure("reading the current rules", e))?
+        .filter(|t| !t.trim().is_empty());
+    let mut previous_id = None;
+    if let Some(current) = current.filter(|c| *c != text) {
+        previous_id = Rules::from_json(&current).ok().map(|r| r.id().to_owned());
+        kv.put(keys::PREVIOUS, current)
+            .map_err(|e| kv_failure("keeping the previous rules", e))?
+            .execute()
+            .await
+            .map_err(|e| kv_failure("keeping the previous rules", e))?;
+    }
+    kv.put(keys::RULES, text.clone())
+        .map_err(|e| kv_failure("storing the rules", e))?
+        .execute()
+        .await
+        .map_err(|e| kv_failure("storing the rules", e))?;
+
+    let id = new_rules.id().to_owned();
+    let active = rules::publish(new_rules, text, now_ms());
+    let body = json!({"id": id, "previous": previous_id, "stored": true}).to_string();
+    Ok(with_rules_headers(http::json(body, 200)?, &active)?)
+}
+
+/// `POST /v1/admin/rules/rollback`.
+pub async fn rollback(req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> {
+    authorise(&req, ctx)?;
+    let kv = ctx.env.kv(names::RULES_KV)?;
+    let previous = kv
+        .get(keys::PREVIOUS)
+        .text()
+        .await
+        .map_err(|e| kv_failure("reading the previous rules", e))?
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(ApiError::no_previous_rules)?;
+    let restored = Rules::from_json(&previous).map_err(|e| {
+        ApiError::invalid_rules(format!("the previous rules no longer validate: {e}"))
+    })?;
+    let current = kv
+        .get(keys::RULES)
+        .text()
+        .await
+        .map_err(|e| kv_failure("reading the current rules", e))?
+        .filter(|t| !t.trim().is_empty());
+    let current_id = current
+        .as_deref()
+        .and_then(|c| Rules::from_json(c).ok())
+        .map(|r| r.id().to_owned());
+    kv.put(keys::RULES, previous.clone())
+        .map_err(|e| kv_failure("restoring the previous rules", e))?
+        .execute()
+        .await
+        .map_err(|e| kv_failure("restoring the previous rules", e))?;
+    if let Some(current) = current {
+        kv.put(keys::PREVIOUS, current)
+            .map_err(|e| kv_failure("keeping the replaced rules", e))?
+            .execute()
+            .await
+            .map_err(|e| kv_failure("keeping the replaced rules", e))?;
+    }
+    let id = restored.id().to_owned();
+    let active = rules::publish(restored, previous, now_ms());
+    let body = json!({"id": id, "previous": current_id, "stored": true}).to_string();
+    Ok(with_rules_headers(http::json(body, 200)?, &active)?)
+}

@@ -1,0 +1,198 @@
+//! The active rules: read from KV, cached in the isolate, never absent.
+//!
+//! Each isolate keeps the rules it compiled for `RULES_CACHE_SECONDS`, so the hot path does no
+//! KV read and no JSON parsing. When the KV value is missing, empty or invalid, the isolate
+//! keeps serving the last config that was valid, and without one the built-in default rules:
+//! the worker never runs without rules and never fails a visitor because of a bad publish.
+
+use std::cell::RefCell;
+use std::ops::Deref;
+use std::rc::Rc;
+
+use intent_engine::Rules;
+use worker::{console_error, console_warn, Env};
+
+use crate::settings::{keys, names, Settings};
+
+/// Where the active rules came from; sent as `X-Intent-Rules-Source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The valid config published in KV.
+    Kv,
+    /// KV's value is missing, empty or invalid; this isolate's last valid config is used.
+    LastGood,
+    /// Nothing valid was ever read; the built-in default rules are used.
+    Builtin,
+}
+
+impl Source {
+    /// The header value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Kv => "kv",
+            Source::LastGood => "last-good",
+            Source::Builtin => "builtin",
+        }
+    }
+}
+
+/// Compiled rules, shared by the requests of one isolate.
+#[derive(Clone)]
+pub enum SharedRules {
+    /// The built-in default.
+    Builtin,
+    /// A config read from KV or published through the admin API.
+    Loaded(Rc<Rules>),
+}
+
+impl Deref for SharedRules {
+    type Target = Rules;
+    fn deref(&self) -> &Rules {
+        match self {
+            SharedRules::Builtin => Rules::builtin(),
+            SharedRules::Loaded(rules) => rules,
+        }
+    }
+}
+
+/// The rules a request runs with.
+#[derive(Clone)]
+pub struct ActiveRules {
+    /// The compiled rules.
+    pub rules: SharedRules,
+    /// Where they came from.
+    pub source: Source,
+}
+
+impl ActiveRules {
+    /// Response headers naming the active config.
+    pub fn headers(&self) -> [(&'static str, String); 2] {
+        [
+            ("x-intent-rules", self.rules.id().to_owned()),
+            ("x-intent-rules-source", self.source.label().to_owned()),
+        ]
+    }
+}
+
+struct Cached {
+    active: ActiveRules,
+    /// The KV text the active rules were compiled from (to skip recompiling unchanged text).
+    text: Option<String>,
+    loaded_at_ms: f64,
+}
+
+#[derive(Default)]
+struct Cache {
+    current: Option<Cached>,
+    last_good: Option<(Rc<Rules>, String)>,
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+/// The rules for this request: from the isolate cache while it is fresh, else from KV.
+pub async fn active(env: &Env, settings: &Settings, now_ms: f64) -> ActiveRules {
+    let cached = CACHE.with(|c| {
+        c.borrow().current.as_ref().and_then(|cur| {
+            (now_ms - cur.loaded_at_ms < settings.rules_cache_ms as f64).then(|| cur.active.clone())
+        })
+    });
+    if let Some(active) = cached {
+        return active;
+    }
+
+    let text = match env.kv(names::RULES_KV) {
+        Ok(kv) => match kv.get(keys::RULES).text().await {
+            Ok(text) => text,
+            Err(err) => {
+                console_error!("reading the rules from KV failed: {err}; using the fallback rules");
+                None
+            }
+        },
+        Err(err) => {
+            console_error!("the RULES KV binding is missing ({err}); using the fallback rules");
+            None
+        }
+    };
+    remember(text, now_ms)
+}
+
+/// Compiles `text` (unless it is what the cache already holds) and makes it the cached state.
+fn remember(text: Option<String>, now_ms: f64) -> ActiveRules {
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        let text = text.filter(|t| !t.trim().is_empty());
+
+        // Unchanged text: keep the compiled rules, just restart the clock.
+        if let Some(cur) = cache.current.as_mut() {
+            if cur.text.is_some() && cur.text == text {
+                cur.loaded_at_ms = now_ms;
+                return cur.active.clone();
+            }
+        }
+
+        let active = match &text {
+            Some(t) => match Rules::from_json(t) {
+                Ok(rules) => {
+                    let rules = Rc::new(rules);
+                    cache.last_good = Some((Rc::clone(&rules), t.clone()));
+                    ActiveRules {
+                        rules: SharedRules::Loaded(rules),
+                        source: Source::Kv,
+                    }
+                }
+                Err(err) => {
+                    console_error!("the rules in KV are invalid ({err}); using the fallback rules");
+                    fallback(&cache)
+                }
+            },
+            None => {
+                console_warn!(
+                    "no rules published in KV (key `{}`); using the fallback rules",
+                    keys::RULES
+                );
+                fallback(&cache)
+            }
+        };
+        cache.current = Some(Cached {
+            active: active.clone(),
+            text,
+            loaded_at_ms: now_ms,
+        });
+        active
+    })
+}
+
+fn fallback(cache: &Cache) -> ActiveRules {
+    match &cache.last_good {
+        Some((rules, _)) => ActiveRules {
+            rules: SharedRules::Loaded(Rc::clone(rules)),
+            source: Source::LastGood,
+        },
+        None => ActiveRules {
+            rules: SharedRules::Builtin,
+            source: Source::Builtin,
+        },
+    }
+}
+
+/// Makes freshly published rules active in this isolate at once (other isolates follow
+/// within their cache lifetime).
+pub fn publish(rules: Rules, text: String, now_ms: f64) -> ActiveRules {
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        let rules = Rc::new(rules);
+        cache.last_good = Some((Rc::clone(&rules), text.clone()));
+        let active = ActiveRules {
+            rules: SharedRules::Loaded(rules),
+            source: Source::Kv,
+        };
+        cache.current = Some(Cached {
+            active: active.clone(),
+            text: Some(text),
+            loaded_at_ms: now_ms,
+        });
+        active
+    })
+}

@@ -1,0 +1,77 @@
+//! Who the request is from: tracking consent, the profile token and the signing keys.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use intent_engine::Keyring;
+use worker::{console_error, Env, Request};
+
+use super::http::header;
+use crate::api_error::ApiError;
+use crate::cookie::profile_from_cookie_header;
+use crate::privacy::{not_tracked, NotTracked};
+use crate::settings::names;
+
+/// Header carrying the token on `/v1/decide` when the snippet keeps it (cross-origin mode).
+pub const PROFILE_HEADER: &str = "x-intent-profile";
+
+/// Whether the request may be tracked, from `Sec-GPC`, `DNT` and the user agent.
+pub fn tracking(req: &Request) -> Option<NotTracked> {
+    not_tracked(
+        header(req, "sec-gpc").as_deref(),
+        header(req, "dnt").as_deref(),
+        header(req, "user-agent").as_deref(),
+    )
+}
+
+/// The token in the proxy-mode cookie.
+pub fn cookie_token(req: &Request) -> Option<String> {
+    let cookies = header(req, "cookie")?;
+    profile_from_cookie_header(&cookies).map(str::to_owned)
+}
+
+/// The request's host (with port), for cookie attributes.
+pub fn host(req: &Request) -> String {
+    req.url()
+        .ok()
+        .and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_owned(),
+            })
+        })
+        .unwrap_or_default()
+}
+
+thread_local! {
+    static KEYRING: RefCell<Option<(String, Rc<Keyring>)>> = const { RefCell::new(None) };
+}
+
+/// The token keyring from the `PROFILE_KEYS` secret, parsed once per isolate.
+pub fn keyring(env: &Env) -> Result<Rc<Keyring>, ApiError> {
+    let spec = env
+        .secret(names::PROFILE_KEYS)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(names::PROFILE_KEYS).map(|v| v.to_string()))
+        .map_err(|_| {
+            ApiError::not_configured(
+                "the token signing keys are not set: run `wrangler secret put PROFILE_KEYS` \
+                 with a value like `k1:<at least 32 random characters>`",
+            )
+        })?;
+    if let Some(keys) = KEYRING.with(|k| {
+        k.borrow()
+            .as_ref()
+            .filter(|(cached, _)| *cached == spec)
+            .map(|(_, keys)| Rc::clone(keys))
+    }) {
+        return Ok(keys);
+    }
+    let keys = Keyring::parse(&spec).map_err(|err| {
+        console_error!("PROFILE_KEYS is unusable: {err}");
+        ApiError::not_configured(format!("the PROFILE_KEYS secret is unusable: {err}"))
+    })?;
+    let keys = Rc::new(keys);
+    KEYRING.with(|k| *k.borrow_mut() = Some((spec, Rc::clone(&keys))));
+    Ok(keys)
+}
