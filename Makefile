@@ -17,6 +17,10 @@ test-engine: lint
 	$(CARGO) test -p intent-engine -p intentctl
 	$(CARGO) build -p intent-engine --target wasm32-unknown-unknown
 
+# Benchmarks print per-call p50/p99 tables; figures land in target/bench/.
+bench:
+	$(CARGO) bench -p intent-engine --bench classify
+
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy -p intent-engine -p intentctl --all-targets -- -D warnings

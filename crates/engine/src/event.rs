@@ -338,10 +338,10 @@ impl LogEvent {
         let err = |message: String| LogError { line, message };
         let raw: RawLogLine = serde_json::from_str(text).map_err(|e| {
             let msg = e.to_string();
-            err(match msg.rfind(" at line ") {
-                Some(i) => msg[..i].to_owned(),
-                None => msg,
-            })
+            err(crate::config::friendlier(match msg.rfind(" at line ") {
+                Some(i) => &msg[..i],
+                None => &msg,
+            }))
         })?;
         let at = Timestamp::parse_rfc3339(&raw.ts).map_err(|e| err(format!("`ts`: {e}")))?;
         raw.event

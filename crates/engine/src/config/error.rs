@@ -130,7 +130,7 @@ impl ConfigError {
 }
 
 /// Rewords serde's messages where a marketer would not know what they mean.
-fn friendlier(message: &str) -> String {
+pub(crate) fn friendlier(message: &str) -> String {
     message
         .replace("unknown variant", "unknown kind")
         .replace("invalid type: ", "wrong type: ")

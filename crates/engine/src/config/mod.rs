@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use self::error::ConfigError;
-pub(crate) use self::error::{FieldPath, PathSeg};
+pub(crate) use self::error::{friendlier, FieldPath, PathSeg};
 pub use self::window::Window;
 
 /// A rules config: page groups, tiers in priority order, segments, an optional lead score,
