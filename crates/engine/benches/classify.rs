@@ -20,7 +20,9 @@ fn keys() -> Keyring {
 
 /// A config with 50 rules (20 tiers, 30 segments) over 12 page groups, events, clicks and UTM.
 fn fifty_rules() -> Rules {
-    let groups: Vec<String> = (0..12).map(|i| format!("\"g{i}\": [\"/section{i}*\", \"/alt{i}/*\"]")).collect();
+    let groups: Vec<String> = (0..12)
+        .map(|i| format!("\"g{i}\": [\"/section{i}*\", \"/alt{i}/*\"]"))
+        .collect();
     let cond = |i: usize| -> String {
         match i % 6 {
             0 => format!("{{\"viewed\": {{\"group\": \"g{}\", \"at_least\": {}, \"within\": \"14d\"}}}}", i % 12, 1 + i % 3),
@@ -31,8 +33,18 @@ fn fifty_rules() -> Rules {
             _ => format!("{{\"referrer\": {{\"host\": \"*.site{}.com\"}}}}", i % 3),
         }
     };
-    let tiers: Vec<String> = (0..20).map(|i| format!("{{\"name\": \"t{i}\", \"when\": {{\"all\": [{}, {}]}}}}", cond(i), cond(i + 7))).collect();
-    let segments: Vec<String> = (0..30).map(|i| format!("{{\"name\": \"s{i}\", \"when\": {}}}", cond(i + 3))).collect();
+    let tiers: Vec<String> = (0..20)
+        .map(|i| {
+            format!(
+                "{{\"name\": \"t{i}\", \"when\": {{\"all\": [{}, {}]}}}}",
+                cond(i),
+                cond(i + 7)
+            )
+        })
+        .collect();
+    let segments: Vec<String> = (0..30)
+        .map(|i| format!("{{\"name\": \"s{i}\", \"when\": {}}}", cond(i + 3)))
+        .collect();
     let text = format!(
         "{{\"version\": 1, \"page_groups\": {{{}}}, \"tiers\": [{}], \"fallback\": \"cold\", \"segments\": [{}], \"variants\": {{\"hero\": {{\"t0\": {{\"text\": \"x\"}}, \"default\": {{\"text\": \"y\"}}}}}}}}",
         groups.join(","),
@@ -44,12 +56,23 @@ fn fifty_rules() -> Rules {
 
 fn urls(rules: &Rules) -> Vec<String> {
     if rules.config().page_groups.contains_key("g0") {
-        (0..12).map(|i| format!("https://acme.test/section{i}/page?utm_source=src{}", i % 3)).collect()
-    } else {
-        ["/", "/pricing", "/product", "/vs/x", "/customers/a", "/docs/api", "/blog/p", "/book-a-demo"]
-            .iter()
-            .map(|p| format!("https://acme.test{p}"))
+        (0..12)
+            .map(|i| format!("https://acme.test/section{i}/page?utm_source=src{}", i % 3))
             .collect()
+    } else {
+        [
+            "/",
+            "/pricing",
+            "/product",
+            "/vs/x",
+            "/customers/a",
+            "/docs/api",
+            "/blog/p",
+            "/book-a-demo",
+        ]
+        .iter()
+        .map(|p| format!("https://acme.test{p}"))
+        .collect()
     }
 }
 
@@ -62,11 +85,31 @@ fn history(rules: &Rules, keys: &Keyring, calls: usize, spacing: i64) -> (Option
         t += spacing;
         let events = [
             Event::pageview(&urls[i % urls.len()], Some("https://www.site1.com/")),
-            Event::Engagement { url: urls[i % urls.len()].clone(), seconds: 15.0, scroll: 60.0 },
-            Event::Click { url: None, target: format!("cta-{}", i % 4) },
-            Event::Event { name: format!("ev{}", i % 5), props: Default::default() },
+            Event::Engagement {
+                url: urls[i % urls.len()].clone(),
+                seconds: 15.0,
+                scroll: 60.0,
+            },
+            Event::Click {
+                url: None,
+                target: format!("cta-{}", i % 4),
+            },
+            Event::Event {
+                name: format!("ev{}", i % 5),
+                props: Default::default(),
+            },
         ];
-        token = Some(process(rules, keys, "demo", token.as_deref(), &events, Timestamp::from_secs(t)).token);
+        token = Some(
+            process(
+                rules,
+                keys,
+                "demo",
+                token.as_deref(),
+                &events,
+                Timestamp::from_secs(t),
+            )
+            .token,
+        );
     }
     (token, t)
 }
@@ -81,10 +124,22 @@ struct Case {
 fn cases() -> Vec<Case> {
     let k = keys();
     let mut out = Vec::new();
-    for (label, rules) in [("default", Rules::builtin().clone()), ("50-rule", fifty_rules())] {
-        for (profile, calls, spacing) in [("empty", 0, 0), ("typical", 6, 86_400), ("worst", 400, 2_000)] {
+    for (label, rules) in [
+        ("default", Rules::builtin().clone()),
+        ("50-rule", fifty_rules()),
+    ] {
+        for (profile, calls, spacing) in [
+            ("empty", 0, 0),
+            ("typical", 6, 86_400),
+            ("worst", 400, 2_000),
+        ] {
             let (token, last) = history(&rules, &k, calls, spacing);
-            out.push(Case { name: format!("{label}/{profile}"), rules: rules.clone(), token, now: last + 60 });
+            out.push(Case {
+                name: format!("{label}/{profile}"),
+                rules: rules.clone(),
+                token,
+                now: last + 60,
+            });
         }
     }
     out
@@ -94,7 +149,11 @@ fn batch(rules: &Rules) -> Vec<Event> {
     let url = urls(rules)[1].clone();
     vec![
         Event::pageview(&url, Some("https://www.google.com/")),
-        Event::Engagement { url, seconds: 12.0, scroll: 40.0 },
+        Event::Engagement {
+            url,
+            seconds: 12.0,
+            scroll: 40.0,
+        },
     ]
 }
 
@@ -105,7 +164,14 @@ fn bench_classify(c: &mut Criterion) {
         let events = batch(&case.rules);
         group.bench_function(&case.name, |b| {
             b.iter(|| {
-                let out = process(&case.rules, &k, "demo", black_box(case.token.as_deref()), black_box(&events), Timestamp::from_secs(case.now));
+                let out = process(
+                    &case.rules,
+                    &k,
+                    "demo",
+                    black_box(case.token.as_deref()),
+                    black_box(&events),
+                    Timestamp::from_secs(case.now),
+                );
                 black_box(out.token.len())
             })
         });
@@ -119,30 +185,56 @@ fn bench_token(c: &mut Criterion) {
     let (token, now) = history(rules, &k, 6, 86_400);
     let token = token.unwrap_or_default();
     c.bench_function("token/decode", |b| {
-        b.iter(|| black_box(k.decode(rules, "demo", black_box(&token), Timestamp::from_secs(now)).is_ok()))
+        b.iter(|| {
+            black_box(
+                k.decode(rules, "demo", black_box(&token), Timestamp::from_secs(now))
+                    .is_ok(),
+            )
+        })
     });
-    let profile = k.decode(rules, "demo", &token, Timestamp::from_secs(now)).unwrap_or_else(|_| intent_engine::Profile::new(rules));
-    c.bench_function("token/encode", |b| b.iter(|| black_box(k.encode(rules, "demo", black_box(&profile)).len())));
+    let profile = k
+        .decode(rules, "demo", &token, Timestamp::from_secs(now))
+        .unwrap_or_else(|_| intent_engine::Profile::new(rules));
+    c.bench_function("token/encode", |b| {
+        b.iter(|| black_box(k.encode(rules, "demo", black_box(&profile)).len()))
+    });
 }
 
 fn percentiles() {
     let k = keys();
     let mut rows = Vec::new();
     println!("\nper-call latency of the full path (verify + decode, fold 2 events, evaluate, variants, re-sign)");
-    println!("{:<22} {:>10} {:>10} {:>10} {:>12}", "case", "p50 µs", "p99 µs", "max µs", "token bytes");
+    println!(
+        "{:<22} {:>10} {:>10} {:>10} {:>12}",
+        "case", "p50 µs", "p99 µs", "max µs", "token bytes"
+    );
     for case in cases() {
         let events = batch(&case.rules);
         let mut samples = Vec::with_capacity(50_000);
         let mut token_len = 0;
         for _ in 0..50_000 {
             let start = Instant::now();
-            let out = process(&case.rules, &k, "demo", black_box(case.token.as_deref()), black_box(&events), Timestamp::from_secs(case.now));
+            let out = process(
+                &case.rules,
+                &k,
+                "demo",
+                black_box(case.token.as_deref()),
+                black_box(&events),
+                Timestamp::from_secs(case.now),
+            );
             samples.push(start.elapsed().as_nanos() as f64 / 1000.0);
             token_len = out.token.len();
         }
         samples.sort_by(f64::total_cmp);
         let p = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
-        println!("{:<22} {:>10.2} {:>10.2} {:>10.2} {:>12}", case.name, p(0.5), p(0.99), p(1.0), token_len);
+        println!(
+            "{:<22} {:>10.2} {:>10.2} {:>10.2} {:>12}",
+            case.name,
+            p(0.5),
+            p(0.99),
+            p(1.0),
+            token_len
+        );
         rows.push(format!(
             "{{\"case\": \"{}\", \"p50_us\": {:.3}, \"p99_us\": {:.3}, \"token_bytes\": {token_len}, \"max_token_bytes\": {}}}",
             case.name,
@@ -153,7 +245,10 @@ fn percentiles() {
     }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
     if std::fs::create_dir_all(&dir).is_ok() {
-        let _ = std::fs::write(dir.join("engine-native.json"), format!("[{}]\n", rows.join(",\n")));
+        let _ = std::fs::write(
+            dir.join("engine-native.json"),
+            format!("[{}]\n", rows.join(",\n")),
+        );
     }
 }
 

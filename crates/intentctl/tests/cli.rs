@@ -23,7 +23,10 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn validate_accepts_the_examples() {
-    for file in ["examples/rules/default.json", "examples/rules/campaigns.json"] {
+    for file in [
+        "examples/rules/default.json",
+        "examples/rules/campaigns.json",
+    ] {
         let out = intentctl(&["validate", file]);
         assert!(out.status.success(), "{file}: {}", text(&out.stderr));
         assert!(text(&out.stdout).contains("valid"), "{}", text(&out.stdout));
@@ -40,7 +43,9 @@ fn validate_names_line_and_field() {
     );
     let out = intentctl(&["validate", "examples/rules/broken-group.json"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("line 38, `tiers[1].when.any[1].viewed.group`: unknown page group `comparisons`"));
+    assert!(text(&out.stderr).contains(
+        "line 38, `tiers[1].when.any[1].viewed.group`: unknown page group `comparisons`"
+    ));
     let out = intentctl(&["validate", "no/such/file.json"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("reading no/such/file.json"));
@@ -48,12 +53,26 @@ fn validate_names_line_and_field() {
 
 #[test]
 fn simulate_gives_the_default_tiers() {
-    let out = intentctl(&["simulate", "--events", "examples/events/acme-november.jsonl", "--at", "2026-11-30T12:00:00Z"]);
+    let out = intentctl(&[
+        "simulate",
+        "--events",
+        "examples/events/acme-november.jsonl",
+        "--at",
+        "2026-11-30T12:00:00Z",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let lines: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let tiers: Vec<(String, String)> = lines
         .iter()
-        .map(|l| (l["visitor"].as_str().unwrap().to_owned(), l["tier"].as_str().unwrap().to_owned()))
+        .map(|l| {
+            (
+                l["visitor"].as_str().unwrap().to_owned(),
+                l["tier"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     let want = [
         ("v-pricing-fan", "ready"),
@@ -69,20 +88,37 @@ fn simulate_gives_the_default_tiers() {
         ("v-stale", "evaluating"),
         ("v-long-gone", "researching"),
     ];
-    let want: Vec<(String, String)> = want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     assert_eq!(tiers, want);
     // One JSON object a line, the visitor first, as the contract shows.
     assert!(text(&out.stdout).starts_with("{\"visitor\":\"v-pricing-fan\",\"tier\":\"ready\""));
     let summary = text(&out.stderr);
-    assert!(summary.contains("12 visitors, 30 events (1 after --at left out)"), "{summary}");
-    assert!(summary.contains("ready 4 (33%), evaluating 5 (42%), researching 3 (25%)"), "{summary}");
+    assert!(
+        summary.contains("12 visitors, 30 events (1 after --at left out)"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("ready 4 (33%), evaluating 5 (42%), researching 3 (25%)"),
+        "{summary}"
+    );
 }
 
 #[test]
 fn simulate_with_other_rules_and_stdin() {
     let log = std::fs::read(root().join("examples/events/acme-november.jsonl")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_intentctl"))
-        .args(["simulate", "--rules", "examples/rules/campaigns.json", "--events", "-", "--at", "2026-11-30T12:00:00Z"])
+        .args([
+            "simulate",
+            "--rules",
+            "examples/rules/campaigns.json",
+            "--events",
+            "-",
+            "--at",
+            "2026-11-30T12:00:00Z",
+        ])
         .current_dir(root())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -93,8 +129,12 @@ fn simulate_with_other_rules_and_stdin() {
     child.stdin.take().unwrap().write_all(&log).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let first: serde_json::Value = serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
-    assert!(first["score"].as_f64().is_some(), "campaign rules score visitors: {first}");
+    let first: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
+    assert!(
+        first["score"].as_f64().is_some(),
+        "campaign rules score visitors: {first}"
+    );
     assert!(text(&out.stderr).contains("2026-11-campaigns@"));
 }
 
@@ -105,21 +145,54 @@ fn simulate_reports_the_bad_log_line() {
     std::fs::write(&log, "{\"visitor\":\"a\",\"ts\":\"2026-11-20T10:00:00Z\",\"type\":\"pageview\",\"url\":\"/\"}\n{\"visitor\":\"a\",\"ts\":\"2026-11-20T10:00:00Z\",\"type\":\"hover\"}\n").unwrap();
     let out = intentctl(&["simulate", "--events", log.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("line 2: unknown kind `hover`"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("line 2: unknown kind `hover`"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn explain_says_why_in_words() {
-    let out = intentctl(&["explain", "--visitor", "v-returning", "--events", "examples/events/acme-november.jsonl", "--at", "2026-11-30T12:00:00Z"]);
+    let out = intentctl(&[
+        "explain",
+        "--visitor",
+        "v-returning",
+        "--events",
+        "examples/events/acme-november.jsonl",
+        "--at",
+        "2026-11-30T12:00:00Z",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
     assert!(s.contains("Tier: ready"), "{s}");
-    assert!(s.contains("✓ at least 3 visits within 14 days — seen: 3 visits"), "{s}");
-    assert!(s.contains("✗ viewed pricing pages at least 3 times within 14 days — seen: once"), "{s}");
-    let json = intentctl(&["explain", "--json", "--visitor", "v-returning", "--events", "examples/events/acme-november.jsonl", "--at", "2026-11-30T12:00:00Z"]);
+    assert!(
+        s.contains("✓ at least 3 visits within 14 days — seen: 3 visits"),
+        "{s}"
+    );
+    assert!(
+        s.contains("✗ viewed pricing pages at least 3 times within 14 days — seen: once"),
+        "{s}"
+    );
+    let json = intentctl(&[
+        "explain",
+        "--json",
+        "--visitor",
+        "v-returning",
+        "--events",
+        "examples/events/acme-november.jsonl",
+        "--at",
+        "2026-11-30T12:00:00Z",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["tier"], "ready");
-    let missing = intentctl(&["explain", "--visitor", "nobody", "--events", "examples/events/acme-november.jsonl"]);
+    let missing = intentctl(&[
+        "explain",
+        "--visitor",
+        "nobody",
+        "--events",
+        "examples/events/acme-november.jsonl",
+    ]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(text(&missing.stderr).contains("no events for visitor `nobody`"));
 }
@@ -136,13 +209,35 @@ fn schema_and_defaults_print_json() {
 
 #[test]
 fn publish_refuses_a_broken_config_before_sending() {
-    let out = intentctl(&["publish", "examples/rules/broken-group.json", "--url", "http://127.0.0.1:9", "--token", "x"]);
+    let out = intentctl(&[
+        "publish",
+        "examples/rules/broken-group.json",
+        "--url",
+        "http://127.0.0.1:9",
+        "--token",
+        "x",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("not published"));
-    let out = intentctl(&["publish", "examples/rules/default.json", "--url", "http://127.0.0.1:9", "--token", "x"]);
+    let out = intentctl(&[
+        "publish",
+        "examples/rules/default.json",
+        "--url",
+        "http://127.0.0.1:9",
+        "--token",
+        "x",
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("could not reach http://127.0.0.1:9/v1/admin/rules"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("could not reach http://127.0.0.1:9/v1/admin/rules"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = intentctl(&["publish", "examples/rules/default.json"]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("--token"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--token"),
+        "{}",
+        text(&out.stderr)
+    );
 }
