@@ -4,5 +4,7 @@
 mod golden;
 // Invariants: compact profile agrees with the raw event list; tokens stay small and sound.
 mod properties;
+// Hostile configs and requests: refused clearly or bounded.
+mod attacks;
 // Token tampering, expiry, site binding and key rotation.
 mod tokens;
