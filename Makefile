@@ -25,3 +25,4 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy -p intent-engine -p intentctl --all-targets -- -D warnings
 	$(CARGO) clippy -p intent-engine --target wasm32-unknown-unknown -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p intent-engine -p intentctl --no-deps

@@ -17,6 +17,8 @@
 //!   visits; page-group `engaged` sums over the group's 16 most recent views;
 //! - the score keeps decayed points of signals older than the horizon, at most
 //!   `points × 2^(−horizon / half_life)` each (under 0.02 % for 90 days and a 7-day half-life);
+//! - the score travels in the token as a 32-bit float (about seven significant digits), so a
+//!   score within a rounding error of a threshold may land on either side of it;
 //! - events are folded in arrival order: one older than the last activity counts as happening
 //!   at the last activity.
 

@@ -42,7 +42,7 @@ impl fmt::Display for FieldPath {
 
 /// A config that cannot be used, with where and why.
 ///
-/// Displays as `line 12, `tiers[0].when.viewed.within`: expected a duration like `7d`…`.
+/// Displays as ``line 12, `tiers[0].when.viewed.within`: expected a duration like `7d`…``.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     line: Option<usize>,
