@@ -3,14 +3,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help test test-engine lint bench
+.PHONY: help test test-engine lint bench dev setup site worker test-worker
 
 help:
 	@echo "make dev    - install what is missing, build, serve demo site + API on http://127.0.0.1:8787"
 	@echo "make test   - every test: engine, CLI, worker on workerd, snippet in Chromium"
 	@echo "make bench  - benchmarks against the budgets (not part of make test)"
 
-test: test-engine
+test: test-engine test-worker
 
 # Engine and CLI: format, lints on native and wasm32, unit/golden/property tests, wasm32 build.
 test-engine: lint
@@ -26,3 +26,25 @@ lint:
 	$(CARGO) clippy -p intent-engine -p intentctl --all-targets -- -D warnings
 	$(CARGO) clippy -p intent-engine --target wasm32-unknown-unknown -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p intent-engine -p intentctl --no-deps
+
+# Install only what is missing, at the pinned versions (wasm target, worker-build,
+# wasm-bindgen-cli, the npm tools of package-lock.json, Debian's Chromium).
+setup:
+	scripts/setup.sh
+
+# dist/site: the demo site (www/) plus the snippet build (dist/snippet/), the worker's assets.
+site: setup
+	if [ -x scripts/build-snippet.sh ]; then scripts/build-snippet.sh; fi
+	scripts/build-site.sh
+
+# worker/build: the worker compiled to wasm by worker-build.
+worker: setup
+	scripts/build-worker.sh
+
+# Serve the demo site and the API on http://127.0.0.1:8787 (local workerd and KV).
+dev:
+	scripts/dev.sh
+
+# The worker: native unit tests, lints on wasm32, bundle budget, integration tests on workerd.
+test-worker: worker site
+	scripts/test-worker.sh

@@ -1,0 +1,239 @@
+// Runs the real worker under `wrangler dev` (local workerd, local KV) for the integration tests.
+//
+// Each test file starts its own worker on a free port with its own KV directory, so files do not
+// see each other's rules or profiles. The worker must be built first (`make worker site`, which
+// `make test-worker` does): the harness starts wrangler from a copy of wrangler.toml without the
+// [build] command, so a test run never rebuilds, and always tests exactly the built artefact.
+
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, copyFileSync, existsSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = join(ROOT, 'node_modules', '.bin');
+const WRANGLER = join(BIN, 'wrangler');
+
+/** The dev-only admin token from .dev.vars. */
+export const ADMIN_TOKEN = readDevVar('ADMIN_TOKEN');
+/** The dev-only keyring from .dev.vars. */
+export const PROFILE_KEYS = readDevVar('PROFILE_KEYS');
+/** The built-in default rules, as the engine ships them. */
+export const DEFAULT_RULES = readFileSync(join(ROOT, 'crates/engine/src/default_rules.json'), 'utf8');
+
+function readDevVar(name) {
+  const text = readFileSync(join(ROOT, '.dev.vars'), 'utf8');
+  const m = text.match(new RegExp(`^${name}="?([^"\\n]*)"?`, 'm'));
+  if (!m) throw new Error(`.dev.vars has no ${name}`);
+  return m[1];
+}
+
+const childEnv = {
+  ...process.env,
+  PATH: `${BIN}:${process.env.PATH}`,
+  WRANGLER_SEND_METRICS: 'false',
+  WRANGLER_SEND_ERROR_REPORTS: 'false',
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+  DO_NOT_TRACK: '1',
+  NO_COLOR: '1',
+  FORCE_COLOR: '0',
+};
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** wrangler.toml without [build], with absolute paths, in `dir` next to a copy of .dev.vars. */
+function testConfig(dir) {
+  const src = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8');
+  const out = [];
+  let skipping = false;
+  for (const line of src.split('\n')) {
+    if (/^\s*\[/.test(line)) skipping = /^\s*\[build\]\s*$/.test(line);
+    if (!skipping) out.push(line);
+  }
+  let text = out.join('\n');
+  text = text.replace(/^main\s*=\s*"([^"]+)"/m, (_, p) => `main = "${join(ROOT, p)}"`);
+  text = text.replace(/^directory\s*=\s*"([^"]+)"/m, (_, p) => `directory = "${join(ROOT, p)}"`);
+  const config = join(dir, 'wrangler.toml');
+  writeFileSync(config, text);
+  copyFileSync(join(ROOT, '.dev.vars'), join(dir, '.dev.vars'));
+  return config;
+}
+
+/**
+ * Starts the worker. Options: `vars` (overrides of wrangler.toml vars), `kv` (initial KV
+ * contents, key -> text; defaults to the default rules under `rules`).
+ */
+export async function startWorker({ vars = {}, kv = { rules: DEFAULT_RULES } } = {}) {
+  for (const built of ['worker/build/index.js', 'dist/site']) {
+    if (!existsSync(join(ROOT, built))) {
+      throw new Error(`${built} is missing: run \`make worker site\` before the worker tests`);
+    }
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'intent-worker-test-'));
+  const config = testConfig(dir);
+  const state = join(dir, 'state');
+  const kvArgs = ['--local', '--config', config, '--persist-to', state, '--binding', 'RULES'];
+
+  const putKv = async (key, value) => {
+    const file = join(dir, `kv-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(file, value);
+    await promisify(execFile)(WRANGLER, ['kv', 'key', 'put', key, '--path', file, ...kvArgs], {
+      env: childEnv,
+      cwd: dir,
+    });
+  };
+  const deleteKv = async (key) => {
+    await promisify(execFile)(WRANGLER, ['kv', 'key', 'delete', key, ...kvArgs], { env: childEnv, cwd: dir });
+  };
+  for (const [key, value] of Object.entries(kv)) await putKv(key, value);
+
+  const port = await freePort();
+  const args = [
+    'dev', '--local', '--config', config, '--persist-to', state,
+    '--ip', '127.0.0.1', '--port', String(port), '--show-interactive-dev-session=false',
+    '--log-level', 'info',
+  ];
+  for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
+
+  const log = [];
+  const child = spawn(WRANGLER, args, { env: childEnv, cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.on('data', (d) => log.push(d.toString()));
+  child.stderr.on('data', (d) => log.push(d.toString()));
+  let exited = null;
+  const exit = new Promise((res) => child.on('exit', (code, signal) => { exited = { code, signal }; res(); }));
+
+  const url = `http://127.0.0.1:${port}`;
+  const worker = {
+    url,
+    port,
+    log: () => log.join(''),
+    putKv,
+    deleteKv,
+    async stop() {
+      if (!exited) {
+        try { process.kill(-child.pid, 'SIGINT'); } catch { /* already gone */ }
+        const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
+        await exit;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (exited) {
+      throw new Error(`wrangler dev exited (${JSON.stringify(exited)}) before it was ready:\n${worker.log()}`);
+    }
+    try {
+      const r = await fetch(`${url}/v1/health`);
+      if (r.status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) {
+      await worker.stop();
+      throw new Error(`wrangler dev was not ready after 120 s:\n${worker.log()}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return worker;
+}
+
+/**
+ * Wraps a test body so that a failure prints the tail of wrangler's log: what the worker
+ * logged is usually the quickest way to the cause.
+ */
+export function withLog(getWorker, fn) {
+  return async (t) => {
+    try {
+      await fn(t);
+    } catch (err) {
+      const w = getWorker();
+      if (w) {
+        const tail = w.log().split('\n').slice(-80).join('\n');
+        err.message += `\n--- wrangler dev log (last 80 lines) ---\n${tail}`;
+      }
+      throw err;
+    }
+  };
+}
+
+/** POST /v1/collect with a JSON body sent as text/plain, as the snippet does. */
+export async function collect(base, body, headers = {}) {
+  const r = await fetch(`${base}/v1/collect`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain;charset=UTF-8', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: r.status, headers: r.headers, body: await jsonOrText(r) };
+}
+
+/** GET /v1/decide. */
+export async function decide(base, { profile, slots, site, headers = {} } = {}) {
+  const q = new URLSearchParams();
+  if (slots) q.set('slots', slots);
+  if (site) q.set('site', site);
+  const h = { ...headers };
+  if (profile) h['x-intent-profile'] = profile;
+  const r = await fetch(`${base}/v1/decide${q.size ? `?${q}` : ''}`, { headers: h });
+  return { status: r.status, headers: r.headers, body: await jsonOrText(r) };
+}
+
+async function jsonOrText(r) {
+  const text = await r.text();
+  try { return JSON.parse(text); } catch { return text; }
+}
+
+/** Page views of `path` on the demo site, as events. */
+export function views(path, n = 1) {
+  return Array.from({ length: n }, () => ({ type: 'pageview', url: `https://demo.test${path}` }));
+}
+
+/** Sends `steps` (arrays of events) one call after another, carrying the token; returns the answers. */
+export async function journey(base, steps, headers = {}) {
+  let profile = null;
+  const answers = [];
+  for (const events of steps) {
+    const a = await collect(base, { site: 'demo', profile, events }, headers);
+    if (a.status !== 200) throw new Error(`collect answered ${a.status}: ${JSON.stringify(a.body)}`);
+    answers.push(a.body);
+    profile = a.body.profile;
+  }
+  return answers;
+}
+
+/** A minimal cookie jar for proxy-mode page loads. */
+export class CookieJar {
+  constructor() { this.cookies = new Map(); }
+  header() { return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '); }
+  store(resp) {
+    for (const line of resp.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const i = pair.indexOf('=');
+      const name = pair.slice(0, i).trim();
+      const value = pair.slice(i + 1).trim();
+      if (/max-age=0/i.test(line) || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+  async get(url, headers = {}) {
+    const h = { ...headers };
+    if (this.cookies.size) h.cookie = this.header();
+    const r = await fetch(url, { headers: h, redirect: 'manual' });
+    this.store(r);
+    return { status: r.status, headers: r.headers, text: await r.text() };
+  }
+}

@@ -1,0 +1,188 @@
+// Rules on the real worker: the admin API (auth, validation, publish, rollback) and the
+// fallbacks when KV holds nothing usable. The isolate cache is off (RULES_CACHE_SECONDS=0) so
+// every request sees KV as it is now.
+
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { startWorker, withLog, collect, journey, views, ADMIN_TOKEN, DEFAULT_RULES } from './harness.mjs';
+
+const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+/** The default rules with `ready` reached on the first pricing view. */
+function eagerRules(revision = 'eager') {
+  const config = JSON.parse(DEFAULT_RULES);
+  config.revision = revision;
+  config.tiers[0].when = { viewed: { group: 'pricing', within: '7d' } };
+  return JSON.stringify(config, null, 2);
+}
+
+async function admin(base, method, body, headers = auth, path = '/v1/admin/rules') {
+  const r = await fetch(`${base}${path}`, { method, headers, body });
+  const text = await r.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = text; }
+  return { status: r.status, headers: r.headers, body: json };
+}
+
+async function health(base) {
+  return (await fetch(`${base}/v1/health`)).json();
+}
+
+describe('admin API', () => {
+  let w;
+  const logged = (fn) => withLog(() => w, fn);
+  before(async () => { w = await startWorker({ vars: { RULES_CACHE_SECONDS: '0' } }); });
+  after(async () => { await w?.stop(); });
+
+  test('needs the bearer token', logged(async () => {
+    const none = await admin(w.url, 'GET', undefined, {});
+    assert.equal(none.status, 401);
+    assert.equal(none.body.error, 'unauthorized');
+    assert.match(none.headers.get('www-authenticate'), /^Bearer/);
+    const wrong = await admin(w.url, 'GET', undefined, { authorization: `Bearer ${ADMIN_TOKEN}x` });
+    assert.equal(wrong.status, 401);
+    const basic = await admin(w.url, 'GET', undefined, { authorization: `Basic ${ADMIN_TOKEN}` });
+    assert.equal(basic.status, 401);
+    const put = await admin(w.url, 'PUT', eagerRules(), {});
+    assert.equal(put.status, 401);
+    assert.equal((await health(w.url)).rules.startsWith('default@'), true, 'nothing was stored');
+  }));
+
+  test('GET answers the active rules with their id', logged(async () => {
+    const r = await admin(w.url, 'GET');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.revision, 'default');
+    assert.match(r.headers.get('x-intent-rules'), /^default@[0-9a-f]{8}$/);
+    assert.equal(r.headers.get('x-intent-rules-source'), 'kv');
+  }));
+
+  test('PUT refuses a broken config with its line and field, and stores nothing', logged(async () => {
+    const before = (await health(w.url)).rules;
+    const broken = eagerRules().replace('"within": "7d"', '"within": "a week"');
+    const r = await admin(w.url, 'PUT', broken);
+    assert.equal(r.status, 422);
+    assert.equal(r.body.error, 'invalid_rules');
+    assert.match(r.body.message, /^line \d+, `[^`]*within[^`]*`/);
+    const syntax = await admin(w.url, 'PUT', '{"version": 1,');
+    assert.equal(syntax.status, 422);
+    assert.match(syntax.body.message, /line \d+/);
+    const empty = await admin(w.url, 'PUT', '');
+    assert.equal(empty.status, 422);
+    assert.equal((await health(w.url)).rules, before);
+  }));
+
+  test('PUT over 256 KiB gets 413', logged(async () => {
+    const r = await admin(w.url, 'PUT', ' '.repeat(300 * 1024));
+    assert.equal(r.status, 413);
+  }));
+
+  test('published rules take effect, the previous version is kept, rollback restores it', logged(async () => {
+    const defaultId = (await health(w.url)).rules;
+    const [before] = await journey(w.url, [views('/pricing')]);
+    assert.equal(before.tier, 'evaluating');
+
+    const put = await admin(w.url, 'PUT', eagerRules());
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    assert.match(put.body.id, /^eager@[0-9a-f]{8}$/);
+    assert.equal(put.body.previous, defaultId);
+    assert.equal(put.headers.get('x-intent-rules'), put.body.id);
+
+    const after = await collect(w.url, { site: 'demo', profile: null, events: views('/pricing') });
+    assert.equal(after.body.tier, 'ready');
+    assert.equal(after.headers.get('x-intent-rules'), put.body.id);
+    const page = await fetch(`${w.url}/`);
+    assert.equal(page.headers.get('x-intent-rules'), put.body.id);
+
+    const previous = await admin(w.url, 'GET', undefined, auth, '/v1/admin/rules?version=previous');
+    assert.equal(previous.status, 200);
+    assert.equal(previous.body.revision, 'default');
+
+    const back = await admin(w.url, 'POST', undefined, auth, '/v1/admin/rules/rollback');
+    assert.equal(back.status, 200, JSON.stringify(back.body));
+    assert.equal(back.body.id, defaultId);
+    assert.equal(back.body.previous, put.body.id);
+    const again = await collect(w.url, { site: 'demo', profile: null, events: views('/pricing') });
+    assert.equal(again.body.tier, 'evaluating');
+    assert.equal((await health(w.url)).rules, defaultId);
+  }));
+
+  test('a token made under rules that track other things starts fresh', logged(async () => {
+    const [a] = await journey(w.url, [views('/pricing')]);
+    const config = JSON.parse(DEFAULT_RULES);
+    config.revision = 'other-groups';
+    config.page_groups.security = ['/security*'];
+    config.tiers[1].when.any.push({ viewed: { group: 'security', within: '30d' } });
+    const put = await admin(w.url, 'PUT', JSON.stringify(config));
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    const c = await collect(w.url, { site: 'demo', profile: a.profile, events: views('/security') });
+    assert.equal(c.status, 200);
+    assert.equal(c.body.fresh, 'other-rules');
+    assert.equal(c.body.tier, 'evaluating');
+    await admin(w.url, 'POST', undefined, auth, '/v1/admin/rules/rollback');
+  }));
+
+  test('intentctl-style publishing: the same file twice keeps a real previous version', logged(async () => {
+    const first = await admin(w.url, 'PUT', eagerRules('twice'));
+    const second = await admin(w.url, 'PUT', eagerRules('twice'));
+    assert.equal(second.status, 200);
+    assert.equal(second.body.id, first.body.id);
+    assert.equal(second.body.previous, null, 'republishing the same text does not overwrite the rollback copy');
+    const previous = await admin(w.url, 'GET', undefined, auth, '/v1/admin/rules?version=previous');
+    assert.notEqual(previous.body.revision, 'twice');
+    await admin(w.url, 'POST', undefined, auth, '/v1/admin/rules/rollback');
+  }));
+
+  test('broken or missing KV rules fall back to the last good config', logged(async () => {
+    const put = await admin(w.url, 'PUT', eagerRules('last-good'));
+    assert.equal(put.status, 200);
+    await w.putKv('rules', '{"version": 1, "tiers": ');
+    let h = await health(w.url);
+    assert.equal(h.rules, put.body.id);
+    assert.equal(h.rules_source, 'last-good');
+    const c = await collect(w.url, { site: 'demo', profile: null, events: views('/pricing') });
+    assert.equal(c.status, 200);
+    assert.equal(c.body.tier, 'ready', 'the last good (eager) rules still apply');
+    assert.equal(c.headers.get('x-intent-rules-source'), 'last-good');
+
+    await w.putKv('rules', '   ');
+    h = await health(w.url);
+    assert.equal(h.rules_source, 'last-good');
+    await w.deleteKv('rules');
+    h = await health(w.url);
+    assert.equal(h.rules_source, 'last-good');
+
+    // A valid publish ends the fallback.
+    const fixed = await admin(w.url, 'PUT', DEFAULT_RULES);
+    assert.equal(fixed.status, 200);
+    h = await health(w.url);
+    assert.equal(h.rules_source, 'kv');
+    assert.equal(h.rules, fixed.body.id);
+  }));
+});
+
+describe('a worker that never saw valid rules', () => {
+  let w;
+  const logged = (fn) => withLog(() => w, fn);
+  before(async () => {
+    w = await startWorker({ vars: { RULES_CACHE_SECONDS: '0' }, kv: { rules: 'this is not JSON' } });
+  });
+  after(async () => { await w?.stop(); });
+
+  test('runs on the built-in default rules', logged(async () => {
+    const h = await health(w.url);
+    assert.equal(h.rules_source, 'builtin');
+    assert.match(h.rules, /^default@/);
+    const answers = await journey(w.url, [views('/pricing'), views('/pricing'), views('/pricing')]);
+    assert.deepEqual(answers.map((a) => a.tier), ['evaluating', 'evaluating', 'ready']);
+    const page = await fetch(`${w.url}/pricing/`);
+    assert.equal(page.status, 200);
+    assert.equal(page.headers.get('x-intent-rules-source'), 'builtin');
+  }));
+
+  test('rollback without a previous version is refused', logged(async () => {
+    const r = await admin(w.url, 'POST', undefined, auth, '/v1/admin/rules/rollback');
+    assert.equal(r.status, 409);
+    assert.equal(r.body.error, 'no_previous_rules');
+  }));
+});

@@ -1,0 +1,86 @@
+// Re-signs profile tokens with shifted clocks, to test the worker's handling of tokens it cannot
+// otherwise be made to see (expired ones, ones from the future) without waiting 90 days.
+//
+// This mirrors the token layout of crates/engine/src/token.rs: base64url (no padding) of
+//   [format u8][key tag u8][rules fingerprint u32 LE][varint last_seen][rest of profile][HMAC-SHA256]
+// with the HMAC over "intent-edge profile token\0", the site's length (u8), the site and the
+// payload. Every other time in the profile is stored relative to last_seen, so moving last_seen
+// moves the whole history. If the engine changes its layout, these helpers fail loudly.
+
+import { createHash, createHmac } from 'node:crypto';
+
+const DOMAIN = Buffer.from('intent-edge profile token\0', 'latin1');
+const HEADER_LEN = 6;
+const MAC_LEN = 32;
+
+function readVarint(buf, offset) {
+  let value = 0n;
+  let shift = 0n;
+  let i = offset;
+  for (;;) {
+    const b = buf[i++];
+    value |= BigInt(b & 0x7f) << shift;
+    if (b < 0x80) break;
+    shift += 7n;
+  }
+  return { value, end: i };
+}
+
+function writeVarint(value) {
+  const out = [];
+  let v = BigInt(value);
+  while (v >= 0x80n) {
+    out.push(Number((v & 0x7fn) | 0x80n));
+    v >>= 7n;
+  }
+  out.push(Number(v));
+  return Buffer.from(out);
+}
+
+function keyring(spec) {
+  return spec.split(',').map((e) => e.trim()).filter(Boolean).map((entry) => {
+    const i = entry.indexOf(':');
+    const label = entry.slice(0, i);
+    return { tag: createHash('sha256').update(label).digest()[0], secret: entry.slice(i + 1) };
+  });
+}
+
+function sign(secret, site, payload) {
+  const mac = createHmac('sha256', secret);
+  mac.update(DOMAIN);
+  mac.update(Buffer.from([Math.min(Buffer.byteLength(site), 255)]));
+  mac.update(Buffer.from(site));
+  mac.update(payload);
+  return mac.digest();
+}
+
+/**
+ * Returns `token` with its whole history moved by `shiftSecs` (negative: into the past),
+ * re-signed with the first key of `keysSpec`, or with `secret`/`tag` when given (a key the
+ * worker does not hold).
+ */
+export function reissue(token, { keysSpec, site = 'demo', shiftSecs = 0, secret, tag }) {
+  const bytes = Buffer.from(token, 'base64url');
+  const payload = bytes.subarray(0, bytes.length - MAC_LEN);
+  if (payload[0] !== 1) throw new Error(`unknown token format ${payload[0]}: update tests/worker/token.mjs`);
+  const key = keyring(keysSpec)[0];
+  if (payload[1] !== key.tag) throw new Error('the token was not signed by the first dev key');
+  const { value: lastSeen, end } = readVarint(payload, HEADER_LEN);
+  const header = Buffer.from(payload.subarray(0, HEADER_LEN));
+  if (tag === 'other') header[1] = key.tag ^ 0xff;
+  const moved = Buffer.concat([
+    header,
+    writeVarint(lastSeen + BigInt(shiftSecs)),
+    payload.subarray(end),
+  ]);
+  const mac = sign(secret ?? key.secret, site, moved);
+  return Buffer.concat([moved, mac]).toString('base64url');
+}
+
+/** Flips one bit in the middle of the token's payload, keeping its signature. */
+export function tamper(token) {
+  const bytes = Buffer.from(token, 'base64url');
+  const i = Math.floor((bytes.length - MAC_LEN) / 2) + 2;
+  bytes[i] ^= 0x01;
+  return bytes.toString('base64url');
+}
