@@ -10,6 +10,7 @@ cargo=${CARGO:-cargo}
 "$cargo" test -p intent-worker
 "$cargo" clippy -p intent-worker --all-targets -- -D warnings
 "$cargo" clippy -p intent-worker --target wasm32-unknown-unknown -- -D warnings
+RUSTDOCFLAGS="-D warnings" "$cargo" doc -p intent-worker --no-deps --target wasm32-unknown-unknown
 
 # The whole upload (wasm + JS glue) gzipped, as Cloudflare counts it: at most 1 MiB.
 budget=$((1024 * 1024))

@@ -6,7 +6,7 @@
 //! (`intent-engine`); this crate is the adapter between it and HTTP, KV and the assets.
 //!
 //! The modules at the top level are pure and build on every target, so `cargo test` checks
-//! them natively; [`runtime`] talks to the Workers runtime and only exists on `wasm32`.
+//! them natively; `runtime` talks to the Workers runtime and only exists on `wasm32`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
