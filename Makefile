@@ -9,8 +9,9 @@ help:
 	@echo "make dev    - install what is missing, build, serve demo site + API on http://127.0.0.1:8787"
 	@echo "make test   - every test: engine, CLI, worker on workerd, snippet in Chromium"
 	@echo "make bench  - benchmarks against the budgets (not part of make test)"
+	@echo "make fuzz   - each fuzz target for 5 minutes (make test runs them for 15 s each)"
 
-test: test-engine test-worker
+test: test-engine test-worker fuzz-smoke
 
 # Engine and CLI: format, lints on native and wasm32, unit/golden/property tests, wasm32 build.
 test-engine: lint
@@ -48,3 +49,17 @@ dev:
 # The worker: native unit tests, lints on wasm32, bundle budget, integration tests on workerd.
 test-worker: worker site
 	scripts/test-worker.sh
+
+# Fuzzing (fuzz/README.md): the committed corpus as stable tests, then each cargo-fuzz target
+# for a bounded time. The smoke run is part of `make test`; `make fuzz` runs longer, and
+# FUZZ_SECS or FUZZ_TARGETS narrow it (`make fuzz FUZZ_SECS=3600 FUZZ_TARGETS=rules`).
+.PHONY: fuzz fuzz-smoke
+FUZZ_SMOKE_SECS ?= 15
+FUZZ_SECS ?= 300
+FUZZ_TARGETS ?=
+
+fuzz-smoke:
+	scripts/fuzz.sh $(FUZZ_SMOKE_SECS) $(FUZZ_TARGETS)
+
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECS) $(FUZZ_TARGETS)

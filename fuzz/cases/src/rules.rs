@@ -1,0 +1,167 @@
+//! Rules configs: reading, checking and compiling whatever a marketer (or an attacker with the
+//! admin token) publishes.
+
+use intent_engine::{Condition, Event, Profile, PropValue, Rules, Signal, Timestamp};
+
+use crate::token::check_explains;
+use crate::{keys, NOW, SITE, TOKEN_BYTES};
+
+/// Folds at most this many events into the test profile of a fuzzed config, so one input stays
+/// fast whatever the config's size.
+const MAX_FOLDS: usize = 600;
+
+/// Reads a rules config. A refused config must say what is wrong, on a line that exists; an
+/// accepted one must re-read from its canonical JSON as the same rules, classify without
+/// panicking, and never produce a token over its own worst case (itself at most 1 KiB), even
+/// for a visitor who did everything the rules look at, many times over.
+pub fn rules(data: &[u8]) {
+    let Ok(src) = std::str::from_utf8(data) else {
+        return;
+    };
+    let rules = match Rules::from_json(src) {
+        Ok(rules) => rules,
+        Err(e) => {
+            assert!(!e.message().is_empty(), "an error without a message");
+            if let Some(line) = e.line() {
+                let lines = src.split('\n').count();
+                assert!(
+                    (1..=lines).contains(&line),
+                    "line {line} of a {lines}-line config: {e}"
+                );
+            }
+            let _ = e.to_string();
+            return;
+        }
+    };
+    assert!(
+        rules.max_token_bytes() <= TOKEN_BYTES,
+        "accepted rules whose tokens can reach {} bytes",
+        rules.max_token_bytes()
+    );
+
+    // The canonical JSON (what the admin API stores and `intentctl` prints) is the same rules.
+    let again = Rules::from_json(rules.source_json())
+        .unwrap_or_else(|e| panic!("the canonical JSON of valid rules is refused: {e}"));
+    assert_eq!(again.config(), rules.config());
+    assert_eq!(again.id(), rules.id());
+    let keys = keys();
+    let empty = Profile::new(&rules);
+    assert_eq!(
+        keys.encode(&rules, SITE, &empty),
+        keys.encode(&again, SITE, &empty),
+        "the same rules give tokens another profile shape"
+    );
+
+    let _ = rules.decide_default();
+    check_explains(&rules, &empty, NOW);
+
+    let mut profile = Profile::new(&rules);
+    let history = busy_history(&rules);
+    for (at, event) in &history {
+        profile.fold(&rules, *at, event);
+        let _ = rules.decide(&profile, *at);
+    }
+    let token = keys.encode(&rules, SITE, &profile);
+    assert!(
+        token.len() <= rules.max_token_bytes(),
+        "a token of {} bytes; these rules promised at most {}",
+        token.len(),
+        rules.max_token_bytes()
+    );
+    if let Some(last) = profile.summary(&rules).last_seen {
+        let back = keys
+            .decode(&rules, SITE, &token, last)
+            .unwrap_or_else(|r| panic!("a freshly signed token does not decode: {r}"));
+        assert_eq!(back.summary(&rules), profile.summary(&rules));
+        check_explains(&rules, &back, last);
+    }
+}
+
+/// A visitor who does everything the rules mention, more often than any count asks about, in
+/// separate visits over the last days, with UTM parameters and a referrer on every landing.
+fn busy_history(rules: &Rules) -> Vec<(Timestamp, Event)> {
+    let config = rules.config();
+    let mut paths: Vec<String> = config
+        .page_groups
+        .values()
+        .filter_map(|patterns| patterns.first())
+        .map(|p| p.replace('*', "x"))
+        .collect();
+    let mut targets = Vec::new();
+    let mut events = Vec::new();
+    let mut conditions: Vec<&Condition> = config
+        .tiers
+        .iter()
+        .chain(&config.segments)
+        .map(|r| &r.when)
+        .collect();
+    while let Some(c) = conditions.pop() {
+        match c {
+            Condition::All(list) | Condition::Any(list) => conditions.extend(list),
+            Condition::Not(inner) => conditions.push(inner),
+            Condition::Click(click) => targets.push(click.target.replace('*', "x")),
+            Condition::Event(e) => events.push((e.name.clone(), e.props.clone())),
+            Condition::Utm(u) => {
+                let v = |p: &Option<String>| p.as_deref().unwrap_or("x").replace('*', "x");
+                paths.push(format!(
+                    "/?utm_source={}&utm_medium={}&utm_campaign={}",
+                    v(&u.source),
+                    v(&u.medium),
+                    v(&u.campaign)
+                ));
+            }
+            _ => {}
+        }
+    }
+    for signal in config.score.iter().flat_map(|s| &s.signals) {
+        match &signal.on {
+            Signal::Event(name) => events.push((name.clone(), Default::default())),
+            Signal::Click(t) => targets.push(t.replace('*', "x")),
+            Signal::Viewed(_) | Signal::Visit => {}
+        }
+    }
+
+    let rounds = intent_engine::Limits::COUNT as i64 + 1;
+    let mut out = Vec::new();
+    'rounds: for round in 0..rounds {
+        // Two hours apart: every round is a new visit.
+        let at = NOW.plus_secs((round - rounds) * 7_200);
+        let mut push = |event: Event| {
+            out.push((at, event));
+            out.len() < MAX_FOLDS
+        };
+        for path in &paths {
+            let url = format!("https://acme.test{path}");
+            let more = push(Event::pageview(&url, Some("https://www.google.com/search")))
+                && push(Event::Engagement {
+                    url,
+                    seconds: 1_800.0,
+                    scroll: 100.0,
+                });
+            if !more {
+                break 'rounds;
+            }
+        }
+        for target in &targets {
+            if !push(Event::Click {
+                url: None,
+                target: target.clone(),
+            }) {
+                break 'rounds;
+            }
+        }
+        for (name, props) in &events {
+            let props = props
+                .iter()
+                .map(|(k, v)| (k.clone(), PropValue::Text(v.clone())))
+                .collect();
+            if !push(Event::Event {
+                name: name.clone(),
+                props,
+            }) {
+                break 'rounds;
+            }
+        }
+    }
+    out
+}
