@@ -1,0 +1,23 @@
+// Intent Edge loader: <script defer src="https://EDGE/intent.js" data-site="acme"></script>
+// It defines the intent() queue stub, then loads the tracker (JS glue + wasm) from the same
+// origin as this script. It never blocks rendering: the tag is defer/async and the tracker
+// arrives through import(). Full-line comments are stripped by scripts/build-snippet.sh.
+(function (w, d, n) {
+  var s = d.currentScript, b, q = function (a) { return s.hasAttribute("data-" + a); };
+  // Calls made before the tracker runs are queued on intent.q and replayed by it.
+  w.intent = w.intent || function () { (intent.q = intent.q || []).push(arguments); };
+  // The tag included twice: the first one wins.
+  if (!s || w.intentEdge) return;
+  w.intentEdge = 1;
+  // Cheap privacy checks first, so an opted-out visitor does not even fetch the tracker,
+  // which applies the full rule again (crates/snippet/src/privacy.rs). data-allow-automation
+  // exists only for the end-to-end tests, which drive Chromium through automation.
+  if (n.globalPrivacyControl || n.doNotTrack == "1" || w.doNotTrack == "1" || q("intent-off") ||
+    (n.webdriver && !q("allow-automation")) || d.querySelector("meta[name=intent-edge][content=off]")) return;
+  b = s.src.replace(/[^/]*$/, "_intent/intent_snippet");
+  import(b + ".js").then(function (m) {
+    return m.default({ module_or_path: b + "_bg.wasm" }).then(function () {
+      m.start(s, new URL("/v1/collect", s.src).href);
+    });
+  }).catch(function (e) { q("debug") && console.warn("intent: not loaded", e); });
+})(window, document, navigator);

@@ -1,0 +1,108 @@
+//! The events the snippet records, as the JS objects `/v1/collect` receives.
+//!
+//! NOTE: events are built as JS objects and the body is written by the browser's own
+//! `JSON.stringify`, not with `serde_json` or `serde` + serde-wasm-bindgen: every visitor
+//! downloads this code, and those cost more than the snippet's whole 12 KiB budget allows.
+//! The engine's parser is the judge of the result: the browser tests feed the bodies the
+//! snippet sends to `intent_engine::CollectRequest::from_json`.
+
+use wasm_bindgen::JsValue;
+
+use crate::dom::{length, object, set};
+
+/// The engine's limits on event fields, in bytes (`intent_engine::Limits`). The snippet trims
+/// to them before sending, because one field over a limit makes the worker refuse the batch.
+pub(crate) mod limits {
+    pub(crate) const URL: usize = 2048;
+    pub(crate) const TITLE: usize = 512;
+    pub(crate) const NAME: usize = 128;
+    pub(crate) const PROPS: u32 = 16;
+    pub(crate) const PROP: usize = 256;
+    pub(crate) const EVENTS_PER_CALL: u32 = 50;
+}
+
+/// `{"type": kind, ...fields}`.
+pub(crate) fn event(kind: &str, fields: &[(&str, JsValue)]) -> JsValue {
+    let e = object();
+    set(&e, "type", &kind.into());
+    for (key, value) in fields {
+        set(&e, key, value);
+    }
+    e
+}
+
+/// A page view: `{"type": "pageview", "url", "referrer", "title"}`.
+pub(crate) fn pageview(url: &JsValue, referrer: &JsValue, title: &JsValue) -> JsValue {
+    event(
+        "pageview",
+        &[
+            ("url", clip(url, limits::URL)),
+            ("referrer", clip(referrer, limits::URL)),
+            ("title", clip(title, limits::TITLE)),
+        ],
+    )
+}
+
+/// Engagement since the last report: `{"type": "engagement", "url", "seconds", "scroll"}`.
+pub(crate) fn engagement(url: &JsValue, seconds: u32, scroll: u32) -> JsValue {
+    event(
+        "engagement",
+        &[
+            ("url", clip(url, limits::URL)),
+            ("seconds", seconds.into()),
+            ("scroll", scroll.min(100).into()),
+        ],
+    )
+}
+
+/// A click on a tracked element or an outbound link: `{"type": "click", "url", "target"}`.
+pub(crate) fn click(url: &JsValue, target: &JsValue) -> JsValue {
+    event(
+        "click",
+        &[
+            ("url", clip(url, limits::URL)),
+            ("target", clip(target, limits::URL)),
+        ],
+    )
+}
+
+/// A string value cut to at most `max` bytes of UTF-8; anything else becomes `""`.
+pub(crate) fn clip(value: &JsValue, max: usize) -> JsValue {
+    // A UTF-16 code unit is at most 3 bytes of UTF-8: short strings need no conversion.
+    if value.is_string() && length(value) as usize * 3 <= max {
+        return value.clone();
+    }
+    JsValue::from_str(clip_str(&value.as_string().unwrap_or_default(), max))
+}
+
+/// `s` cut to at most `max` bytes, on a character boundary.
+pub(crate) fn clip_str(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default()
+}
+
+/// The property of a custom event's props worth sending: a string (clipped), a finite
+/// number or a boolean. Anything else (objects, functions, `NaN`) is left out.
+pub(crate) fn prop_value(value: JsValue) -> Option<JsValue> {
+    if value.is_string() {
+        return Some(clip(&value, limits::PROP));
+    }
+    let keep = value.as_bool().is_some() || value.as_f64().is_some_and(f64::is_finite);
+    keep.then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clips_on_character_boundaries() {
+        assert_eq!(clip_str("abc", 5), "abc");
+        assert_eq!(clip_str("abc", 2), "ab");
+        assert_eq!(clip_str("aé", 2), "a");
+        assert_eq!(clip_str("", 0), "");
+    }
+}

@@ -1,0 +1,81 @@
+//! The browser half of Intent Edge: records what a visitor does, sends it to the edge, and
+//! shows the content variant for the visitor's tier.
+//!
+//! The loader `js/intent.js` fetches this crate's wasm and calls [`start`] with its own script
+//! tag. From then on the tracker records page views (on load and on single-page navigations),
+//! engagement (visible seconds and scroll depth), clicks on `data-intent-track` elements and
+//! outbound links, and custom events from `intent('event', name, props)`; it sends them in
+//! batches to `POST /v1/collect` on the script's origin, keeps the visitor's token from each
+//! answer in `localStorage`, and fills `data-intent-slot` elements with the answer's variants.
+//!
+//! **Invariant:** nothing here throws into the host page. Errors are values, swallowed, and
+//! logged only when the script tag has `data-debug`. There is no `unwrap` and no indexing that
+//! input can reach.
+//!
+//! Size is a feature: the loader, the JS glue and this wasm must stay within 12 KiB gzipped
+//! (`scripts/size-check.sh`). That is why the browser is reached through a few generic
+//! helpers (`dom`) rather than a web-sys binding per API, why events and answers stay JS
+//! objects (the body is written by `JSON.stringify`, not serde), and why the allocator is
+//! `lol_alloc`.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
+    lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
+
+mod api;
+mod config;
+mod dom;
+mod engagement;
+mod event;
+mod listen;
+mod privacy;
+mod slots;
+mod tracker;
+
+use wasm_bindgen::prelude::*;
+
+use crate::config::Config;
+use crate::dom::{call1, Page};
+use crate::privacy::Off;
+use crate::tracker::{Tracker, TOKEN_KEY};
+
+/// Starts tracking this page, as the loader's script tag configures it. Called by the loader
+/// with its `<script>` element and the URL events go to (`/v1/collect` on the script's
+/// origin); calling it again (the tag included twice) does nothing.
+#[wasm_bindgen]
+pub fn start(script: JsValue, collect_url: JsValue) {
+    if let Err(e) = run(&script, collect_url) {
+        dom::log(
+            dom::has_attr(&script, "data-debug"),
+            "intent: not started",
+            &e.into(),
+        );
+    }
+}
+
+fn run(script: &JsValue, collect_url: JsValue) -> Result<(), &'static str> {
+    if tracker::is_started() {
+        return Ok(());
+    }
+    let page = Page::of(script).ok_or("no window")?;
+    let config = Config::from_script(script, collect_url)?;
+    match privacy::check(&page, &config) {
+        None => {}
+        Some(Off::VisitorChoice) => {
+            let _ = call1(&page.storage(), "removeItem", &TOKEN_KEY.into());
+            return Ok(());
+        }
+        Some(_) => return Ok(()),
+    }
+    let mut tracker = Tracker::new(page.clone(), config);
+    tracker.pageview();
+    tracker::install(tracker);
+    api::install(&page);
+    listen::listen(&page);
+    tracker::handle(tracker::Msg::Started);
+    Ok(())
+}

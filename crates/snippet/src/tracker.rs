@@ -1,0 +1,413 @@
+//! The tracker's state for the page, and its conversation with the edge.
+//!
+//! One tracker per page lives in a thread-local cell. Every entry point (event listeners, the
+//! `intent()` function, timers, promise callbacks) reaches it through [`with`], which never
+//! panics: a re-entrant call, which can only come from site code running inside one of ours,
+//! is dropped instead.
+
+use std::cell::RefCell;
+
+use js_sys::Array;
+use wasm_bindgen::prelude::*;
+
+use crate::config::Config;
+use crate::dom::{
+    call, call1, call2, closest, get, get_str, length, log, now, object, push, set, Page,
+};
+use crate::engagement::Engagement;
+use crate::event::{self, limits};
+use crate::slots;
+
+/// Where the visitor's token is kept between pages and visits (first-party `localStorage`).
+pub(crate) const TOKEN_KEY: &str = "intent_profile";
+
+thread_local! {
+    static TRACKER: RefCell<Option<Tracker>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on the page's tracker; `None` if there is none or it is busy.
+pub(crate) fn with<R>(f: impl FnOnce(&mut Tracker) -> R) -> Option<R> {
+    // try_with and try_borrow_mut: neither can panic (a panic would throw into the page).
+    TRACKER
+        .try_with(|cell| match cell.try_borrow_mut() {
+            Ok(mut tracker) => tracker.as_mut().map(f),
+            Err(_) => None,
+        })
+        .ok()
+        .flatten()
+}
+
+/// Something for the tracker to handle. Every entry point sends one through [`handle`], so
+/// that the tracker is borrowed in one place only.
+pub(crate) enum Msg {
+    /// A browser event the tracker listens to.
+    Browser(JsValue),
+    /// What the edge answered (or why the request failed).
+    Answer(JsValue),
+    /// The once-a-second heartbeat.
+    Heartbeat,
+    /// `history.pushState` or `replaceState` was called.
+    Navigated,
+    /// `intent('event', name, props)`.
+    Custom(JsValue, JsValue),
+    /// `intent('tier', callback)`.
+    OnTier(JsValue),
+    /// The first page view, and the queued calls, are recorded: send them.
+    Started,
+}
+
+/// Hands `msg` to the page's tracker, then calls the site's tier callbacks that are due.
+pub(crate) fn handle(msg: Msg) {
+    if let Some(Some(call)) = with(|t| t.handle(msg)) {
+        call.run();
+    }
+}
+
+/// Whether this page already has a tracker (the tag was included twice, or `start` called twice).
+pub(crate) fn is_started() -> bool {
+    TRACKER
+        .try_with(|cell| cell.try_borrow().map_or(true, |t| t.is_some()))
+        .unwrap_or(true)
+}
+
+pub(crate) fn install(tracker: Tracker) {
+    let _ = TRACKER.try_with(|cell| {
+        if let Ok(mut slot) = cell.try_borrow_mut() {
+            *slot = Some(tracker);
+        }
+    });
+}
+
+/// A JS function that calls `f` with its argument; it lives as long as the page.
+pub(crate) fn callback(f: impl FnMut(JsValue) + 'static) -> JsValue {
+    Closure::<dyn FnMut(JsValue)>::new(f).into_js_value()
+}
+
+/// Site callbacks registered with `intent('tier', fn)`, due to be called with the tier.
+/// They run after the tracker is released, so they may call `intent()` themselves.
+pub(crate) struct TierCall {
+    /// An array of functions.
+    callbacks: JsValue,
+    tier: JsValue,
+    segments: JsValue,
+    debug: bool,
+}
+
+impl TierCall {
+    pub(crate) fn run(self) {
+        for i in 0..length(&self.callbacks) {
+            let f = crate::dom::get_at(&self.callbacks, i);
+            if let Err(e) = call(&f, "call", &JsValue::NULL, &self.tier, &self.segments) {
+                log(self.debug, "intent: tier callback threw", &e);
+            }
+        }
+    }
+}
+
+pub(crate) struct Tracker {
+    pub(crate) config: Config,
+    pub(crate) page: Page,
+    /// The visitor's token (a string), or `null` before the first answer.
+    token: JsValue,
+    /// Events not yet sent (an array).
+    pending: JsValue,
+    in_flight: bool,
+    /// Something waits for the next heartbeat to be sent.
+    pub(crate) flush_scheduled: bool,
+    /// Set on `pagehide`: from then on, events leave by `sendBeacon`.
+    unloading: bool,
+    /// The URL of the current page view; `undefined` before the first one.
+    url: JsValue,
+    engagement: Engagement,
+    /// The tier of the last answer; `undefined` before the first one.
+    tier: JsValue,
+    segments: JsValue,
+    /// Functions registered with `intent('tier', fn)` (an array).
+    tier_callbacks: JsValue,
+    /// `r => r.json()`, for the fetch promise.
+    read_json: JsValue,
+    on_answer: JsValue,
+}
+
+impl Tracker {
+    pub(crate) fn new(page: Page, config: Config) -> Tracker {
+        let token = call1(&page.storage(), "getItem", &TOKEN_KEY.into())
+            .ok()
+            .filter(JsValue::is_string)
+            .unwrap_or(JsValue::NULL);
+        // Function.prototype.call.bind(Response.prototype.json): no closure needed.
+        let json = get(&get(&get(&page.window, "Response"), "prototype"), "json");
+        let read_json: JsValue = get(&json, "call")
+            .unchecked_into::<js_sys::Function>()
+            .bind0(&json)
+            .into();
+        Tracker {
+            token,
+            config,
+            pending: Array::new().into(),
+            in_flight: false,
+            flush_scheduled: false,
+            unloading: false,
+            url: JsValue::UNDEFINED,
+            engagement: Engagement::default(),
+            tier: JsValue::UNDEFINED,
+            segments: JsValue::UNDEFINED,
+            tier_callbacks: Array::new().into(),
+            page,
+            read_json,
+            // Failures come here too: `answered` tells them apart (they have no tier).
+            on_answer: callback(|a| handle(Msg::Answer(a))),
+        }
+    }
+
+    fn handle(&mut self, msg: Msg) -> Option<TierCall> {
+        match msg {
+            Msg::Browser(event) => self.on_event(&event),
+            Msg::Answer(answer) => return self.answered(&answer),
+            Msg::Heartbeat => self.heartbeat(),
+            Msg::Navigated => self.navigated(),
+            Msg::Custom(name, props) => match crate::api::custom_event(&self.page, &name, &props) {
+                Some(event) => {
+                    self.record(event);
+                    self.flush_scheduled = true;
+                }
+                // An event without a name, or an unknown command (`name` is then undefined
+                // and `props` holds the command).
+                None => log(
+                    self.config.debug,
+                    "intent: ignored call",
+                    if name.is_undefined() { &props } else { &name },
+                ),
+            },
+            Msg::OnTier(callback) => return self.on_tier(callback),
+            Msg::Started => self.flush(),
+        }
+        None
+    }
+
+    fn hidden(&self) -> bool {
+        get(&self.page.document, "hidden").is_truthy()
+    }
+
+    pub(crate) fn record(&mut self, event: JsValue) {
+        // One request carries at most this many; past it (the edge unreachable for long),
+        // new events are dropped.
+        if length(&self.pending) < limits::EVENTS_PER_CALL {
+            push(&self.pending, &event);
+        }
+    }
+
+    /// Records a page view if the URL changed since the last one, after reporting the
+    /// engagement of the page view it ends. Returns whether it recorded one.
+    pub(crate) fn pageview(&mut self) -> bool {
+        let url = get(&self.page.location, "href");
+        if url == self.url {
+            return false;
+        }
+        self.report_engagement();
+        let doc = &self.page.document;
+        let referrer = if self.url.is_undefined() {
+            get(doc, "referrer")
+        } else {
+            self.url.clone()
+        };
+        self.record(event::pageview(&url, &referrer, &get(doc, "title")));
+        self.engagement = Engagement::new(now(), !self.hidden());
+        self.url = url;
+        self.measure_scroll();
+        true
+    }
+
+    /// After `pushState`, `replaceState` or `popstate`: a new page view if the URL changed.
+    pub(crate) fn navigated(&mut self) {
+        if self.pageview() {
+            self.flush();
+        }
+    }
+
+    pub(crate) fn report_engagement(&mut self) {
+        if self.url.is_undefined() {
+            return;
+        }
+        let visible = !self.hidden();
+        if let Some((seconds, scroll)) = self.engagement.report(now(), visible) {
+            let event = event::engagement(&self.url, seconds, scroll);
+            self.record(event);
+        }
+    }
+
+    /// Every second: reads the clock for engagement, and sends what clicks and custom events
+    /// left pending, so that events close together travel in one request.
+    pub(crate) fn heartbeat(&mut self) {
+        let visible = !self.hidden();
+        self.engagement.tick(now(), visible);
+        if self.flush_scheduled {
+            self.flush_scheduled = false;
+            self.flush();
+        }
+    }
+
+    /// Every listened-to browser event comes here, by its `type`.
+    pub(crate) fn on_event(&mut self, event: &JsValue) {
+        match get_str(event, "type").as_deref() {
+            Some("click") => self.clicked(event),
+            Some("scroll") => self.measure_scroll(),
+            Some("visibilitychange") if self.hidden() => {
+                // The page may never come back (mobile browsers discard hidden tabs): report now.
+                self.report_engagement();
+                self.flush();
+            }
+            Some("visibilitychange") => self.engagement.tick(now(), true),
+            Some("pagehide") => {
+                self.unloading = true;
+                self.report_engagement();
+                self.flush();
+            }
+            // Back from the back/forward cache: a new view of the same page.
+            Some("pageshow") if get(event, "persisted").is_truthy() => {
+                self.unloading = false;
+                self.url = JsValue::UNDEFINED;
+                self.navigated();
+            }
+            Some("popstate") => self.navigated(),
+            _ => {}
+        }
+    }
+
+    pub(crate) fn measure_scroll(&mut self) {
+        let w = &self.page.window;
+        let number = |obj: &JsValue, key| get(obj, key).as_f64().unwrap_or(0.0);
+        let seen = number(w, "scrollY") + number(w, "innerHeight");
+        let height = number(&get(&self.page.document, "documentElement"), "scrollHeight");
+        let percent = if height > 0.0 {
+            seen * 100.0 / height
+        } else {
+            100.0
+        };
+        self.engagement.scrolled(percent as u32);
+    }
+
+    /// A click anywhere: recorded if it is on a `data-intent-track` element (named by the
+    /// attribute, or by its id when the attribute is empty) or on a link to another site.
+    fn clicked(&mut self, event: &JsValue) {
+        let target = get(event, "target");
+        let name = if let Some(el) = closest(&target, "[data-intent-track]") {
+            let name = call1(&el, "getAttribute", &"data-intent-track".into()).unwrap_or_default();
+            if length(&name) > 0 {
+                name
+            } else {
+                get(&el, "id")
+            }
+        } else if let Some(link) = closest(&target, "a[href]") {
+            // A link to another origin, over http(s) (not mailto:, tel:, javascript:).
+            let web = get(&link, "protocol")
+                .as_string()
+                .is_some_and(|p| p.starts_with("http"));
+            let outbound = web && get(&link, "origin") != get(&self.page.location, "origin");
+            if outbound {
+                get(&link, "href")
+            } else {
+                JsValue::UNDEFINED
+            }
+        } else {
+            JsValue::UNDEFINED
+        };
+        if name.is_string() && length(&name) > 0 {
+            let event = event::click(&self.url, &name);
+            self.record(event);
+            self.flush_scheduled = true;
+        }
+    }
+
+    /// Sends what is pending. One request at a time: each answer carries the token the next
+    /// request must send, so a second request in flight would fold its events into a stale
+    /// profile. While unloading, `sendBeacon` is the only way out, and nothing waits.
+    pub(crate) fn flush(&mut self) {
+        if length(&self.pending) == 0 || (self.in_flight && !self.unloading) {
+            return;
+        }
+        let batch = object();
+        set(&batch, "site", &self.config.site);
+        set(&batch, "profile", &self.token);
+        set(
+            &batch,
+            "events",
+            &std::mem::replace(&mut self.pending, Array::new().into()),
+        );
+        let body = self.page.stringify(&batch);
+        let url = &self.config.collect_url;
+        // A string body goes as `text/plain;charset=UTF-8`, a CORS-safelisted type:
+        // cross-origin sends need no preflight.
+        if self.unloading {
+            if let Err(e) = call2(&self.page.navigator, "sendBeacon", url, &body) {
+                log(self.config.debug, "intent: sendBeacon failed", &e);
+            }
+            return;
+        }
+        let init = object();
+        set(&init, "method", &"POST".into());
+        set(&init, "body", &body);
+        // keepalive lets the request finish when the visitor leaves the page.
+        set(&init, "keepalive", &JsValue::TRUE);
+        // An error status's body is not an answer: `answered` ignores what has no tier.
+        let sent = call2(&self.page.window, "fetch", url, &init)
+            .and_then(|p| call1(&p, "then", &self.read_json))
+            .and_then(|p| call2(&p, "then", &self.on_answer, &self.on_answer));
+        match sent {
+            Ok(_) => self.in_flight = true,
+            Err(e) => log(self.config.debug, "intent: fetch failed", &e),
+        }
+    }
+
+    fn failed(&mut self, error: &JsValue) {
+        log(self.config.debug, "intent: send failed", error);
+        self.in_flight = false;
+        // The failed batch is dropped (retrying a refused body would fail again); events
+        // recorded meanwhile go on their own.
+        if length(&self.pending) > 0 {
+            self.flush_scheduled = true;
+        }
+    }
+
+    /// Takes an answer: `{"profile", "tier", "segments", "variants"}`.
+    fn answered(&mut self, answer: &JsValue) -> Option<TierCall> {
+        self.in_flight = false;
+        let tier = get(answer, "tier");
+        if !tier.is_string() {
+            // Not an answer (an error status's body): nothing on the page changes.
+            self.failed(answer);
+            return None;
+        }
+        let token = get(answer, "profile");
+        if token.is_string() {
+            let _ = call2(&self.page.storage(), "setItem", &TOKEN_KEY.into(), &token);
+            self.token = token;
+        }
+        slots::apply(&self.page, &get(answer, "variants"));
+        self.flush();
+        self.segments = get(answer, "segments");
+        if tier == self.tier {
+            return None;
+        }
+        let root = get(&self.page.document, "documentElement");
+        let _ = call2(&root, "setAttribute", &"data-intent-tier".into(), &tier);
+        self.tier = tier;
+        Some(self.tier_call(self.tier_callbacks.clone()))
+    }
+
+    /// Registers a tier callback; returns the call due now if the tier is already known.
+    fn on_tier(&mut self, callback: JsValue) -> Option<TierCall> {
+        push(&self.tier_callbacks, &callback);
+        let just_this: JsValue = Array::of1(&callback).into();
+        self.tier.is_string().then(|| self.tier_call(just_this))
+    }
+
+    fn tier_call(&self, callbacks: JsValue) -> TierCall {
+        TierCall {
+            callbacks,
+            tier: self.tier.clone(),
+            segments: self.segments.clone(),
+            debug: self.config.debug,
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! A fake edge and a page to track, for the browser tests.
+//!
+//! `window.fetch` and `navigator.sendBeacon` are replaced: each call is kept in
+//! `window.__sent` (`{how, url, body, keepalive}`) and `fetch` answers `window.__answer` with
+//! status `window.__status`. The tests then read what was sent and what the page shows.
+
+#![allow(dead_code)]
+
+use wasm_bindgen::JsValue;
+
+/// Runs JS in the test page and returns its value.
+pub fn js(code: &str) -> JsValue {
+    js_sys::eval(code).unwrap_or_else(|e| panic!("{code}: {e:?}"))
+}
+
+/// A string from JS.
+pub fn js_str(code: &str) -> String {
+    js(code)
+        .as_string()
+        .unwrap_or_else(|| panic!("{code}: not a string"))
+}
+
+/// A number from JS.
+pub fn js_num(code: &str) -> f64 {
+    js(code)
+        .as_f64()
+        .unwrap_or_else(|| panic!("{code}: not a number"))
+}
+
+/// Installs the fake edge, resets storage, and returns the loader's script tag, as the site
+/// developer writes it (plus `extra` attributes).
+pub fn setup(answer: &str, extra: &[(&str, &str)]) -> web_sys::Element {
+    js(&format!(
+        r#"
+        window.__sent = [];
+        window.__status = 200;
+        window.__answer = {answer};
+        window.fetch = function (url, init) {{
+            __sent.push({{ how: "fetch", url: String(url), body: init.body, keepalive: init.keepalive }});
+            return Promise.resolve(new Response(JSON.stringify(__answer), {{ status: __status }}));
+        }};
+        navigator.sendBeacon = function (url, body) {{
+            __sent.push({{ how: "beacon", url: String(url), body: body }});
+            return true;
+        }};
+        localStorage.clear();
+        "#
+    ));
+    let doc = web_sys::window().unwrap().document().unwrap();
+    let script = doc.create_element("script").unwrap();
+    let origin = js_str("location.origin");
+    script
+        .set_attribute("src", &format!("{origin}/intent.js"))
+        .unwrap();
+    script.set_attribute("data-site", "demo").unwrap();
+    for (k, v) in extra {
+        script.set_attribute(k, v).unwrap();
+    }
+    script
+}
+
+/// What the loader passes to `start` besides the tag.
+pub fn collect_url() -> JsValue {
+    js("location.origin + '/v1/collect'")
+}
+
+/// The loader's queue stub, exactly as `js/intent.js` defines it.
+pub fn define_stub() {
+    js("window.intent = window.intent || function(){(intent.q = intent.q || []).push(arguments)}");
+}
+
+/// The bodies sent so far (parsed), and how they went.
+pub fn sent() -> Vec<(String, serde_json::Value)> {
+    let n = js_num("__sent.length") as usize;
+    (0..n)
+        .map(|i| {
+            let how = js_str(&format!("__sent[{i}].how"));
+            let body = js_str(&format!("__sent[{i}].body"));
+            // The engine is the judge of the wire format: every body must be one it accepts.
+            if let Err(e) = intent_engine::CollectRequest::from_json(&body) {
+                panic!("the engine refuses body {i}: {e}\n{body}");
+            }
+            (how, serde_json::from_str(&body).unwrap())
+        })
+        .collect()
+}
+
+/// Waits `ms` milliseconds (answers and the once-a-second heartbeat arrive meanwhile).
+pub async fn sleep(ms: u32) {
+    gloo_timers::future::TimeoutFuture::new(ms).await;
+}
+
+/// The page's element for a CSS selector.
+pub fn el(selector: &str) -> web_sys::Element {
+    web_sys::window()
+        .unwrap()
+        .document()
+        .unwrap()
+        .query_selector(selector)
+        .unwrap()
+        .unwrap_or_else(|| panic!("no {selector}"))
+}
+
+/// Puts `html` in the test page, in a container of its own (the test runner reports through
+/// the page's body, which must stay).
+pub fn page(html: &str) {
+    let doc = web_sys::window().unwrap().document().unwrap();
+    let container = match doc.get_element_by_id("site") {
+        Some(c) => c,
+        None => {
+            let c = doc.create_element("div").unwrap();
+            c.set_id("site");
+            doc.body().unwrap().append_child(&c).unwrap();
+            c
+        }
+    };
+    container.set_inner_html(html);
+}

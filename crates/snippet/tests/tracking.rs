@@ -1,0 +1,186 @@
+//! The snippet in a real browser, end to end against a fake edge: what it records and sends,
+//! what it does with the answer, and that nothing it does throws into the page.
+
+mod support;
+
+use support::{collect_url, define_stub, el, js, js_num, js_str, page, sent, setup, sleep};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const READY: &str = r#"{ profile: "tok1", tier: "ready", segments: ["hot"], variants: {
+    hero: { html: "<h1>Ready</h1>" },
+    cta: { text: "Book a demo", href: "/book-a-demo", attrs: { "data-x": "1" } } } }"#;
+
+#[wasm_bindgen_test]
+async fn tracks_a_visit_and_fills_the_slots() {
+    page(
+        r#"<div data-intent-slot="hero"><h1>Default</h1></div>
+        <a data-intent-slot="cta" href="/pricing">See pricing</a>
+        <div data-intent-slot="nudge"></div>
+        <button data-intent-track="plan-pro">Pro</button>
+        <button data-intent-track="" id="cta-2">Other</button>
+        <a id="out" href="https://other.test/x">Out</a>
+        <a id="in" href="/docs">In</a>"#,
+    );
+    // Links must not navigate the test page away; the snippet still sees the clicks.
+    js("document.addEventListener('click', e => e.preventDefault())");
+    let script = setup(READY, &[("data-allow-automation", "")]);
+
+    // Calls made before the snippet runs are queued by the loader's stub and kept.
+    define_stub();
+    js("intent('event', 'early', { plan: 'pro', seats: 5, trial: true, nested: { no: 1 }, f() {} })");
+    js("window.__tiers = []; intent('tier', (t, s) => __tiers.push(t + ':' + s.join()))");
+
+    intent_snippet::start(script.clone().into(), collect_url());
+    sleep(100).await;
+
+    let bodies = sent();
+    assert_eq!(
+        bodies.len(),
+        1,
+        "the page view and the queued event travel together"
+    );
+    let (how, body) = &bodies[0];
+    assert_eq!(how, "fetch");
+    assert_eq!(
+        js_str("__sent[0].url"),
+        js_str("location.origin + '/v1/collect'")
+    );
+    assert!(js("__sent[0].keepalive").is_truthy(), "sent with keepalive");
+    assert_eq!(body["site"], "demo");
+    assert!(body["profile"].is_null(), "a new visitor has no token");
+    let events = body["events"].as_array().unwrap();
+    assert_eq!(events[0]["type"], "pageview");
+    assert_eq!(events[0]["url"], js_str("location.href"));
+    assert_eq!(events[1]["type"], "event");
+    assert_eq!(events[1]["name"], "early");
+    assert_eq!(
+        events[1]["props"],
+        serde_json::json!({ "plan": "pro", "seats": 5, "trial": true }),
+        "only text, numbers and booleans are sent"
+    );
+
+    // The answer: token kept, tier on <html>, slots filled, the tier callback called.
+    assert_eq!(js_str("localStorage.getItem('intent_profile')"), "tok1");
+    assert_eq!(
+        js_str("document.documentElement.dataset.intentTier"),
+        "ready"
+    );
+    assert_eq!(el("[data-intent-slot=hero]").inner_html(), "<h1>Ready</h1>");
+    let cta = el("[data-intent-slot=cta]");
+    assert_eq!(cta.text_content().unwrap(), "Book a demo");
+    assert_eq!(cta.get_attribute("href").unwrap(), "/book-a-demo");
+    assert_eq!(cta.get_attribute("data-x").unwrap(), "1");
+    assert_eq!(
+        el("[data-intent-slot=nudge]").inner_html(),
+        "",
+        "a slot without a variant keeps its content"
+    );
+    assert_eq!(js_str("__tiers.join('|')"), "ready:hot");
+    // A callback registered once the tier is known is called at once.
+    js("intent('tier', t => __tiers.push('late:' + t))");
+    assert_eq!(js_str("__tiers.join('|')"), "ready:hot|late:ready");
+
+    // Starting again (the tag included twice) changes nothing.
+    intent_snippet::start(script.into(), collect_url());
+    sleep(50).await;
+    assert_eq!(sent().len(), 1, "a second start sends nothing");
+
+    // Clicks on tracked elements and outbound links, batched by the heartbeat.
+    for id in ["[data-intent-track=plan-pro]", "#cta-2", "#out", "#in"] {
+        js(&format!("document.querySelector('{id}').click()"));
+    }
+    sleep(1300).await;
+    let bodies = sent();
+    assert_eq!(bodies.len(), 2, "clicks close together go in one request");
+    let body = &bodies[1].1;
+    assert_eq!(
+        body["profile"], "tok1",
+        "the token from the answer goes back"
+    );
+    let targets: Vec<_> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["target"].clone())
+        .collect();
+    assert_eq!(
+        targets,
+        ["plan-pro", "cta-2", "https://other.test/x"],
+        "internal links are not clicks"
+    );
+
+    // A single-page navigation is a page view; replacing the state with the same URL is not.
+    js("history.pushState({}, '', '/spa/pricing?utm_source=test')");
+    js("history.replaceState({}, '', '/spa/pricing?utm_source=test')");
+    sleep(100).await;
+    let bodies = sent();
+    assert_eq!(bodies.len(), 3);
+    let events = bodies[2].1["events"].as_array().unwrap();
+    let views: Vec<_> = events.iter().filter(|e| e["type"] == "pageview").collect();
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0]["url"], js_str("location.href"));
+    assert!(views[0]["url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/spa/pricing?utm_source=test"));
+
+    // A later answer without variants puts the page's own content back.
+    js(r#"__answer = { profile: "tok2", tier: "evaluating", segments: [], variants: {} }"#);
+    js("intent('event', 'demo_request', { plan: 'pro' })");
+    sleep(1300).await;
+    assert_eq!(sent().len(), 4);
+    assert_eq!(js_str("localStorage.getItem('intent_profile')"), "tok2");
+    assert_eq!(
+        js_str("document.documentElement.dataset.intentTier"),
+        "evaluating"
+    );
+    assert_eq!(
+        el("[data-intent-slot=hero]").inner_html(),
+        "<h1>Default</h1>"
+    );
+    let cta = el("[data-intent-slot=cta]");
+    assert_eq!(cta.text_content().unwrap(), "See pricing");
+    assert_eq!(cta.get_attribute("href").unwrap(), "/pricing");
+    assert!(
+        cta.get_attribute("data-x").is_none(),
+        "attributes a variant added are removed"
+    );
+    assert_eq!(
+        js_str("__tiers.join('|')"),
+        "ready:hot|late:ready|evaluating:|late:evaluating"
+    );
+
+    // An error status changes nothing on the page, and nothing throws.
+    js(r#"__status = 400; __answer = { error: "bad" }"#);
+    js("intent('event', 'x')");
+    sleep(1300).await;
+    assert_eq!(sent().len(), 5);
+    assert_eq!(
+        js_str("document.documentElement.dataset.intentTier"),
+        "evaluating"
+    );
+
+    // Hostile or wrong calls are ignored without throwing into the page.
+    js(r#"__status = 200;
+        intent('event', 'p', new Proxy({}, { ownKeys() { throw new Error('no') } }));
+        intent('event');
+        intent('nonsense', 1, 2);
+        intent('tier', () => { throw new Error('site bug') });"#);
+
+    // Leaving the page: what is pending goes by sendBeacon.
+    js("intent('event', 'bye')");
+    js("dispatchEvent(new Event('pagehide'))");
+    let bodies = sent();
+    let (how, body) = bodies.last().unwrap();
+    assert_eq!(how, "beacon");
+    let names: Vec<_> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(names, ["p", "bye"]);
+    assert_eq!(js_num("__sent.filter(s => s.how == 'beacon').length"), 1.0);
+}
