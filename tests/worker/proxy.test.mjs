@@ -160,6 +160,11 @@ describe('proxy mode in front of an origin', () => {
         setTimeout(() => res.end(PAGE_BODY + '</body></html>'), 1500);
         return;
       }
+      if (req.headers['if-none-match'] === '"v1"') {
+        res.writeHead(304, { etag: '"v1"' });
+        res.end();
+        return;
+      }
       if (req.url === '/moved') {
         res.writeHead(302, { location: '/pricing' });
         res.end();
@@ -223,6 +228,16 @@ describe('proxy mode in front of an origin', () => {
     assert.ok(text.includes('first part'));
     assert.ok(text.includes('Origin hero'), 'a researching visitor keeps the origin hero');
     assert.ok(text.includes('/intent.js'));
+  }));
+
+  test('a page the browser cached before the worker was there still comes back personalised', logged(async () => {
+    const r = await fetch(`${w.url}/pricing`, { headers: { 'if-none-match': '"v1"', accept: 'text/html,application/xhtml+xml', 'sec-fetch-dest': 'document' } });
+    assert.equal(r.status, 200);
+    assert.ok(r.headers.get('x-intent-tier'));
+    assert.match(await r.text(), /data-intent-tier=/);
+    // Other conditional requests still get their 304.
+    const css = await fetch(`${w.url}/style.css`, { headers: { 'if-none-match': '"v1"', accept: 'text/css' } });
+    assert.equal(css.status, 304);
   }));
 
   test('redirects and other content pass through untouched', logged(async () => {

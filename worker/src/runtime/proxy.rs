@@ -117,10 +117,34 @@ fn bad_gateway() -> Result<Response> {
 /// Fetches what the visitor asked for from upstream: the origin when `ORIGIN` is set, else the
 /// static assets bundled with the worker.
 pub async fn fetch_upstream(req: Request, env: &Env, settings: &Settings) -> Result<Response> {
+    let req = without_validators_for_pages(req)?;
     match &settings.origin {
         Some(origin) => fetch_origin(req, origin).await,
         None => env.assets(names::ASSETS)?.fetch_request(req).await,
     }
+}
+
+/// Drops `If-None-Match` / `If-Modified-Since` from page requests. A browser may hold a
+/// validator from before the worker was in front of the site; a 304 would show that cached,
+/// unpersonalised copy and the view would go unrecorded. Personalised pages carry no
+/// validators, so this only costs one full response per cached page.
+fn without_validators_for_pages(req: Request) -> Result<Request> {
+    let wants_page = req.method() == Method::Get
+        && (header(&req, "sec-fetch-dest").is_some_and(|d| d == "document")
+            || header(&req, "accept").is_some_and(|a| a.contains("text/html")));
+    let conditional =
+        req.headers().has("if-none-match")? || req.headers().has("if-modified-since")?;
+    if !wants_page || !conditional {
+        return Ok(req);
+    }
+    let headers = req.headers().clone();
+    headers.delete("if-none-match")?;
+    headers.delete("if-modified-since")?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get)
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual);
+    Request::new_with_init(req.url()?.as_str(), &init)
 }
 
 async fn fetch_origin(req: Request, origin: &str) -> Result<Response> {
