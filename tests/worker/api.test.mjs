@@ -225,6 +225,15 @@ describe('CORS', () => {
     assert.equal(no.headers.get('access-control-allow-origin'), null);
   }));
 
+  test('the snippet files may be loaded cross-origin by configured sites', logged(async () => {
+    const ok = await fetch(`${w.url}/_intent/intent_snippet_bg.wasm`, { headers: { origin: allowed } });
+    await ok.arrayBuffer();
+    assert.equal(ok.headers.get('access-control-allow-origin'), allowed);
+    const no = await fetch(`${w.url}/intent.js`, { headers: { origin: 'https://evil.example' } });
+    await no.arrayBuffer();
+    assert.equal(no.headers.get('access-control-allow-origin'), null);
+  }));
+
   test('same-origin calls need no CORS', logged(async () => {
     const c = await collect(w.url, { site: 'demo', events: [] }, { origin: w.url });
     assert.equal(c.status, 200);

@@ -83,9 +83,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     if path == "/intent.js" || path.starts_with("/_intent/") {
         // The snippet always comes from the worker's own assets, in proxy mode too.
         let resp = env.assets(names::ASSETS)?.fetch_request(req).await?;
-        // Responses from fetch have immutable headers: copy them before adding CORS.
-        let resp = proxy::with_headers(resp, &[("x-intent-asset", "1".to_owned())])?;
-        return http::with_cors(resp, origin.as_deref(), &settings);
+        return http::with_cors(
+            proxy::with_mutable_headers(resp),
+            origin.as_deref(),
+            &settings,
+        );
     }
     if path.starts_with("/v1/") {
         if req.method() == Method::Options {

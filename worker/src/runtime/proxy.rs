@@ -208,17 +208,11 @@ pub fn personalise(
         .with_headers(headers))
 }
 
-/// Adds headers to a response that is passed through unchanged.
-pub fn with_headers(resp: Response, extra: &[(&str, String)]) -> Result<Response> {
-    if extra.is_empty() {
-        return Ok(resp);
-    }
-    // Responses from fetch have immutable headers; copy them.
+/// A response passed through unchanged, with headers that can be added to. Responses from
+/// `fetch` (the origin, the assets) have immutable headers, so they are copied.
+pub fn with_mutable_headers(resp: Response) -> Response {
     let headers = resp.headers().clone();
-    for (name, value) in extra {
-        headers.append(name, value)?;
-    }
-    Ok(resp.with_headers(headers))
+    resp.with_headers(headers)
 }
 
 struct Rewriting {
