@@ -11,7 +11,7 @@ help:
 	@echo "make bench  - benchmarks against the budgets (not part of make test)"
 	@echo "make fuzz   - each fuzz target for 5 minutes (make test runs them for 15 s each)"
 
-test: test-engine test-worker fuzz-smoke
+test: test-engine test-worker fuzz-smoke test-snippet size
 
 # Engine and CLI: format, lints on native and wasm32, unit/golden/property tests, wasm32 build.
 test-engine: lint
@@ -63,3 +63,25 @@ fuzz-smoke:
 
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECS) $(FUZZ_TARGETS)
+
+# The browser snippet (crates/snippet): dist/snippet/ is the loader, the JS glue and the wasm.
+.PHONY: snippet test-snippet size
+snippet: setup
+	scripts/build-snippet.sh
+
+# The snippet: lints on native and wasm32, docs, native unit tests, then the browser tests
+# (wasm-bindgen-test in Debian's headless Chromium; options in crates/snippet/webdriver.json).
+test-snippet: setup
+	$(CARGO) clippy -p intent-snippet --all-targets -- -D warnings
+	$(CARGO) clippy -p intent-snippet --all-targets --target wasm32-unknown-unknown -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p intent-snippet --no-deps --document-private-items
+	$(CARGO) test -p intent-snippet
+	CHROMEDRIVER=/usr/bin/chromedriver \
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+	WASM_BINDGEN_TEST_TIMEOUT=60 \
+	$(CARGO) test -p intent-snippet --target wasm32-unknown-unknown
+
+# Prints the loader's and the whole snippet's raw and gzipped bytes; fails over budget
+# (loader <= 1 KiB, loader + glue + wasm <= 12 KiB, gzipped).
+size: snippet
+	scripts/size-check.sh

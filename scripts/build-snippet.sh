@@ -1,28 +1,26 @@
 #!/usr/bin/env bash
 # Builds the browser snippet into dist/snippet/:
-#   intent.js                         the loader (crates/snippet/js/intent.js, comments stripped)
+#   intent.js                         the loader (crates/snippet/js/intent.js, minified)
 #   _intent/intent_snippet.js         wasm-bindgen's JS glue (ES module, loaded by import())
-#   _intent/intent_snippet_bg.wasm    the tracker, optimised for size by wasm-opt -Oz
+#   _intent/intent_snippet_bg.wasm    the tracker (crates/snippet), optimised for size
+# scripts/size-check.sh then checks them against the budgets.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT"
 out=dist/snippet
 cargo=${CARGO:-cargo}
 
-# NOTE: wasm-bindgen's CLI must be the exact version of the wasm-bindgen library in Cargo.lock,
-# or the glue does not match the wasm. Install it (without --locked: a locked dependency is
-# missing from the registry) only when the right version is not already there.
+# The tools come from scripts/setup.sh (`make setup`): wasm-bindgen-cli at the exact version of
+# the wasm-bindgen library in Cargo.lock (else the glue does not match the wasm), and npm's
+# binaryen wasm-opt and esbuild (never Debian's wasm-opt 108: its output fails in Chromium).
 want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
 if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $want"; then
-  "$cargo" install wasm-bindgen-cli --version "$want"
+  echo "build-snippet: wasm-bindgen $want is needed; run scripts/setup.sh" >&2
+  exit 1
 fi
-
-# NOTE: wasm-opt comes from npm binaryen@132.0.0 (root package.json). Debian's wasm-opt 108
-# produces wasm that fails in Chromium (`WebAssembly.Table.set(): Argument 1 is invalid`).
-wasm_opt=${WASM_OPT_BIN:-$root/node_modules/.bin/wasm-opt}
-if [ ! -x "$wasm_opt" ]; then
-  npm ci --no-audit --no-fund >/dev/null
-fi
+for tool in "$WASM_OPT_BIN" node_modules/.bin/esbuild; do
+  [ -x "$tool" ] || { echo "build-snippet: $tool is missing; run scripts/setup.sh" >&2; exit 1; }
+done
 
 # NOTE: built without the workspace's `strip = true`: crates/snippet/build/minify.mjs needs the
 # function names (wasm-opt strips them afterwards), and wasm-bindgen reads the target-features
@@ -39,7 +37,7 @@ wasm-bindgen "$target_dir/wasm32-unknown-unknown/release/intent_snippet.wasm" \
   --out-dir "$out/_intent" --target web --no-typescript --omit-default-module-path \
   --remove-producers-section
 # wasm-opt -Oz, short import/export names, and a minified glue: see the script for why.
-node crates/snippet/build/minify.mjs "$out/_intent" "$wasm_opt"
+node crates/snippet/build/minify.mjs "$out/_intent" "$WASM_OPT_BIN"
 # The loader is written to be read; it ships minified.
 node_modules/.bin/esbuild crates/snippet/js/intent.js --minify --target=es2017 --log-level=warning \
   --outfile="$out/intent.js"

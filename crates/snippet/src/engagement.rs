@@ -59,11 +59,21 @@ impl Engagement {
 mod tests {
     use super::*;
 
+    /// Reads the clock once a second from `from` to `to` (ms), as the heartbeat does.
+    fn beat(e: &mut Engagement, from: u32, to: u32, visible: bool) {
+        for ms in (from..=to).step_by(1000) {
+            e.tick(f64::from(ms), visible);
+        }
+    }
+
     #[test]
     fn counts_visible_time_only() {
         let mut e = Engagement::new(0.0, true);
+        beat(&mut e, 1_000, 4_000, true);
         e.tick(4_000.0, false); // hidden at 4 s
+        beat(&mut e, 5_000, 59_000, false);
         e.tick(60_000.0, true); // visible again at 60 s: the hidden time does not count
+        beat(&mut e, 61_000, 63_000, true);
         assert_eq!(e.report(63_500.0, true), Some((7, 0)));
         // The half second left over is carried into the next report.
         assert_eq!(e.report(64_000.0, true), Some((1, 0)));
@@ -72,9 +82,11 @@ mod tests {
 
     #[test]
     fn ignores_frozen_stretches() {
+        // A laptop asleep for an hour with the page open: no heartbeat, so no time counts
+        // beyond the longest span.
         let mut e = Engagement::new(0.0, true);
         e.tick(3_600_000.0, true);
-        assert_eq!(e.report(3_600_000.0, true), Some((10, 0)));
+        assert_eq!(e.report(3_600_000.0, true), Some((2, 0)));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The snippet in a real browser, end to end against a fake edge: what it records and sends,
 //! what it does with the answer, and that nothing it does throws into the page.
 
+#![cfg(target_arch = "wasm32")]
+
 mod support;
 
 use support::{collect_url, define_stub, el, js, js_num, js_str, page, sent, setup, sleep};

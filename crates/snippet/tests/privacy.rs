@@ -1,0 +1,95 @@
+//! Nothing stored and nothing sent when the visitor asks for it (GPC, DNT), for automated
+//! browsers and crawlers, and when the page opts out; tracking when none of these holds.
+
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use support::{collect_url, define_stub, js, js_num, page, sent, setup, sleep};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const ANSWER: &str = r#"{ profile: "tok", tier: "ready", segments: [], variants: {} }"#;
+
+/// Starts the snippet with `attrs` on its tag after `before` ran, and returns how many
+/// requests it made. A refused start leaves no tracker, so the next case can start again.
+async fn requests_after(before: &str, attrs: &[(&str, &str)]) -> usize {
+    let script = setup(ANSWER, attrs);
+    js("localStorage.setItem('intent_profile', 'old-token')");
+    js(before);
+    intent_snippet::start(script.into(), collect_url());
+    sleep(100).await;
+    let n = sent().len();
+    if n == 0 {
+        js("dispatchEvent(new Event('pagehide'))");
+        assert_eq!(sent().len(), 0, "nothing leaves on pagehide either");
+    }
+    n
+}
+
+fn token() -> Option<String> {
+    js("localStorage.getItem('intent_profile')").as_string()
+}
+
+#[wasm_bindgen_test]
+async fn respects_privacy_signals_bots_and_opt_outs() {
+    page(r#"<div data-intent-slot="hero"><h1>Default</h1></div>"#);
+    define_stub();
+    let automation = [("data-allow-automation", "")];
+
+    // The test browser runs under WebDriver, so navigator.webdriver is true: a bot.
+    assert!(js("navigator.webdriver").is_truthy());
+    assert_eq!(requests_after("", &[]).await, 0, "automated browser");
+    assert_eq!(
+        token().as_deref(),
+        Some("old-token"),
+        "a bot's visit leaves storage alone"
+    );
+
+    let crawler = "Object.defineProperty(navigator, 'userAgent', { value: 'Mozilla/5.0 (compatible; Googlebot/2.1)', configurable: true })";
+    assert_eq!(
+        requests_after(crawler, &automation).await,
+        0,
+        "crawler user agent"
+    );
+    js("delete navigator.userAgent");
+
+    assert_eq!(
+        requests_after(
+            "",
+            &[("data-allow-automation", ""), ("data-intent-off", "")]
+        )
+        .await,
+        0,
+        "data-intent-off"
+    );
+    let meta = "document.head.insertAdjacentHTML('beforeend', '<meta name=\"intent-edge\" content=\"off\" id=\"off\">')";
+    assert_eq!(requests_after(meta, &automation).await, 0, "meta opt-out");
+    js("document.getElementById('off').remove()");
+
+    let dnt = "Object.defineProperty(navigator, 'doNotTrack', { value: '1', configurable: true })";
+    assert_eq!(requests_after(dnt, &automation).await, 0, "Do Not Track");
+    assert_eq!(
+        token(),
+        None,
+        "the visitor's choice removes the stored token"
+    );
+    js("delete navigator.doNotTrack");
+
+    let gpc = "Object.defineProperty(navigator, 'globalPrivacyControl', { value: true, configurable: true })";
+    assert_eq!(
+        requests_after(gpc, &automation).await,
+        0,
+        "Global Privacy Control"
+    );
+    assert_eq!(token(), None);
+    js("delete navigator.globalPrivacyControl");
+
+    // Nothing of the above: tracked, with the stored token sent back.
+    assert_eq!(requests_after("", &automation).await, 1);
+    let (_, body) = &sent()[0];
+    assert_eq!(body["profile"], "old-token");
+    js("dispatchEvent(new Event('pagehide'))");
+    assert_eq!(js_num("__sent.length"), 2.0, "the pagehide beacon");
+}
