@@ -7,7 +7,8 @@
 //    import `__wbg_<name>_<16 hex digits>`; the hashes do not compress and appear twice, in the
 //    wasm and in the glue. Binaryen renames them to one or two letters and prints the mapping.
 // 3. The glue is rewritten with that mapping, then bundled and minified by esbuild (from the
-//    root package.json's tooling), which also drops the glue's unused exports (`initSync`).
+//    root package.json's tooling), which also drops what the loader does not use (the
+//    asynchronous init: the loader fetches the wasm itself and calls `initSync`).
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -145,7 +146,7 @@ for (const [name, short] of map.exports) {
 writeFileSync(gluePath, glue);
 
 const entry = join(outDir, "entry.mjs");
-writeFileSync(entry, 'export { default, start } from "./intent_snippet.js";\n');
+writeFileSync(entry, 'export { initSync, start } from "./intent_snippet.js";\n');
 buildSync({
   entryPoints: [entry], bundle: true, minify: true, format: "esm", target: "es2020",
   outfile: gluePath, allowOverwrite: true, legalComments: "none", logLevel: "warning",

@@ -14,10 +14,12 @@
   // exists only for the end-to-end tests, which drive Chromium through automation.
   if (n.globalPrivacyControl || n.doNotTrack == "1" || w.doNotTrack == "1" || q("intent-off") ||
     (n.webdriver && !q("allow-automation")) || d.querySelector("meta[name=intent-edge][content=off]")) return;
+  // The glue and the wasm are fetched side by side; the glue's small synchronous init then
+  // instantiates the wasm (its asynchronous, streaming init costs more bytes than it saves).
   b = s.src.replace(/[^/]*$/, "_intent/intent_snippet");
-  import(b + ".js").then(function (m) {
-    return m.default({ module_or_path: b + "_bg.wasm" }).then(function () {
-      m.start(s, new URL("/v1/collect", s.src).href);
-    });
-  }).catch(function (e) { q("debug") && console.warn("intent: not loaded", e); });
+  Promise.all([import(b + ".js"), fetch(b + "_bg.wasm").then(function (r) { return r.arrayBuffer(); })])
+    .then(function (a) {
+      a[0].initSync({ module: a[1] });
+      a[0].start(s, new URL("/v1/collect", s.src).href);
+    }).catch(function (e) { q("debug") && console.warn("intent: not loaded", e); });
 })(window, document, navigator);
