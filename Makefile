@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help test test-engine lint bench dev setup site worker test-worker
+.PHONY: help test test-engine test-bench lint bench dev setup site worker test-worker
 
 help:
 	@echo "make dev    - install what is missing, build, serve demo site + API on http://127.0.0.1:8787"
@@ -11,16 +11,24 @@ help:
 	@echo "make bench  - benchmarks against the budgets (not part of make test)"
 	@echo "make fuzz   - each fuzz target for 5 minutes (make test runs them for 15 s each)"
 
-test: test-engine test-worker fuzz-smoke test-snippet size
+test: test-engine test-worker fuzz-smoke test-snippet size test-bench
 
 # Engine and CLI: format, lints on native and wasm32, unit/golden/property tests, wasm32 build.
 test-engine: lint
 	$(CARGO) test -p intent-engine -p intentctl
 	$(CARGO) build -p intent-engine --target wasm32-unknown-unknown
 
-# Benchmarks print per-call p50/p99 tables; figures land in target/bench/.
+# Every budget of the brief measured against the peers in one run (bench/run.sh): the native
+# criterion benches, the engine as wasm against JSON Logic in Node, sizes, cold start, and a
+# bounded loopback load test. Writes docs/PERFORMANCE.md and target/bench/summary.json.
 bench:
-	$(CARGO) bench -p intent-engine --bench classify
+	bench/run.sh
+
+# The benchmark's JSON Logic converter must keep agreeing with the engine (cheap; no timing).
+test-bench:
+	$(CARGO) clippy -p intent-bench-wasm --all-targets -- -D warnings
+	$(CARGO) clippy -p intent-bench-wasm --target wasm32-unknown-unknown -- -D warnings
+	$(CARGO) test -p intent-bench-wasm
 
 lint:
 	$(CARGO) fmt --all --check
@@ -69,9 +77,10 @@ fuzz:
 snippet: setup
 	scripts/build-snippet.sh
 
-# The snippet: lints on native and wasm32, docs, native unit tests, then the browser tests
-# (wasm-bindgen-test in Debian's headless Chromium; options in crates/snippet/webdriver.json).
-test-snippet: setup
+# The snippet: lints on native and wasm32, docs, native unit tests, the browser tests
+# (wasm-bindgen-test in Debian's headless Chromium; options in crates/snippet/webdriver.json),
+# then the built loader + glue + wasm served over HTTP to headless Chromium.
+test-snippet: setup snippet
 	$(CARGO) clippy -p intent-snippet --all-targets -- -D warnings
 	$(CARGO) clippy -p intent-snippet --all-targets --target wasm32-unknown-unknown -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p intent-snippet --no-deps --document-private-items
@@ -80,6 +89,7 @@ test-snippet: setup
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	WASM_BINDGEN_TEST_TIMEOUT=60 \
 	$(CARGO) test -p intent-snippet --target wasm32-unknown-unknown
+	python3 crates/snippet/tests/loader/check.py dist/snippet
 
 # Prints the loader's and the whole snippet's raw and gzipped bytes; fails over budget
 # (loader <= 1 KiB, loader + glue + wasm <= 12 KiB, gzipped).

@@ -11,9 +11,11 @@
   w.intentEdge = 1;
   // Cheap privacy checks first, so an opted-out visitor does not even fetch the tracker,
   // which applies the full rule again (crates/snippet/src/privacy.rs). data-allow-automation
-  // exists only for the end-to-end tests, which drive Chromium through automation.
+  // and window.intentAllowAutomation exist only for end-to-end tests, which drive Chromium
+  // through automation (navigator.webdriver is true there).
   if (n.globalPrivacyControl || n.doNotTrack == "1" || w.doNotTrack == "1" || q("intent-off") ||
-    (n.webdriver && !q("allow-automation")) || d.querySelector("meta[name=intent-edge][content=off]")) return;
+    (n.webdriver && !q("allow-automation") && w.intentAllowAutomation !== true) ||
+    d.querySelector("meta[name=intent-edge][content=off]")) return;
   // The glue and the wasm are fetched side by side; the glue's small synchronous init then
   // instantiates the wasm (its asynchronous, streaming init costs more bytes than it saves).
   b = s.src.replace(/[^/]*$/, "_intent/intent_snippet");

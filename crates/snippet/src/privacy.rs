@@ -30,10 +30,13 @@ pub(crate) fn check(page: &Page, config: &Config) -> Option<Off> {
         return Some(Off::VisitorChoice);
     }
     let ua = get_str(nav, "userAgent").unwrap_or_default();
-    // `data-allow-automation` lets the project's end-to-end tests drive a headless browser
-    // through WebDriver; a crawler stays a crawler.
+    // Test-only: `data-allow-automation` on the tag, or `window.intentAllowAutomation = true`
+    // set before the tag runs (Playwright's addInitScript), lets the project's end-to-end tests
+    // drive a headless browser through automation. A crawler stays a crawler.
     let automated = get(nav, "webdriver").is_truthy() || contains(&ua, b"headless");
-    if is_crawler(&ua) || (automated && !config.allow_automation) {
+    let allowed =
+        config.allow_automation || get(&page.window, "intentAllowAutomation") == JsValue::TRUE;
+    if is_crawler(&ua) || (automated && !allowed) {
         return Some(Off::Bot);
     }
     let meta = call1(
