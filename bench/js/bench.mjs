@@ -1,8 +1,9 @@
 // The engine as wasm against its JavaScript peers, in one Node process.
 //
-//   node bench/js/bench.mjs --engine DIR --suite LABEL:RULES_JSON:JSONLOGIC_JSON ... --out FILE
+//   node bench/js/bench.mjs --engine NAME=DIR ... --suite LABEL:RULES_JSON:JSONLOGIC_JSON ... --out FILE
 //
-// DIR holds the engine's wasm-bindgen output (--target nodejs). For each suite (a rules config,
+// Each DIR holds a build of the engine as wasm-bindgen output (--target nodejs); the first is the
+// headline one, others (the same engine built differently) run beside it. For each suite (a rules config,
 // `-` for the built-in default rules, and its JSON Logic form from `rules-to-jsonlogic`):
 //   1. agreement: a corpus of generated visitor histories goes through every side call by call;
 //      any difference in tier, segments or variants fails the run, loudly;
@@ -29,13 +30,15 @@ const opt = (name) => {
   for (let i = 0; i < args.length; i++) if (args[i] === name) out.push(args[i + 1]);
   return out;
 };
-const engineDir = opt('--engine')[0];
+const engineBuilds = opt('--engine').map((spec) => {
+  const i = spec.indexOf('=');
+  return { name: spec.slice(0, i), Engine: require(`${spec.slice(i + 1)}/intent_bench_wasm.js`).Engine };
+});
 const outFile = opt('--out')[0];
-if (!engineDir || !outFile) {
-  console.error('usage: bench.mjs --engine DIR --suite LABEL:RULES:JSONLOGIC ... --out FILE');
+if (!engineBuilds.length || !outFile) {
+  console.error('usage: bench.mjs --engine NAME=DIR ... --suite LABEL:RULES:JSONLOGIC ... --out FILE');
   process.exit(2);
 }
-const { Engine } = require(`${engineDir}/intent_bench_wasm.js`);
 
 const jle = new LogicEngine();
 const compilers = {
@@ -196,7 +199,7 @@ function meanNs(fn, n) {
 }
 
 const report = { node: process.version, quick: QUICK, suites: [] };
-const ENGINE = 'intent-engine (wasm)';
+const ENGINE = engineBuilds[0].name;
 
 for (const spec of opt('--suite')) {
   const [label, rulesPath, docPath] = spec.split(':');
@@ -204,14 +207,16 @@ for (const spec of opt('--suite')) {
   const doc = JSON.parse(readFileSync(docPath, 'utf8'));
   const site = SITES[label];
   if (!site) throw new Error(`no generated site for suite ${label}`);
-  const engine = new Engine(rulesJson, `k1:${SECRET}`);
+  const engines = engineBuilds.map(({ name, Engine }) => ({ name, engine: new Engine(rulesJson, `k1:${SECRET}`) }));
+  const engine = engines[0].engine;
   if (engine.rulesId() !== doc.rules_id) {
     throw new Error(`${label}: the JSON Logic document is for ${doc.rules_id}, the engine has ${engine.rulesId()}: regenerate it`);
   }
   const peers = Object.fromEntries(
     Object.entries(compilers).map(([n, compile]) => [n, makePeer(doc, { secret: SECRET, compile })]),
   );
-  const sides = { [ENGINE]: (b, t) => engine.collect(b, t) };
+  const sides = {};
+  for (const e of engines) sides[e.name] = (b, t) => e.engine.collect(b, t);
   for (const [n, p] of Object.entries(peers)) sides[n] = p.collect;
 
   const visitors = QUICK ? 200 : 1500;
@@ -282,6 +287,28 @@ for (const spec of opt('--suite')) {
         n,
       ),
     };
+    // The engine's stages, the same way, on its own typical profile, for each build.
+    const eh = history(site, sides[ENGINE], 6, 86_400);
+    const ebody = JSON.stringify({ site: 'demo', profile: eh.token, events: batch });
+    suite.engine_breakdown_ns = {};
+    for (const { name, engine: e } of engines) {
+      e.prepare(ebody, eh.now * 1000);
+      const stage = (k) => () => e.stage(k);
+      const stages = {
+        'call into wasm (no work)': meanNs(stage(0), n),
+        'strings across the boundary (body in, answer out)': meanNs(() => e.echo(ebody), n),
+        'read + check body (serde_json)': meanNs(stage(1), n),
+        'verify + decode token': meanNs(stage(2), n),
+        'fold 2 events (incl. profile clone)': meanNs(stage(3), n),
+        'evaluate tiers + segments + variants': meanNs(stage(4), n),
+        'sign + encode token': meanNs(stage(5), n),
+        'write answer (serde_json)': meanNs(stage(6), n),
+        'whole call inside wasm': meanNs(stage(7), n),
+        'whole call from JavaScript': meanNs(() => e.collect(ebody, eh.now * 1000), n),
+      };
+      suite.engine_breakdown_ns[name] = Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, Math.round(v)]));
+      console.log(`  ${name} by stage (typical profile): ${JSON.stringify(suite.engine_breakdown_ns[name])} ns`);
+    }
     suite.eval_only_ns = Object.fromEntries(Object.entries(evalOnly).map(([k, v]) => [k, Math.round(v)]));
     suite.peer_breakdown_ns = Object.fromEntries(Object.entries(breakdown).map(([k, v]) => [k, Math.round(v)]));
     console.log(`  tier rules alone over precomputed counts: ${JSON.stringify(suite.eval_only_ns)} ns`);

@@ -161,7 +161,9 @@ async function main() {
   let real;
   let peer;
   try {
-    [real, peer] = await Promise.all([startWorker(), startPeer()]);
+    // One at a time: two wrangler dev processes starting together race for the same local sockets.
+    real = await startWorker();
+    peer = await startPeer();
     const results = { seconds, connections: 8, threads: 2, sides: {} };
     for (const [name, w] of [['intent-edge worker (Rust/wasm)', real], ['JS peer (json-logic-js)', peer]]) {
       const token = await returningToken(w.url);

@@ -17,12 +17,12 @@ use serde::Serialize;
 
 /// The answer of `POST /v1/collect`, shaped as the worker sends it.
 #[derive(Serialize)]
-struct Answer<'a, 'r> {
-    profile: &'a str,
+pub(crate) struct Answer<'a, 'r> {
+    pub(crate) profile: &'a str,
     #[serde(flatten)]
-    decision: &'a Decision<'r>,
+    pub(crate) decision: &'a Decision<'r>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    fresh: Option<&'static str>,
+    pub(crate) fresh: Option<&'static str>,
 }
 
 /// What the worker does for one `POST /v1/collect` body, less the HTTP: read and check the

@@ -1,0 +1,426 @@
+// Gathers the figures of one `make bench` run into target/bench/summary.json and
+// docs/PERFORMANCE.md, prints the budget table, and exits 1 when a figure misses its budget or
+// could not be measured.
+//
+//   node bench/js/report.mjs --dir target/bench --started ISO --load-before "1.0 0.8 0.5"
+//        --markdown docs/PERFORMANCE.md --summary target/bench/summary.json
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const dir = opt('--dir', 'target/bench');
+const started = opt('--started', new Date().toISOString());
+const loadBefore = opt('--load-before', '');
+const mdPath = opt('--markdown', 'docs/PERFORMANCE.md');
+const summaryPath = opt('--summary', join(dir, 'summary.json'));
+
+const read = (name) => {
+  const p = join(dir, name);
+  if (!existsSync(p)) return null;
+  try {
+    return JSON.parse(readFileSync(p, 'utf8'));
+  } catch {
+    return null;
+  }
+};
+const cmd = (c, a) => {
+  try {
+    return execFileSync(c, a, { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+};
+
+const native = read('engine-native.json') || [];
+const wasm = read('wasm-vs-js.json');
+const sizes = read('sizes.json') || {};
+const load = read('load.json') || { missing: 'the load test did not run' };
+// A failure's message goes into a table cell: no colours, no line breaks, short.
+const oneLine = (text) =>
+  String(text)
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 240);
+const loadProblem = oneLine(load.missing || load.failed || 'no result');
+const defaultDoc = read('default.jsonlogic.json');
+const cold = existsSync(join(dir, 'coldstart.jsonl'))
+  ? readFileSync(join(dir, 'coldstart.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  : [];
+
+const ENGINE = 'intent-engine (wasm)';
+const SPEED = 'intent-engine (wasm, opt-level 3)';
+const JL = 'json-logic-js';
+const JLE = 'json-logic-engine';
+const median = (xs) => {
+  if (!xs.length) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)];
+};
+const max = (xs) => (xs.length ? Math.max(...xs) : null);
+const min = (xs) => (xs.length ? Math.min(...xs) : null);
+const r2 = (x) => (x == null ? null : Math.round(x * 100) / 100);
+
+// Native: the default rules' cases (empty, typical, worst-case profile), p99 of the worst.
+const nativeDefault = native.filter((c) => c.case.startsWith('default/'));
+const native50 = native.filter((c) => c.case.startsWith('50-rule/'));
+
+const suite = (label) => wasm?.suites?.find((s) => s.label === label) || null;
+const def = suite('default');
+const fifty = suite('50-rule');
+const side = (s, name, key) => (s ? s.cases.map((c) => c.sides[name]?.[key]).filter((x) => x != null) : []);
+const ratios = (s, peer, ours = ENGINE) =>
+  s && s.cases.every((c) => c.sides[ours]) ? s.cases.map((c) => c.sides[peer].p50_us / c.sides[ours].p50_us) : [];
+
+const file = (p) => sizes[p] || null;
+const loader = file('dist/snippet/intent.js');
+const glue = file('dist/snippet/_intent/intent_snippet.js');
+const snippetWasm = file('dist/snippet/_intent/intent_snippet_bg.wasm');
+const workerJs = file('worker/build/index.js');
+const workerWasm = file('worker/build/index_bg.wasm');
+const sum = (parts, key) => (parts.every(Boolean) ? parts.reduce((a, p) => a + p[key], 0) : null);
+
+const ours = load.sides?.['intent-edge worker (Rust/wasm)'];
+const peerLoad = load.sides?.['JS peer (json-logic-js)'];
+
+const summary = {
+  classify_p99_us_native: r2(max(nativeDefault.map((c) => c.p99_us))),
+  classify_p50_us_native: r2(max(nativeDefault.map((c) => c.p50_us))),
+  classify_p99_us_native_50rule: r2(max(native50.map((c) => c.p99_us))),
+  classify_p99_us_wasm: r2(max(side(def, ENGINE, 'p99_us'))),
+  classify_p50_us_wasm: r2(max(side(def, ENGINE, 'p50_us'))),
+  jsonlogic_js_p50_us: r2(max(side(def, JL, 'p50_us'))),
+  jsonlogic_js_p99_us: r2(max(side(def, JL, 'p99_us'))),
+  jsonlogic_engine_p50_us: r2(max(side(def, JLE, 'p50_us'))),
+  speedup_vs_jsonlogic: r2(min(ratios(def, JL))),
+  speedup_vs_jsonlogic_engine: r2(min(ratios(def, JLE))),
+  speedup_vs_jsonlogic_50rule: r2(min(ratios(fifty, JL))),
+  speedup_vs_jsonlogic_engine_50rule: r2(min(ratios(fifty, JLE))),
+  speedup_vs_jsonlogic_speed_build: r2(min(ratios(def, JL, SPEED))),
+  speedup_vs_jsonlogic_engine_speed_build: r2(min(ratios(def, JLE, SPEED))),
+  classify_p99_us_wasm_speed_build: r2(max(side(def, SPEED, 'p99_us'))),
+  loader_gzip_bytes: loader?.gzip ?? null,
+  snippet_gzip_bytes: sum([loader, glue, snippetWasm], 'gzip'),
+  snippet_raw_bytes: sum([loader, glue, snippetWasm], 'raw'),
+  worker_gzip_bytes: sum([workerJs, workerWasm], 'gzip'),
+  worker_raw_bytes: sum([workerJs, workerWasm], 'raw'),
+  token_max_bytes: defaultDoc?.max_token_bytes ?? null,
+  coldstart_ms: r2(median(cold.map((c) => c.total_ms))),
+  load_requests: ours ? ours.collect.requests + ours.page.requests : null,
+  load_5xx: ours ? ours.collect.status_5xx + ours.page.status_5xx : null,
+  load_dropped: ours
+    ? ours.collect.socket_errors + ours.collect.timeouts + ours.page.socket_errors + ours.page.timeouts
+    : null,
+  load_p99_ms: ours ? ours.collect.p99_ms : null,
+  load_rps: ours ? ours.collect.rps : null,
+  load_page_p99_ms: ours ? ours.page.p99_ms : null,
+  load_page_rps: ours ? ours.page.rps : null,
+  load_peer_rps: peerLoad ? peerLoad.collect.rps : null,
+  load_peer_p99_ms: peerLoad ? peerLoad.collect.p99_ms : null,
+};
+
+// Each budget: the figure, whether it holds, and what it is compared with.
+const KiB = 1024;
+const fmtB = (b) => (b == null ? 'missing' : b >= 10 * KiB ? `${(b / KiB).toFixed(1)} KiB (${b} B)` : `${b} B`);
+const fmtUs = (x) => (x == null ? 'missing' : `${x.toFixed(2)} µs`);
+const fmtX = (x) => (x == null ? 'missing' : `${x.toFixed(2)}×`);
+const typical = (s, name) => s?.cases.find((c) => c.case.endsWith('/typical'))?.sides[name];
+const worstCase = def?.cases.find((c) => c.case.endsWith('/worst'));
+const budgets = [
+  {
+    figure: 'classify one visitor, native, default rules (p99, worst of empty/typical/size-bound profiles)',
+    budget: '≤ 10 µs',
+    value: summary.classify_p99_us_native,
+    ok: (v) => v <= 10,
+    measured: fmtUs(summary.classify_p99_us_native),
+    peer: '—',
+    ratio: '—',
+  },
+  {
+    figure: 'classify one visitor as wasm in Node 22, body in → answer out (p99, worst profile case)',
+    budget: '≤ 50 µs',
+    value: summary.classify_p99_us_wasm,
+    ok: (v) => v <= 50,
+    measured: fmtUs(summary.classify_p99_us_wasm),
+    peer: summary.jsonlogic_js_p99_us == null ? '—' : `json-logic-js peer p99 ${fmtUs(summary.jsonlogic_js_p99_us)}`,
+    ratio: '—',
+  },
+  {
+    figure: 'full path against json-logic-js, same Node process (p50 ratio, lowest over the profiles)',
+    budget: '≥ 5× faster',
+    value: summary.speedup_vs_jsonlogic,
+    ok: (v) => v >= 5,
+    measured: typical(def, ENGINE) ? `${fmtUs(typical(def, ENGINE).p50_us)} (typical profile)` : 'missing',
+    peer: typical(def, JL) ? `${fmtUs(typical(def, JL).p50_us)}` : 'missing',
+    ratio: fmtX(summary.speedup_vs_jsonlogic),
+  },
+  {
+    figure: "full path against json-logic-engine's compiled rules (p50 ratio, lowest over the profiles)",
+    budget: 'faster (> 1×)',
+    value: summary.speedup_vs_jsonlogic_engine,
+    ok: (v) => v > 1,
+    measured: typical(def, ENGINE) ? `${fmtUs(typical(def, ENGINE).p50_us)} (typical profile)` : 'missing',
+    peer: typical(def, JLE) ? `${fmtUs(typical(def, JLE).p50_us)}` : 'missing',
+    ratio: fmtX(summary.speedup_vs_jsonlogic_engine),
+  },
+  {
+    figure: 'loader `intent.js` (gzip)',
+    budget: '≤ 1 KiB',
+    value: summary.loader_gzip_bytes,
+    ok: (v) => v <= KiB,
+    measured: fmtB(summary.loader_gzip_bytes),
+    peer: 'Plausible ~1 KiB',
+    ratio: summary.loader_gzip_bytes == null ? '—' : `${((summary.loader_gzip_bytes / KiB) * 100).toFixed(0)} % of Plausible`,
+  },
+  {
+    figure: 'snippet on the wire: loader + glue + wasm (gzip)',
+    budget: '≤ 12 KiB',
+    value: summary.snippet_gzip_bytes,
+    ok: (v) => v <= 12 * KiB,
+    measured: fmtB(summary.snippet_gzip_bytes),
+    peer: "Segment's budget 27 KiB; posthog-js ~50 KiB",
+    ratio:
+      summary.snippet_gzip_bytes == null
+        ? '—'
+        : `${((27 * KiB) / summary.snippet_gzip_bytes).toFixed(1)}× smaller than Segment's budget, ${((50 * KiB) / summary.snippet_gzip_bytes).toFixed(1)}× than posthog-js`,
+  },
+  {
+    figure: 'worker bundle: index.js + wasm (gzip)',
+    budget: '≤ 1 MiB',
+    value: summary.worker_gzip_bytes,
+    ok: (v) => v <= 1024 * KiB,
+    measured: fmtB(summary.worker_gzip_bytes),
+    peer: '—',
+    ratio: summary.worker_gzip_bytes == null ? '—' : `${((summary.worker_gzip_bytes / (1024 * KiB)) * 100).toFixed(0)} % of the budget`,
+  },
+  {
+    figure: 'largest profile token the default rules can produce (`Rules::max_token_bytes`)',
+    budget: '≤ 1 KiB',
+    value: summary.token_max_bytes,
+    ok: (v) => v <= KiB,
+    measured: fmtB(summary.token_max_bytes),
+    peer: worstCase ? `JSON-profile peer, same size-bound history: ${worstCase.token_bytes[JL]} B` : '—',
+    ratio: worstCase ? fmtX(worstCase.token_bytes[JL] / summary.token_max_bytes) : '—',
+  },
+  {
+    figure: '`POST /v1/collect` and a proxied page under load, `wrangler dev` on loopback',
+    budget: 'no 5xx, no panic, nothing dropped',
+    value: ours ? { ...summary, panics: ours.panics_in_log, ok2xx: ours.collect.ok + ours.page.ok } : null,
+    ok: (v) => v.load_5xx === 0 && v.load_dropped === 0 && v.panics === 0 && v.ok2xx === v.load_requests,
+    measured: ours
+      ? `${summary.load_requests} requests, ${summary.load_5xx} 5xx, ${summary.load_dropped} dropped, ${ours.panics_in_log} panics; collect ${summary.load_rps} req/s, p99 ${summary.load_p99_ms} ms`
+      : `missing: ${loadProblem}`,
+    peer: peerLoad ? `JS peer: collect ${peerLoad.collect.rps} req/s, p99 ${peerLoad.collect.p99_ms} ms` : '—',
+    ratio: peerLoad && ours ? `${fmtX(ours.collect.rps / peerLoad.collect.rps)} the peer's req/s` : '—',
+  },
+];
+for (const b of budgets) {
+  b.verdict = b.value == null ? 'missing' : b.ok(b.value) ? 'meets' : 'MISSES';
+}
+
+// ---------------------------------------------------------------- the page
+const cpu = os.cpus()[0]?.model || 'unknown CPU';
+const machine = `${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}`;
+let wranglerVersion = 'unknown';
+try {
+  wranglerVersion = JSON.parse(readFileSync('node_modules/wrangler/package.json', 'utf8')).version;
+} catch { /* not installed */ }
+const tools = `${cmd('rustc', ['--version'])}; Node ${process.version}; wrangler ${wranglerVersion}; json-logic-js ${pkgVersion('json-logic-js')}, json-logic-engine ${pkgVersion('json-logic-engine')}`;
+function pkgVersion(name) {
+  try {
+    return JSON.parse(readFileSync(`bench/js/node_modules/${name}/package.json`, 'utf8')).version;
+  } catch {
+    return 'missing';
+  }
+}
+
+const L = [];
+const row = (cells) => L.push(`| ${cells.join(' | ')} |`);
+L.push('# Performance');
+L.push('');
+L.push('Written by `make bench` (`bench/run.sh`); every figure below comes from the same run. Rerun it to');
+L.push('refresh this page. The budgets are the brief\'s; `target/bench/summary.json` has the same figures for');
+L.push('machines.');
+L.push('');
+L.push(`- **Run:** ${started}${wasm?.quick ? ' (BENCH_QUICK: shortened, not for the record)' : ''}`);
+L.push(`- **Machine:** ${machine}; load average at the start ${loadBefore || 'unknown'} (a shared machine: other builds ran beside the benchmark, so tails are noisier than on a quiet one; both sides of each comparison ran interleaved in the same process and saw the same noise)`);
+L.push(`- **Tools:** ${tools}`);
+L.push('');
+L.push('## Budgets');
+L.push('');
+row(['figure', 'budget', 'measured', 'peer', 'ratio', 'verdict']);
+row(['---', '---', '---', '---', '---', '---']);
+for (const b of budgets) row([b.figure, b.budget, b.measured, b.peer, b.ratio, b.verdict === 'meets' ? '✓ meets' : `✗ ${b.verdict}`]);
+if (summary.coldstart_ms != null) {
+  const c = median(cold.map((x) => x.compile_ms));
+  const i = median(cold.map((x) => x.instantiate_ms));
+  row(['cold start: `WebAssembly.compile` + instantiate of the worker\'s wasm, Node 22, fresh process (median of ' + cold.length + ')', '—', `${summary.coldstart_ms} ms (compile ${r2(c)} ms, instantiate ${r2(i)} ms)`, '—', '—', 'reported']);
+} else {
+  row(['cold start of the worker\'s wasm', '—', 'missing: worker/build/index_bg.wasm not built', '—', '—', 'missing']);
+}
+L.push('');
+
+if (def) {
+  L.push('## The engine as wasm against the JSON Logic peers');
+  L.push('');
+  L.push('One Node 22 process. Each side takes the `POST /v1/collect` body as text and returns the answer as');
+  L.push('text, as a worker does: read the body, verify the signed profile, fold the events (a page view and an');
+  L.push('engagement report), compute what the rules read, pick the tier (first match wins), segments and');
+  L.push('variants, re-sign. The peers are plain JavaScript with the rules converted to JSON Logic by');
+  L.push('`rules-to-jsonlogic` (`bench/wasm/src/jsonlogic.rs`), HMAC-SHA256 from `node:crypto`, and a JSON profile');
+  L.push('that keeps exactly what the engine\'s compact profile keeps for these rules. Before any timing, every side');
+  L.push('answers every call of a generated corpus and must agree on tier, segments and variants:');
+  L.push('');
+  for (const s of wasm.suites) {
+    L.push(`- ${s.label} (\`${s.rules_id}\`): ${s.agreement.calls} calls from ${s.agreement.visitors} generated visitors, all sides agree; tiers reached ${Object.entries(s.agreement.tiers).slice(0, 8).map(([k, v]) => `${k} ${v}`).join(', ')}${Object.keys(s.agreement.tiers).length > 8 ? ', …' : ''}.`);
+  }
+  L.push('');
+  L.push('Per call, each timed on its own (µs); ratio = peer p50 / engine p50:');
+  L.push('');
+  row(['rules / profile', 'engine build', 'tier', 'engine p50', 'engine p99', 'json-logic-js p50', 'p99', 'ratio', 'json-logic-engine p50', 'p99', 'ratio', 'tokens (engine / peer)']);
+  row(Array(12).fill('---'));
+  for (const s of wasm.suites) {
+    for (const c of s.cases) {
+      const j = c.sides[JL];
+      const k = c.sides[JLE];
+      for (const [build, label] of [[ENGINE, 'shipped (size-tuned)'], [SPEED, 'opt-level 3']]) {
+        const e = c.sides[build];
+        if (!e) continue;
+        row([c.case, label, c.tier, e.p50_us.toFixed(2), e.p99_us.toFixed(2), j.p50_us.toFixed(2), j.p99_us.toFixed(2), `${(j.p50_us / e.p50_us).toFixed(2)}×`, k.p50_us.toFixed(2), k.p99_us.toFixed(2), `${(k.p50_us / e.p50_us).toFixed(2)}×`, `${c.token_bytes[build]} / ${c.token_bytes[JL]} B`]);
+      }
+    }
+  }
+  L.push('');
+  L.push('"shipped" is the engine built with the release profile the worker ships with (`opt-level = "z"`, tuned for');
+  L.push('size); "opt-level 3" is the same code built for speed, only for this comparison. All four sides ran');
+  L.push('interleaved in the same process.');
+  L.push('');
+
+  L.push('## Where the time goes');
+  L.push('');
+  L.push('Mean time of each stage on its own, typical profile, default rules (ns; stages of one side add up to');
+  L.push('about its whole call):');
+  L.push('');
+  const eb = Object.entries(def.engine_breakdown_ns?.[ENGINE] || {});
+  const fast = def.engine_breakdown_ns?.[SPEED] || {};
+  row(['engine stage (wasm)', 'shipped (size-tuned) ns', 'opt-level 3 ns']);
+  row(['---', '---:', '---:']);
+  for (const [k, v] of eb) row([k, v, fast[k] ?? '—']);
+  L.push('');
+  const pb = Object.entries(def.peer_breakdown_ns || {});
+  row(['json-logic-js peer stage', 'ns']);
+  row(['---', '---:']);
+  for (const [k, v] of pb) row([k, v]);
+  L.push('');
+  const eo = def.eval_only_ns || {};
+  L.push(`The tier rules alone over precomputed counts: json-logic-js ${eo[JL]} ns, json-logic-engine's compiled rules ${eo[JLE]} ns`);
+  L.push('a call. As the brief says, rule evaluation is not where the time goes: on both sides the call is');
+  L.push('dominated by reading JSON, the two HMAC-SHA256 computations (verify and re-sign) and writing JSON.');
+  const engStages = eb.filter(([k]) => !k.startsWith('whole') && !k.startsWith('call into'));
+  engStages.sort((a, b) => b[1] - a[1]);
+  if (engStages.length) {
+    L.push(`In the engine the largest stages are ${engStages.slice(0, 3).map(([k, v]) => `${k} (${v} ns)`).join(', ')}; evaluating the rules is ${def.engine_breakdown_ns[ENGINE]['evaluate tiers + segments + variants']} ns.`);
+  }
+  L.push('');
+}
+
+if (nativeDefault.length) {
+  L.push('## The engine natively');
+  L.push('');
+  L.push('`cargo bench -p intent-engine --bench classify` (criterion, bench profile `opt-level = 3`); the full path');
+  L.push('without JSON (the worker\'s JSON reading and writing are not in it): verify and decode the token, fold two');
+  L.push('events, evaluate, pick variants, re-sign. Each call timed on its own, 50 000 calls per case.');
+  L.push('');
+  row(['case', 'p50 µs', 'p99 µs', 'token bytes', 'largest possible token']);
+  row(['---', '---:', '---:', '---:', '---:']);
+  for (const c of native) row([c.case, c.p50_us.toFixed(2), c.p99_us.toFixed(2), c.token_bytes, c.max_token_bytes]);
+  L.push('');
+}
+
+L.push('## Sizes');
+L.push('');
+L.push('Each file gzipped on its own with `gzip -9`, as a server sends it (the same count as');
+L.push('`scripts/size-check.sh` and `scripts/test-worker.sh`).');
+L.push('');
+row(['file', 'raw', 'gzip', 'built']);
+row(['---', '---:', '---:', '---']);
+for (const [p, v] of Object.entries(sizes)) {
+  row([`\`${p}\``, v ? v.raw : 'missing', v ? v.gzip : 'missing', v ? v.built : '—']);
+}
+L.push('');
+
+L.push('## Load test');
+L.push('');
+if (ours) {
+  L.push(`wrk, ${load.threads} threads, ${load.connections} connections, ${load.seconds} s per run, 127.0.0.1 only; each worker under its own`);
+  L.push('`wrangler dev --local` (the real worker exactly as its integration tests start it, from the built bundle;');
+  L.push('the peer is `bench/peer-worker/`, json-logic-js with the same rules from its own local KV). Collect calls');
+  L.push('carry a returning visitor\'s token and two events; page loads are `/pricing/` in proxy mode with the');
+  L.push('profile cookie (page view recorded from the request, slots filled while streaming).');
+  L.push('');
+  row(['worker', 'endpoint', 'requests', '2xx', '5xx', 'dropped', 'req/s', 'p50 ms', 'p99 ms']);
+  row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']);
+  for (const [name, s] of Object.entries(load.sides)) {
+    for (const [ep, r] of [['POST /v1/collect', s.collect], ['GET /pricing/ (proxy)', s.page]]) {
+      row([name, ep, r.requests, r.ok, r.status_5xx, r.socket_errors + r.timeouts, r.rps, r.p50_ms.toFixed(1), r.p99_ms.toFixed(1)]);
+    }
+  }
+  L.push('');
+  L.push('Under `wrangler dev` the local runtime\'s own proxying dominates a request\'s latency (milliseconds, against');
+  L.push('microseconds of engine time), so these figures show robustness under load, not the engine\'s speed.');
+} else {
+  L.push(`Missing: ${loadProblem}.`);
+}
+L.push('');
+
+const misses = budgets.filter((b) => b.verdict !== 'meets');
+L.push('## Misses');
+L.push('');
+if (!misses.length) {
+  L.push('None: every figure meets its budget.');
+} else {
+  for (const b of misses) L.push(`- **${b.figure}**: ${b.verdict === 'missing' ? 'not measured in this run' : `${b.measured} against ${b.budget}`}.`);
+  if (misses.some((b) => b.figure.startsWith('full path')) && def) {
+    const sp = summary.speedup_vs_jsonlogic_speed_build;
+    L.push('');
+    L.push('Why the engine does not beat the JavaScript peers by the margin asked, from the stage table above: V8 runs');
+    L.push('the peer\'s `JSON.parse`, `JSON.stringify` and `node:crypto` HMAC as native code, while the engine does the');
+    L.push('same work in wasm, built for size. The rules themselves cost the engine well under a microsecond, and the');
+    L.push('whole path natively (no JSON) is about a microsecond. What would close the gap:');
+    L.push('');
+    L.push(`1. Build the engine's hot crates for speed inside the size-tuned worker (\`[profile.release.package.intent-engine]\`,`);
+    L.push(`   \`sha2\`, \`serde_json\` at \`opt-level = 3\`): measured here with the whole engine at opt-level 3, ratio against`);
+    L.push(`   json-logic-js ${sp == null ? 'not measured' : fmtX(sp)}, against json-logic-engine ${fmtX(summary.speedup_vs_jsonlogic_engine_speed_build)}, p99 ${fmtUs(summary.classify_p99_us_wasm_speed_build)}`);
+    const zs = file(`${dir}/engine-wasm/intent_bench_wasm_bg.wasm`);
+    const zf = file(`${dir}/engine-wasm-speed/intent_bench_wasm_bg.wasm`);
+    if (zs && zf) {
+      L.push(`   (the engine-only benchmark module grows from ${fmtB(zs.gzip)} to ${fmtB(zf.gzip)} gzipped; the worker bundle is at ${fmtB(summary.worker_gzip_bytes)} of 1 MiB).`);
+    }
+    L.push('2. Read the collect body without `serde_path_to_error` on the happy path (parse directly; rerun with the');
+    L.push('   path only to word an error): natively that parse alone is about 1.7× the plain `serde_json` parse, and');
+    L.push('   the internally tagged `Event` enum makes serde buffer every event before reading it.');
+    L.push('3. Write the answer\'s variants as JSON text prepared once per tier when the rules are compiled, instead of');
+    L.push('   serialising them on every call.');
+    L.push('4. The two HMAC-SHA256 computations (verify, re-sign) run `sha2`\'s portable code in wasm; compare their');
+    L.push('   rows in the two engine columns above for what the build settings alone change.');
+  }
+}
+L.push('');
+
+writeFileSync(mdPath, `${L.join('\n')}\n`);
+writeFileSync(summaryPath, `${JSON.stringify({ ...summary, run: started, machine, budgets: budgets.map(({ figure, budget, verdict }) => ({ figure, budget, verdict })) }, null, 2)}\n`);
+
+console.log('');
+for (const b of budgets) console.log(`${b.verdict === 'meets' ? 'ok  ' : 'FAIL'}  ${b.figure}: ${b.measured} (budget ${b.budget})`);
+console.log(`\nwrote ${mdPath} and ${summaryPath}`);
+if (misses.length) {
+  console.error(`bench: ${misses.length} figure(s) miss their budget or were not measured: ${misses.map((b) => b.verdict).join(', ')}`);
+  process.exit(1);
+}
