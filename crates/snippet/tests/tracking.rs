@@ -164,6 +164,27 @@ async fn tracks_a_visit_and_fills_the_slots() {
         "evaluating"
     );
 
+    // Hiding the page (another tab, the phone locked) reports its engagement at once.
+    js(
+        "Object.defineProperty(document, 'hidden', { value: true, configurable: true });
+        document.dispatchEvent(new Event('visibilitychange'))",
+    );
+    sleep(100).await;
+    let bodies = sent();
+    assert_eq!(bodies.len(), 6);
+    let events = bodies[5].1["events"].as_array().unwrap();
+    let engagement = events
+        .iter()
+        .find(|e| e["type"] == "engagement")
+        .expect("an engagement event");
+    assert_eq!(engagement["url"], js_str("location.href"));
+    assert!(
+        engagement["seconds"].as_f64().unwrap() >= 1.0,
+        "{engagement}"
+    );
+    assert!((0.0..=100.0).contains(&engagement["scroll"].as_f64().unwrap()));
+    js("delete document.hidden; document.dispatchEvent(new Event('visibilitychange'))");
+
     // Hostile or wrong calls are ignored without throwing into the page.
     js(r#"__status = 200;
         intent('event', 'p', new Proxy({}, { ownKeys() { throw new Error('no') } }));
