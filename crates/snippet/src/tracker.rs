@@ -206,12 +206,27 @@ impl Tracker {
         }
         self.report_engagement();
         let doc = &self.page.document;
-        let referrer = if self.url.is_undefined() {
+        let first = self.url.is_undefined();
+        let referrer = if first {
             get(doc, "referrer")
         } else {
             self.url.clone()
         };
-        self.record(event::pageview(&url, &referrer, &get(doc, "title")));
+        // In proxy mode the worker served this page: it recorded the view, filled the slots
+        // and put the tier on <html> before any answer of ours could. That view is not
+        // recorded twice; later (single-page, back/forward cache) views are the snippet's.
+        let served = call1(
+            &get(doc, "documentElement"),
+            "getAttribute",
+            &"data-intent-tier".into(),
+        )
+        .unwrap_or_default();
+        if first && self.tier.is_undefined() && served.is_string() {
+            self.tier = served;
+            self.segments = Array::new().into();
+        } else {
+            self.record(event::pageview(&url, &referrer, &get(doc, "title")));
+        }
         self.engagement = Engagement::new(now(), !self.hidden());
         self.url = url;
         self.measure_scroll();

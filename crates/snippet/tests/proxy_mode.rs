@@ -1,0 +1,53 @@
+//! A page the worker served in proxy mode: it recorded the view, filled the slots and put the
+//! tier on `<html>`. The snippet does not record that view again, knows the tier at once, and
+//! reports what the worker cannot see (single-page navigations, clicks, events).
+
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use support::{collect_url, js, js_str, page, sent, setup, sleep};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+async fn a_proxied_page_view_is_not_recorded_twice() {
+    page(r#"<div data-intent-slot="hero" data-intent-filled=""><h1>Ready when you are</h1></div>"#);
+    js("document.documentElement.setAttribute('data-intent-tier', 'ready')");
+    let script = setup(
+        r#"{ profile: "t", tier: "ready", segments: [], variants: {} }"#,
+        &[("data-allow-automation", "")],
+    );
+    intent_snippet::start(script.into(), collect_url());
+    sleep(100).await;
+    assert_eq!(sent().len(), 0, "the worker already recorded this view");
+    js("window.__tiers = []; intent('tier', t => __tiers.push(t))");
+    assert_eq!(
+        js_str("__tiers.join()"),
+        "ready",
+        "the tier is known at once"
+    );
+
+    let before = js_str("location.href");
+    js("history.pushState({}, '', '/spa/next')");
+    sleep(100).await;
+    let bodies = sent();
+    assert_eq!(
+        bodies.len(),
+        1,
+        "a single-page navigation is the snippet's to report"
+    );
+    let views: Vec<_> = bodies[0].1["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "pageview")
+        .cloned()
+        .collect();
+    assert_eq!(views.len(), 1);
+    assert_eq!(
+        views[0]["referrer"], before,
+        "the referrer of a single-page view is the previous view"
+    );
+}
