@@ -6,7 +6,7 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 
-import { startWorker, withLog, CookieJar, collect, freePort } from './harness.mjs';
+import { startWorker, withLog, CookieJar, collect, journey, freePort } from './harness.mjs';
 
 const READY_HERO = '<h1>Your forecast, live in two weeks</h1>';
 const EVALUATING_HERO = '<h1>See why finance teams switch to Ledgerly</h1>';
@@ -65,16 +65,23 @@ describe('proxy mode over the bundled site', () => {
     assert.equal(c.headers.get('x-intent-rules'), r.headers.get('x-intent-rules'));
   }));
 
-  test('the snippet sending the same page view does not count it twice', logged(async () => {
+  test('page views the snippet sends with the cookie (single-page navigations) count', logged(async () => {
     const jar = new CookieJar();
     await jar.get(`${w.url}/pricing/`);
-    // The snippet on that page posts its page view with the cookie (same origin).
-    const c = await collect(w.url, { site: 'demo', profile: null, events: [{ type: 'pageview', url: `${w.url}/pricing/` }] }, { cookie: jar.header() });
+    const c = await collect(w.url, { site: 'demo', profile: null, events: [{ type: 'pageview', url: `${w.url}/pricing/plans` }] }, { cookie: jar.header() });
     assert.equal(c.status, 200);
+    assert.equal(c.body.tier, 'evaluating');
     jar.store({ headers: c.headers });
-    await jar.get(`${w.url}/pricing/`);
-    const d = await fetch(`${w.url}/v1/decide`, { headers: { cookie: jar.header() } }).then((r) => r.json());
-    assert.equal(d.tier, 'evaluating', 'two page loads, not three views');
+    const third = await jar.get(`${w.url}/pricing/`);
+    assert.equal(third.headers.get('x-intent-tier'), 'ready', 'two page loads and one navigation');
+  }));
+
+  test('the cookie wins over a token the snippet also sends', logged(async () => {
+    const jar = new CookieJar();
+    await jar.get(`${w.url}/`);
+    const [other] = await journey(w.url, [[{ type: 'pageview', url: 'https://demo.test/pricing' }]]);
+    const c = await collect(w.url, { site: 'demo', profile: other.profile, events: [] }, { cookie: jar.header() });
+    assert.equal(c.body.tier, 'researching', 'the cookie visitor has seen only the home page');
   }));
 
   test('events sent by the snippet with the cookie move the tier', logged(async () => {

@@ -1,6 +1,6 @@
 //! The snippet's API: `POST /v1/collect` and `GET /v1/decide`.
 
-use intent_engine::{process, CollectRequest, Decision, Event};
+use intent_engine::{process, CollectRequest, Decision};
 use serde::Serialize;
 use worker::{Request, Response, Result};
 
@@ -85,20 +85,13 @@ pub async fn collect(mut req: Request, ctx: &Ctx<'_>) -> std::result::Result<Res
     }
 
     let keys = visitor::keyring(ctx.env)?;
-    // In proxy mode the profile travels in the cookie, and the page view was already recorded
-    // when the worker served the page: the snippet's own page view would count it twice.
+    // In proxy mode the profile travels in the first-party cookie, which wins over a token the
+    // snippet may also keep. (The snippet does not report the page view of a page the worker
+    // served and personalised, recognised by `data-intent-tier` on `<html>`; it does report
+    // single-page navigations, which only it can see.)
     let cookie_mode = cookie.is_some();
-    let (token, events) = match cookie {
-        Some(token) => {
-            let events: Vec<Event> = call
-                .events
-                .into_iter()
-                .filter(|e| !matches!(e, Event::Pageview { .. }))
-                .collect();
-            (Some(token), events)
-        }
-        None => (call.profile, call.events),
-    };
+    let token = cookie.or(call.profile);
+    let events = call.events;
     let out = process(
         &rules.rules,
         &keys,
