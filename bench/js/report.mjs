@@ -305,8 +305,8 @@ if (def) {
 
   L.push('## Where the time goes');
   L.push('');
-  L.push('Mean time of each stage on its own, typical profile, default rules (ns; stages of one side add up to');
-  L.push('about its whole call):');
+  L.push('Each stage on its own, typical profile, default rules: ns a call, the median over batches of 100 calls');
+  L.push('(the stages of one side add up to about its whole call):');
   L.push('');
   const eb = Object.entries(def.engine_breakdown_ns?.[ENGINE] || {});
   const fast = def.engine_breakdown_ns?.[SPEED] || {};
