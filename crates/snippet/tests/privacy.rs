@@ -47,12 +47,22 @@ async fn respects_privacy_signals_bots_and_opt_outs() {
         "a bot's visit leaves storage alone"
     );
 
-    let crawler = "Object.defineProperty(navigator, 'userAgent', { value: 'Mozilla/5.0 (compatible; Googlebot/2.1)', configurable: true })";
-    assert_eq!(
-        requests_after(crawler, &automation).await,
-        0,
-        "crawler user agent"
-    );
+    for ua in [
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        "AdsBot-Google (+http://www.google.com/adsbot.html)",
+        "Mozilla/5.0 (compatible; Yahoo! Slurp)",
+        "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36 Chrome-Lighthouse",
+    ] {
+        let set_ua = format!(
+            "Object.defineProperty(navigator, 'userAgent', {{ value: '{ua}', configurable: true }})"
+        );
+        assert_eq!(
+            requests_after(&set_ua, &automation).await,
+            0,
+            "crawler: {ua}"
+        );
+    }
     js("delete navigator.userAgent");
 
     assert_eq!(
@@ -85,6 +95,9 @@ async fn respects_privacy_signals_bots_and_opt_outs() {
     );
     assert_eq!(token(), None);
     js("delete navigator.globalPrivacyControl");
+
+    // A phone whose name contains "bot" is a person: the last case runs with this one.
+    js("Object.defineProperty(navigator, 'userAgent', { value: 'Mozilla/5.0 (Linux; Android 12; CUBOT X30) Mobile Safari/537.36', configurable: true })");
 
     // Nothing of the above: tracked, with the stored token sent back.
     assert_eq!(requests_after("", &automation).await, 1);
