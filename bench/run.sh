@@ -24,6 +24,7 @@ else
 fi
 cd "$ROOT"
 cargo=${CARGO:-cargo}
+target=${CARGO_TARGET_DIR:-target}
 out=target/bench
 mkdir -p "$out"
 quick=${BENCH_QUICK:-0}
@@ -69,7 +70,7 @@ step "2. engine as wasm against the JSON Logic peers"
 "$cargo" run -q -p intent-bench-wasm --bin rules-to-jsonlogic -- --fifty "$out/fifty.json" >"$out/fifty.jsonlogic.json"
 # The release profile is the worker's: tuned for size, as the engine ships inside the worker.
 "$cargo" build --release --target wasm32-unknown-unknown -p intent-bench-wasm --lib
-wasm-bindgen target/wasm32-unknown-unknown/release/intent_bench_wasm.wasm \
+wasm-bindgen "$target/wasm32-unknown-unknown/release/intent_bench_wasm.wasm" \
   --target nodejs --no-typescript --out-dir "$out/engine-wasm"
 engines=(--engine "intent-engine (wasm)=$ROOT/$out/engine-wasm")
 if [ "${BENCH_SPEED_VARIANT:-1}" != 0 ]; then
