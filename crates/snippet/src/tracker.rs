@@ -167,9 +167,12 @@ impl Tracker {
             Msg::Heartbeat => self.heartbeat(),
             Msg::Navigated => self.navigated(),
             Msg::Custom(name, props) => match crate::api::custom_event(&self.page, &name, &props) {
+                // Sent at once (a custom event such as `demo_request` may change the tier,
+                // and the page may be left right after it); while a request is in flight, it
+                // goes with the next one.
                 Some(event) => {
                     self.record(event);
-                    self.flush_scheduled = true;
+                    self.flush();
                 }
                 // An event without a name, or an unknown command (`name` is then undefined
                 // and `props` holds the command).

@@ -131,7 +131,7 @@ async fn tracks_a_visit_and_fills_the_slots() {
     // A later answer without variants puts the page's own content back.
     js(r#"__answer = { profile: "tok2", tier: "evaluating", segments: [], variants: {} }"#);
     js("intent('event', 'demo_request', { plan: 'pro' })");
-    sleep(1300).await;
+    sleep(100).await;
     assert_eq!(sent().len(), 4);
     assert_eq!(js_str("localStorage.getItem('intent_profile')"), "tok2");
     assert_eq!(
@@ -157,7 +157,7 @@ async fn tracks_a_visit_and_fills_the_slots() {
     // An error status changes nothing on the page, and nothing throws.
     js(r#"__status = 400; __answer = { error: "bad" }"#);
     js("intent('event', 'x')");
-    sleep(1300).await;
+    sleep(100).await;
     assert_eq!(sent().len(), 5);
     assert_eq!(
         js_str("document.documentElement.dataset.intentTier"),
@@ -165,6 +165,7 @@ async fn tracks_a_visit_and_fills_the_slots() {
     );
 
     // Hiding the page (another tab, the phone locked) reports its engagement at once.
+    sleep(1200).await;
     js(
         "Object.defineProperty(document, 'hidden', { value: true, configurable: true });
         document.dispatchEvent(new Event('visibilitychange'))",
@@ -192,18 +193,25 @@ async fn tracks_a_visit_and_fills_the_slots() {
         intent('nonsense', 1, 2);
         intent('tier', () => { throw new Error('site bug') });"#);
 
-    // Leaving the page: what is pending goes by sendBeacon.
-    js("intent('event', 'bye')");
-    js("dispatchEvent(new Event('pagehide'))");
+    sleep(100).await;
+    let (_, body) = sent().last().unwrap().clone();
+    assert_eq!(
+        body["events"][0]["name"], "p",
+        "a custom event is sent at once"
+    );
+    assert_eq!(body["events"][0]["props"], serde_json::json!({}));
+
+    // Leaving the page: what is pending (a click waiting for the heartbeat) goes by sendBeacon.
+    js("document.querySelector('#cta-2').click(); dispatchEvent(new Event('pagehide'))");
     let bodies = sent();
     let (how, body) = bodies.last().unwrap();
     assert_eq!(how, "beacon");
-    let names: Vec<_> = body["events"]
+    let targets: Vec<_> = body["events"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|e| e["name"].as_str())
+        .filter_map(|e| e["target"].as_str())
         .collect();
-    assert_eq!(names, ["p", "bye"]);
+    assert_eq!(targets, ["cta-2"]);
     assert_eq!(js_num("__sent.filter(s => s.how == 'beacon').length"), 1.0);
 }
