@@ -399,4 +399,72 @@ mod tests {
         assert!(!is_loader_src("/not-intent.json"));
         assert!(!is_loader_src("/myintent.js"));
     }
+
+    fn demo_pages(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                demo_pages(&path, out);
+            } else if path.extension().is_some_and(|e| e == "html") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// Every page of the demo site (www/): each slot gets its variant whatever the chunking,
+    /// the rest of the page is untouched, and the page keeps exactly one loader tag.
+    #[test]
+    fn demo_site_pages() {
+        let www = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../www");
+        let mut pages = Vec::new();
+        demo_pages(&www, &mut pages);
+        for page in pages {
+            let Ok(html) = std::fs::read_to_string(&page) else {
+                continue;
+            };
+            let slots: usize = ["hero", "cta", "pricing-nudge"]
+                .iter()
+                .map(|name| {
+                    html.matches(&format!("data-intent-slot=\"{name}\""))
+                        .count()
+                })
+                .sum();
+            let out = rewrite_document(&html, ready_plan());
+            assert_eq!(
+                out.matches("data-intent-filled").count(),
+                slots,
+                "{}",
+                page.display()
+            );
+            assert_eq!(
+                out.matches("intent.js").count(),
+                html.matches("intent.js").count().max(1),
+                "{}",
+                page.display()
+            );
+            assert_eq!(
+                rewrite_document(&html, PagePlan::default()),
+                html,
+                "{}",
+                page.display()
+            );
+            for size in [1, 7, 64, 1000] {
+                let mut rewriter = SlotRewriter::new(ready_plan());
+                let mut chunked = Vec::new();
+                for chunk in html.as_bytes().chunks(size) {
+                    chunked.extend(rewriter.write(chunk));
+                }
+                chunked.extend(rewriter.finish());
+                assert_eq!(
+                    String::from_utf8_lossy(&chunked),
+                    out,
+                    "{} in chunks of {size}",
+                    page.display()
+                );
+            }
+        }
+    }
 }
