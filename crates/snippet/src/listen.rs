@@ -18,6 +18,7 @@ pub(crate) fn listen(page: &Page) {
         ("pagehide", false),
         ("pageshow", false),
         ("popstate", false),
+        ("DOMContentLoaded", false),
     ] {
         let _ = call(
             &page.window,

@@ -122,6 +122,8 @@ pub(crate) struct Tracker {
     /// The tier of the last answer; `undefined` before the first one.
     tier: JsValue,
     segments: JsValue,
+    /// The variants of the last answer, for slots parsed after it arrived.
+    variants: JsValue,
     /// Functions registered with `intent('tier', fn)` (an array).
     tier_callbacks: JsValue,
     /// `r => r.json()`, for the fetch promise.
@@ -152,6 +154,7 @@ impl Tracker {
             engagement: Engagement::default(),
             tier: JsValue::UNDEFINED,
             segments: JsValue::UNDEFINED,
+            variants: JsValue::UNDEFINED,
             tier_callbacks: Array::new().into(),
             page,
             read_json,
@@ -288,6 +291,9 @@ impl Tracker {
                 self.navigated();
             }
             Some("popstate") => self.navigated(),
+            // A tag without `defer` can start the snippet before the page is parsed: slots
+            // that arrive later get the last answer's variants.
+            Some("DOMContentLoaded") => slots::apply(&self.page, &self.variants),
             _ => {}
         }
     }
@@ -401,7 +407,8 @@ impl Tracker {
             let _ = call2(&self.page.storage(), "setItem", &TOKEN_KEY.into(), &token);
             self.token = token;
         }
-        slots::apply(&self.page, &get(answer, "variants"));
+        self.variants = get(answer, "variants");
+        slots::apply(&self.page, &self.variants);
         self.flush();
         self.segments = get(answer, "segments");
         if tier == self.tier {

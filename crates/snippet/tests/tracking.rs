@@ -84,6 +84,11 @@ async fn tracks_a_visit_and_fills_the_slots() {
     js("intent('tier', t => __tiers.push('late:' + t))");
     assert_eq!(js_str("__tiers.join('|')"), "ready:hot|late:ready");
 
+    // A slot parsed after the answer (a tag without `defer`) is filled once the page is.
+    js("document.getElementById('site').insertAdjacentHTML('beforeend', '<div id=\"late\" data-intent-slot=\"hero\">x</div>');
+        document.dispatchEvent(new Event('DOMContentLoaded', { bubbles: true }))");
+    assert_eq!(el("#late").inner_html(), "<h1>Ready</h1>");
+
     // Starting again (the tag included twice) changes nothing.
     intent_snippet::start(script.into(), collect_url());
     sleep(50).await;
