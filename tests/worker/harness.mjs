@@ -115,6 +115,10 @@ export async function startWorker({ vars = {}, kv = { rules: DEFAULT_RULES } } =
   child.stderr.on('data', (d) => log.push(d.toString()));
   let exited = null;
   const exit = new Promise((res) => child.on('exit', (code, signal) => { exited = { code, signal }; res(); }));
+  // If the test process dies without running its `after` hooks, take wrangler and workerd
+  // (wrangler's own process group) down with it.
+  const reap = () => { if (!exited) { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } } };
+  process.once('exit', reap);
 
   const url = `http://127.0.0.1:${port}`;
   const worker = {
@@ -130,6 +134,7 @@ export async function startWorker({ vars = {}, kv = { rules: DEFAULT_RULES } } =
         await exit;
         clearTimeout(timer);
       }
+      process.removeListener('exit', reap);
       rmSync(dir, { recursive: true, force: true });
     },
   };
