@@ -113,7 +113,7 @@ pub(crate) struct Tracker {
     pending: JsValue,
     in_flight: bool,
     /// Something waits for the next heartbeat to be sent.
-    pub(crate) flush_scheduled: bool,
+    flush_scheduled: bool,
     /// Set on `pagehide`: from then on, events leave by `sendBeacon`.
     unloading: bool,
     /// The URL of the current page view; `undefined` before the first one.
@@ -257,8 +257,8 @@ impl Tracker {
         }
     }
 
-    /// Every second: reads the clock for engagement, and sends what clicks and custom events
-    /// left pending, so that events close together travel in one request.
+    /// Every second: reads the clock for engagement, and sends what clicks left pending (and
+    /// what waited behind a failed request), so that clicks close together travel together.
     pub(crate) fn heartbeat(&mut self) {
         let visible = !self.hidden();
         self.engagement.tick(now(), visible);
