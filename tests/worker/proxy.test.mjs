@@ -172,6 +172,11 @@ describe('proxy mode in front of an origin', () => {
         res.end();
         return;
       }
+      if (req.url === '/moved-absolute') {
+        res.writeHead(301, { location: `http://${req.headers.host}/pricing?from=old` });
+        res.end();
+        return;
+      }
       if (req.url === '/moved') {
         res.writeHead(302, { location: '/pricing' });
         res.end();
@@ -187,7 +192,7 @@ describe('proxy mode in front of an origin', () => {
         req.on('data', (c) => chunks.push(c));
         req.on('end', () => {
           res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ host: req.headers.host, method: req.method, url: req.url, body: Buffer.concat(chunks).toString() }));
+          res.end(JSON.stringify({ host: req.headers.host, forwardedHost: req.headers['x-forwarded-host'], method: req.method, url: req.url, body: Buffer.concat(chunks).toString() }));
         });
         return;
       }
@@ -251,6 +256,9 @@ describe('proxy mode in front of an origin', () => {
     const moved = await fetch(`${w.url}/moved`, { redirect: 'manual' });
     assert.equal(moved.status, 302);
     assert.equal(moved.headers.get('location'), '/pricing');
+    const absolute = await fetch(`${w.url}/moved-absolute`, { redirect: 'manual' });
+    assert.equal(absolute.status, 301);
+    assert.equal(absolute.headers.get('location'), `${w.url}/pricing?from=old`, 'redirects to the origin host come back to the public host');
     const bin = await fetch(`${w.url}/data.bin`);
     assert.deepEqual([...new Uint8Array(await bin.arrayBuffer())], [0, 1, 2, 3, 255]);
   }));
@@ -262,6 +270,7 @@ describe('proxy mode in front of an origin', () => {
     assert.equal(body.url, '/echo?x=1');
     assert.equal(body.body, 'hello');
     assert.equal(body.host, `127.0.0.1:${origin.address().port}`, 'the origin sees its own host name');
+    assert.equal(body.forwardedHost, `127.0.0.1:${w.port}`, 'and the public one in X-Forwarded-Host');
   }));
 
   test('the snippet and the API never go to the origin', logged(async () => {

@@ -38,6 +38,11 @@ pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
             return bad_gateway();
         }
     };
+    if let Some(origin) = &ctx.settings.origin {
+        if (300..400).contains(&upstream.status_code()) {
+            return rewrite_location(upstream, origin, &url.origin().ascii_serialization());
+        }
+    }
     if !is_get || !is_html(&upstream) {
         return Ok(upstream);
     }
@@ -157,6 +162,15 @@ async fn fetch_origin(req: Request, origin: &str) -> Result<Response> {
     let headers = req.headers().clone();
     // The origin must see its own host name, not the worker's; fetch fills it in.
     headers.delete("host")?;
+    // The origin builds absolute links and redirects for the public host, not its own.
+    if let Some(host) = url.host_str() {
+        let host = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
+        headers.set("x-forwarded-host", &host)?;
+    }
+    headers.set("x-forwarded-proto", url.scheme())?;
     let mut init = RequestInit::new();
     init.with_method(req.method())
         .with_headers(headers)
@@ -168,6 +182,23 @@ async fn fetch_origin(req: Request, origin: &str) -> Result<Response> {
     Fetch::Request(Request::new_with_init(&target, &init)?)
         .send()
         .await
+}
+
+/// Points a redirect to the origin's own host back at the public host, so the visitor stays
+/// on the worker's route (as a reverse proxy's `ProxyPassReverse` does).
+fn rewrite_location(resp: Response, origin: &str, public: &str) -> Result<Response> {
+    let Some(location) = resp.headers().get("location")? else {
+        return Ok(resp);
+    };
+    let Some(rest) = location.strip_prefix(origin) else {
+        return Ok(resp);
+    };
+    if !(rest.is_empty() || rest.starts_with(['/', '?', '#'])) {
+        return Ok(resp);
+    }
+    let resp = with_mutable_headers(resp);
+    resp.headers().set("location", &format!("{public}{rest}"))?;
+    Ok(resp)
 }
 
 /// True for a response that is an HTML page worth personalising.
