@@ -11,7 +11,7 @@ help:
 	@echo "make bench  - benchmarks against the budgets (not part of make test)"
 	@echo "make fuzz   - each fuzz target for 5 minutes (make test runs them for 15 s each)"
 
-test: test-engine test-worker fuzz-smoke test-snippet size test-bench
+test: test-engine test-worker fuzz-smoke test-snippet size test-bench test-e2e
 
 # Engine and CLI: format, lints on native and wasm32, unit/golden/property tests, wasm32 build.
 test-engine: lint
@@ -95,3 +95,10 @@ test-snippet: setup snippet
 # (loader <= 1 KiB, loader + glue + wasm <= 12 KiB, gzipped).
 size: snippet
 	scripts/size-check.sh
+
+# End to end (tests/e2e/): a visitor's journeys in Debian's headless Chromium (playwright-core)
+# against the built worker serving the demo site in proxy mode on wrangler's local workerd, on a
+# free port with its own local KV. Node 22 (node_modules/.bin, through scripts/env.sh) runs them.
+.PHONY: test-e2e
+test-e2e: worker site
+	source scripts/env.sh && node --test --test-concurrency=1 --test-timeout=120000 --test-reporter=spec tests/e2e/*.test.mjs

@@ -1,0 +1,146 @@
+// Headless Chromium for the end-to-end tests: Debian's /usr/bin/chromium driven by
+// playwright-core, with a recorder of what goes over the wire and readers for what a visitor
+// sees. Nothing here answers a request: the server is always the real worker.
+
+import { chromium } from 'playwright-core';
+
+/** Debian's Chromium (never a browser downloaded by `playwright install`). */
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-dev-shm-usage',
+];
+
+/** The texts of the demo site's hero, as the visitor reads them. */
+export const HERO = {
+  homeResearching: 'Forecast revenue you can defend in the board meeting.',
+  evaluating: 'See why finance teams switch to Ledgerly',
+  ready: 'Your forecast, live in two weeks',
+};
+
+export function launch() {
+  return chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+}
+
+/**
+ * A browser context on the worker. Playwright sets `navigator.webdriver`, which the snippet
+ * treats as a bot; `window.intentAllowAutomation` is its documented, test-only switch, set
+ * before any page script runs. `initScripts` run after it, on every page.
+ */
+export async function newVisitor(browser, baseURL, { initScripts = [], ...options } = {}) {
+  const context = await browser.newContext({ baseURL, ...options });
+  await context.addInitScript(() => { window.intentAllowAutomation = true; });
+  for (const script of initScripts) await context.addInitScript(script);
+  const wire = new Wire(context);
+  return { context, wire };
+}
+
+/**
+ * Everything the context's pages request, with the bodies sent to `/v1/collect` parsed and
+ * their answers kept. Observation only: requests continue untouched.
+ */
+export class Wire {
+  constructor(context) {
+    this.requests = [];
+    this.answers = [];
+    this.console = [];
+    context.on('request', (req) => this.requests.push(req));
+    context.on('response', (resp) => {
+      if (isCollect(resp.request())) {
+        this.answers.push(resp.json().catch((e) => ({ unreadable: String(e) })));
+      }
+    });
+    context.on('page', (page) => {
+      page.on('console', (m) => this.console.push(`[${m.type()}] ${m.text()}`));
+      page.on('pageerror', (e) => this.console.push(`[pageerror] ${e.message}`));
+    });
+  }
+
+  /** Requests whose path is `path` (or matches it, for a RegExp). */
+  to(path) {
+    return this.requests.filter((r) => {
+      const p = new URL(r.url()).pathname;
+      return path instanceof RegExp ? path.test(p) : p === path;
+    });
+  }
+
+  /** The parsed bodies of every `/v1/collect` call so far. */
+  collectBodies() {
+    return this.requests.filter(isCollect).map((r) => JSON.parse(r.postData() ?? 'null'));
+  }
+
+  /** Every event sent to `/v1/collect` so far, in order, optionally of one `type`. */
+  events(type) {
+    const all = this.collectBodies().flatMap((b) => b?.events ?? []);
+    return type ? all.filter((e) => e.type === type) : all;
+  }
+
+  /** The answers `/v1/collect` gave so far, parsed. */
+  async collectAnswers() {
+    return Promise.all(this.answers);
+  }
+
+  /** A short account of the traffic and the console, for failure messages. */
+  summary() {
+    const lines = this.requests.map((r) => {
+      const body = isCollect(r) ? ` ${r.postData()}` : '';
+      return `${r.method()} ${r.url()}${body}`;
+    });
+    return `--- requests ---\n${lines.join('\n')}\n--- console ---\n${this.console.join('\n')}`;
+  }
+}
+
+function isCollect(req) {
+  return req.method() === 'POST' && new URL(req.url()).pathname === '/v1/collect';
+}
+
+/** What the visitor sees: the hero's heading and the tier on `<html>`. */
+export async function seen(page) {
+  return page.evaluate(() => ({
+    hero: document.querySelector('[data-intent-slot="hero"] h1')?.textContent.trim() ?? null,
+    tier: document.documentElement.getAttribute('data-intent-tier'),
+  }));
+}
+
+/** Waits until `<html data-intent-tier>` says `tier`, then returns what the visitor sees. */
+export async function waitForTier(page, tier, timeout = 10_000) {
+  await page.waitForFunction((t) => document.documentElement.getAttribute('data-intent-tier') === t, tier, { timeout });
+  return seen(page);
+}
+
+/**
+ * Waits until the tracker runs: the loader's queue stub has been replaced by the snippet's own
+ * `intent()`, which also means its history and click listeners are installed.
+ */
+export async function waitForSnippet(page, timeout = 10_000) {
+  await page.waitForFunction(
+    () => typeof window.intent === 'function' && !String(window.intent).includes('intent.q'),
+    null,
+    { timeout },
+  );
+}
+
+/** A single-page navigation, as a router would make it. */
+export async function pushState(page, path) {
+  await page.evaluate((p) => history.pushState({}, '', p), path);
+}
+
+/** The value of the `intent_profile` cookie in `context`, or null. */
+export async function profileCookie(context) {
+  const c = (await context.cookies()).find((k) => k.name === 'intent_profile');
+  return c ? c.value : null;
+}
+
+/** Polls `predicate` (sync or async) until it holds; fails naming `what` after `timeout` ms. */
+export async function until(predicate, what, timeout = 10_000) {
+  const deadline = Date.now() + timeout;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
