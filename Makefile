@@ -42,8 +42,7 @@ setup:
 	scripts/setup.sh
 
 # dist/site: the demo site (www/) plus the snippet build (dist/snippet/), the worker's assets.
-site: setup
-	if [ -x scripts/build-snippet.sh ]; then scripts/build-snippet.sh; fi
+site: setup snippet
 	scripts/build-site.sh
 
 # worker/build: the worker compiled to wasm by worker-build.
