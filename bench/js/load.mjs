@@ -160,6 +160,13 @@ async function main() {
   const sides = {};
   let real;
   let peer;
+  // Interrupted (Ctrl-C on make bench): stop both wrangler processes before leaving.
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, async () => {
+      await Promise.all([real?.stop(), peer?.stop()]);
+      process.exit(130);
+    });
+  }
   try {
     // One at a time: two wrangler dev processes starting together race for the same local sockets.
     real = await startWorker();

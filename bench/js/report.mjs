@@ -282,6 +282,11 @@ if (def) {
     L.push(`- ${s.label} (\`${s.rules_id}\`): ${s.agreement.calls} calls from ${s.agreement.visitors} generated visitors, all sides agree; tiers reached ${Object.entries(s.agreement.tiers).slice(0, 8).map(([k, v]) => `${k} ${v}`).join(', ')}${Object.keys(s.agreement.tiers).length > 8 ? ', …' : ''}.`);
   }
   L.push('');
+  L.push('Where the set-up favours the peers: their request check is lighter (types only, where the engine also');
+  L.push('enforces every size limit and names the field), their glob patterns are V8 regular expressions, and');
+  L.push('their rules are compiled once at start-up like the engine\'s. Their tokens are JSON, two to three times');
+  L.push('the engine\'s (the last column), which costs on the wire rather than in this table.');
+  L.push('');
   L.push('Per call, each timed on its own (µs); ratio = peer p50 / engine p50:');
   L.push('');
   row(['rules / profile', 'engine build', 'tier', 'engine p50', 'engine p99', 'json-logic-js p50', 'p99', 'ratio', 'json-logic-engine p50', 'p99', 'ratio', 'tokens (engine / peer)']);
