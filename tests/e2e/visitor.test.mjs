@@ -38,6 +38,25 @@ async function viewPricingThrice(page) {
 /** Lets timers and heartbeats run (the snippet sends clicks and retries once a second). */
 const settle = (page) => page.waitForTimeout(1500);
 
+/**
+ * Waits until the worker's log has been quiet for a moment and returns its length: the mark
+ * from which `collectsSince` counts. Beacons sent while a page is left (`pagehide`) go out from
+ * the browser after the page is gone, so no page-level listener sees them; wrangler's log of
+ * the requests the worker served does.
+ */
+async function quietMark(w) {
+  let length = w.log().length;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 700));
+    const now = w.log().length;
+    if (now === length) return now;
+    length = now;
+  }
+}
+
+/** How many `/v1/collect` calls the worker served since `mark`. */
+const collectsSince = (w, mark) => (w.log().slice(mark).match(/POST \/v1\/collect/g) ?? []).length;
+
 describe('a visitor in headless Chromium', () => {
   let w;
   let browser;
@@ -193,6 +212,7 @@ describe('a visitor in headless Chromium', () => {
   }));
 
   test('with Global Privacy Control on, nothing is stored and nothing is sent', journey(async () => {
+    const mark = await quietMark(w);
     const { context, wire } = await visitor({
       extraHTTPHeaders: { 'Sec-GPC': '1' },
       initScripts: [() => {
@@ -219,6 +239,11 @@ describe('a visitor in headless Chromium', () => {
     assert.equal(s.tier, 'researching');
     assert.notEqual(s.hero, HERO.ready);
     assert.notEqual(s.hero, HERO.evaluating);
+    // Leaving the page is when a tracker sends its last beacon, which only the worker sees.
+    await page.close({ runBeforeUnload: true });
+    await context.close();
+    await quietMark(w);
+    assert.equal(collectsSince(w, mark), 0, 'the worker received no /v1/collect call');
   }));
 
   test('with JavaScript off, a proxied page carries its tier variant in the HTML', journey(async () => {
