@@ -11,7 +11,7 @@
 #   5. the worker under `wrangler dev` under load (wrk, loopback only), beside a JavaScript peer
 #
 # BENCH_QUICK=1 shortens every step (for trying the script, not for the figures).
-# BENCH_SPEED_VARIANT=0 skips the extra engine build tuned for speed instead of size.
+# BENCH_SPEED_VARIANT=0 skips the extra engine builds tuned for speed instead of size.
 # BENCH_LOAD=0 skips the load test. LOAD_SECONDS (default 10, at most 30) bounds each wrk run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -74,14 +74,26 @@ wasm-bindgen "$target/wasm32-unknown-unknown/release/intent_bench_wasm.wasm" \
   --target nodejs --no-typescript --out-dir "$out/engine-wasm"
 engines=(--engine "intent-engine (wasm)=$ROOT/$out/engine-wasm")
 if [ "${BENCH_SPEED_VARIANT:-1}" != 0 ]; then
-  # The same engine built for speed (opt-level 3), in its own target directory so that the
-  # shared build cache keeps its size-tuned artefacts: it runs beside the shipped build and
-  # shows how much of the wasm time is the size tuning.
+  # The same engine built for speed, beside the shipped build, each in its own target directory
+  # so that the shared build cache keeps its size-tuned artefacts: first only the hot library
+  # crates at opt-level 3 (what per-package profile overrides in the worker would give), then
+  # everything at opt-level 3. They show how much of the wasm time is the size tuning.
+  hot=()
+  for crate in intent-engine sha2 hmac digest block-buffer serde_json serde_path_to_error base64; do
+    hot+=(--config "profile.release.package.$crate.opt-level=3")
+  done
+  "$cargo" build --release --target wasm32-unknown-unknown -p intent-bench-wasm --lib \
+    "${hot[@]}" --target-dir target/bench-hot
+  wasm-bindgen target/bench-hot/wasm32-unknown-unknown/release/intent_bench_wasm.wasm \
+    --target nodejs --no-typescript --out-dir "$out/engine-wasm-hot"
+  engines+=(--engine "intent-engine (wasm, hot crates opt-level 3)=$ROOT/$out/engine-wasm-hot")
   "$cargo" build --release --target wasm32-unknown-unknown -p intent-bench-wasm --lib \
     --config 'profile.release.opt-level=3' --target-dir target/bench-speed
   wasm-bindgen target/bench-speed/wasm32-unknown-unknown/release/intent_bench_wasm.wasm \
     --target nodejs --no-typescript --out-dir "$out/engine-wasm-speed"
   engines+=(--engine "intent-engine (wasm, opt-level 3)=$ROOT/$out/engine-wasm-speed")
+else
+  rm -rf "$out/engine-wasm-hot" "$out/engine-wasm-speed"
 fi
 node bench/js/bench.mjs "${engines[@]}" \
   --suite "default:-:$out/default.jsonlogic.json" \
@@ -106,7 +118,8 @@ fi
   first=1
   for f in dist/snippet/intent.js dist/snippet/_intent/intent_snippet.js dist/snippet/_intent/intent_snippet_bg.wasm \
     worker/build/index.js worker/build/index_bg.wasm \
-    "$out/engine-wasm/intent_bench_wasm_bg.wasm" "$out/engine-wasm-speed/intent_bench_wasm_bg.wasm"; do
+    "$out/engine-wasm/intent_bench_wasm_bg.wasm" "$out/engine-wasm-hot/intent_bench_wasm_bg.wasm" \
+    "$out/engine-wasm-speed/intent_bench_wasm_bg.wasm"; do
     [ $first = 1 ] || echo ','
     first=0
     if [ -f "$f" ]; then
