@@ -140,7 +140,7 @@ pub fn token_round_trip(data: &[u8]) {
     let Ok(History { rules, steps }) = History::arbitrary(&mut u) else {
         return;
     };
-    let rules = pick_rules(rules);
+    let (rules, other_rules) = (pick_rules(rules), pick_rules(rules ^ 1));
     let mut clock = NOW.secs() - 120 * 86_400;
     let mut profile = Profile::new(rules);
     for step in steps {
@@ -173,6 +173,12 @@ pub fn token_round_trip(data: &[u8]) {
     assert_eq!(
         keys.decode(rules, SITE, &token, last.plus_secs(-301)),
         Err(FreshReason::FromTheFuture)
+    );
+
+    // Rules that track other things do not take the profile.
+    assert_eq!(
+        keys.decode(other_rules, SITE, &token, last),
+        Err(FreshReason::OtherRules)
     );
 }
 
