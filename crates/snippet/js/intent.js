@@ -10,11 +10,15 @@
   if (!s || w.intentEdge) return;
   w.intentEdge = 1;
   // Cheap privacy checks first, so an opted-out visitor does not even fetch the tracker,
-  // which applies the full rule again (crates/snippet/src/privacy.rs). data-allow-automation
-  // and window.intentAllowAutomation exist only for end-to-end tests, which drive Chromium
-  // through automation (navigator.webdriver is true there).
-  if (n.globalPrivacyControl || n.doNotTrack == "1" || w.doNotTrack == "1" || q("intent-off") ||
-    (n.webdriver && !q("allow-automation") && w.intentAllowAutomation !== true) ||
+  // which applies the full rule again (crates/snippet/src/privacy.rs). The visitor's choice
+  // (GPC, DNT) also removes what an earlier visit stored: the token and the outbox.
+  if (n.globalPrivacyControl || n.doNotTrack == "1" || w.doNotTrack == "1") {
+    try { localStorage.removeItem("intent_profile"); localStorage.removeItem("intent_outbox"); } catch (e) {}
+    return;
+  }
+  // data-allow-automation and window.intentAllowAutomation exist only for end-to-end tests,
+  // which drive Chromium through automation (navigator.webdriver is true there).
+  if (q("intent-off") || (n.webdriver && !q("allow-automation") && w.intentAllowAutomation !== true) ||
     d.querySelector("meta[name=intent-edge][content=off]")) return;
   // The glue and the wasm are fetched side by side; the glue's small synchronous init then
   // instantiates the wasm (its asynchronous, streaming init costs more bytes than it saves).

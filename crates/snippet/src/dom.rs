@@ -64,13 +64,6 @@ pub(crate) fn call2(
     call(obj, method, a, b, &JsValue::UNDEFINED)
 }
 
-/// `el.getAttribute(name)`.
-pub(crate) fn attr(el: &JsValue, name: &str) -> Option<String> {
-    call1(el, "getAttribute", &JsValue::from_str(name))
-        .ok()?
-        .as_string()
-}
-
 /// `el.hasAttribute(name)`.
 pub(crate) fn has_attr(el: &JsValue, name: &str) -> bool {
     call1(el, "hasAttribute", &JsValue::from_str(name)).is_ok_and(|v| v.is_truthy())
@@ -119,10 +112,18 @@ impl Page {
         })
     }
 
-    /// The page's `localStorage`; `undefined` where the browser forbids it (reading the
-    /// property throws then, and calls on `undefined` fail as `Err`).
-    pub(crate) fn storage(&self) -> JsValue {
-        get(&self.window, "localStorage")
+    /// `localStorage[method](key, value)`: `getItem`, `setItem` or `removeItem`; `undefined`
+    /// if that throws (where the browser forbids storage, even reading `localStorage` throws;
+    /// a full storage refuses `setItem`). Storage is best effort: nothing waits on it.
+    #[inline(never)]
+    pub(crate) fn store(&self, method: &str, key: &str, value: &JsValue) -> JsValue {
+        call2(
+            &get(&self.window, "localStorage"),
+            method,
+            &key.into(),
+            value,
+        )
+        .unwrap_or_default()
     }
 }
 
@@ -134,6 +135,15 @@ pub(crate) fn object() -> JsValue {
 /// `arr.push(value)`, for the tracker's own arrays.
 pub(crate) fn push(arr: &JsValue, value: &JsValue) {
     arr.unchecked_ref::<js_sys::Array>().push(value);
+}
+
+/// Pushes the elements of the array `from` onto `to`, at most one call's worth
+/// ([`limits::EVENTS_PER_CALL`](crate::event::limits)): what comes from storage may be
+/// anything, and a huge `length` must not hang the page. Anything without a length adds nothing.
+pub(crate) fn append(to: &JsValue, from: &JsValue) {
+    for i in 0..length(from).min(crate::event::limits::EVENTS_PER_CALL) {
+        push(to, &get_at(from, i));
+    }
 }
 
 /// `value.length` (strings in UTF-16 code units, arrays, `NodeList`s, `arguments`), 0 if it
@@ -165,8 +175,26 @@ impl Page {
             .unwrap_or_else(|_| js_sys::Array::new().into())
     }
 
+    /// Whether `value` (as a string) matches `pattern`, ignoring case. The browser's own
+    /// regular expressions: matching in Rust costs more wasm.
+    pub(crate) fn test(&self, pattern: &str, value: &JsValue) -> bool {
+        call2(&self.window, "RegExp", &pattern.into(), &"i".into())
+            .and_then(|re| call1(&re, "test", value))
+            .is_ok_and(|found| found.is_truthy())
+    }
+
     /// `JSON.stringify(value)`, `undefined` if that throws.
     pub(crate) fn stringify(&self, value: &JsValue) -> JsValue {
-        call1(&get(&self.window, "JSON"), "stringify", value).unwrap_or_default()
+        self.json("stringify", value)
+    }
+
+    /// `JSON.parse(text)`, `undefined` if that throws.
+    pub(crate) fn parse(&self, text: &JsValue) -> JsValue {
+        self.json("parse", text)
+    }
+
+    #[inline(never)]
+    fn json(&self, method: &str, value: &JsValue) -> JsValue {
+        call1(&get(&self.window, "JSON"), method, value).unwrap_or_default()
     }
 }

@@ -90,7 +90,10 @@ pub(crate) fn prop_value(value: JsValue) -> Option<JsValue> {
     if value.is_string() {
         return Some(clip(&value, limits::PROP));
     }
-    let keep = value.as_bool().is_some() || value.as_f64().is_some_and(f64::is_finite);
+    // Booleans by comparison: `as_bool` would cost one more import and its glue.
+    let keep = value == JsValue::TRUE
+        || value == JsValue::FALSE
+        || value.as_f64().is_some_and(f64::is_finite);
     keep.then_some(value)
 }
 

@@ -7,6 +7,8 @@
 //! outbound links, and custom events from `intent('event', name, props)`; it sends them in
 //! batches to `POST /v1/collect` on the script's origin, keeps the visitor's token from each
 //! answer in `localStorage`, and fills `data-intent-slot` elements with the answer's variants.
+//! Events not acknowledged when the page is left wait in a `localStorage` outbox for the next
+//! call (in proxy mode, where the token is a cookie, they leave by `sendBeacon`).
 //!
 //! **Invariant:** nothing here throws into the host page. Errors are values, swallowed, and
 //! logged only when the script tag has `data-debug`. There is no `unwrap` and no indexing that
@@ -39,9 +41,9 @@ mod tracker;
 use wasm_bindgen::prelude::*;
 
 use crate::config::Config;
-use crate::dom::{call1, Page};
+use crate::dom::Page;
 use crate::privacy::Off;
-use crate::tracker::{Tracker, TOKEN_KEY};
+use crate::tracker::{Tracker, OUTBOX_KEY, TOKEN_KEY};
 
 /// Starts tracking this page, as the loader's script tag configures it. Called by the loader
 /// with its `<script>` element and the URL events go to (`/v1/collect` on the script's
@@ -62,11 +64,13 @@ fn run(script: &JsValue, collect_url: JsValue) -> Result<(), &'static str> {
         return Ok(());
     }
     let page = Page::of(script).ok_or("no window")?;
-    let config = Config::from_script(script, collect_url)?;
+    let config = Config::from_script(&page, script, collect_url)?;
     match privacy::check(&page, &config) {
         None => {}
         Some(Off::VisitorChoice) => {
-            let _ = call1(&page.storage(), "removeItem", &TOKEN_KEY.into());
+            let none = JsValue::UNDEFINED;
+            page.store("removeItem", TOKEN_KEY, &none);
+            page.store("removeItem", OUTBOX_KEY, &none);
             return Ok(());
         }
         Some(_) => return Ok(()),

@@ -9,7 +9,7 @@
 use wasm_bindgen::JsValue;
 
 use crate::config::Config;
-use crate::dom::{call1, call2, get, get_str, Page};
+use crate::dom::{call1, get, get_str, Page};
 
 /// Why a visitor is not tracked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,12 +30,7 @@ pub(crate) fn check(page: &Page, config: &Config) -> Option<Off> {
         return Some(Off::VisitorChoice);
     }
     let ua = get(nav, "userAgent");
-    // The browser's own regular expressions: matching in Rust costs more wasm.
-    let ua_matches = |pattern: &str| {
-        call2(&page.window, "RegExp", &pattern.into(), &"i".into())
-            .and_then(|re| call1(&re, "test", &ua))
-            .is_ok_and(|found| found.is_truthy())
-    };
+    let ua_matches = |pattern: &str| page.test(pattern, &ua);
     // Test-only: `data-allow-automation` on the tag, or `window.intentAllowAutomation = true`
     // set before the tag runs (Playwright's addInitScript), lets the project's end-to-end tests
     // drive a headless browser through automation. A crawler stays a crawler.

@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::config::Config;
 use crate::dom::{
-    call, call1, call2, closest, get, get_str, length, log, now, object, push, set, Page,
+    append, call, call1, call2, closest, get, get_str, length, log, now, object, push, set, Page,
 };
 use crate::engagement::Engagement;
 use crate::event::{self, limits};
@@ -20,6 +20,17 @@ use crate::slots;
 
 /// Where the visitor's token is kept between pages and visits (first-party `localStorage`).
 pub(crate) const TOKEN_KEY: &str = "intent_profile";
+
+/// The outbox: in snippet mode, the events a page was left with that the edge had not
+/// acknowledged (a JSON array in `localStorage`). The next page view takes them, they go first
+/// in its call, and that call's answer clears the outbox.
+pub(crate) const OUTBOX_KEY: &str = "intent_outbox";
+
+/// The outbox's bounds: events (leaving room in the next call, at most
+/// [`limits::EVENTS_PER_CALL`], for that page's view and queued calls) and characters of JSON
+/// (the site's own data shares `localStorage`). Past them the oldest events go.
+const OUTBOX_EVENTS: u32 = 40;
+const OUTBOX_CHARS: u32 = 8192;
 
 thread_local! {
     static TRACKER: RefCell<Option<Tracker>> = const { RefCell::new(None) };
@@ -111,11 +122,18 @@ pub(crate) struct Tracker {
     token: JsValue,
     /// Events not yet sent (an array).
     pending: JsValue,
-    in_flight: bool,
+    /// The events of the request in flight (an array); `true` once they were moved to the
+    /// outbox (its answer is then ignored); `undefined` when none is.
+    in_flight: JsValue,
+    /// The outbox as this page took it, while its events are pending or in flight: the answer
+    /// that acknowledges them clears it.
+    outbox_taken: JsValue,
     /// Something waits for the next heartbeat to be sent.
     flush_scheduled: bool,
-    /// Set on `pagehide`: from then on, events leave by `sendBeacon`.
+    /// Set on `pagehide`: from then on, nothing waits for an answer.
     unloading: bool,
+    /// Proxy mode: the worker served this page, and the token is its cookie.
+    proxied: bool,
     /// The URL of the current page view; `undefined` before the first one.
     url: JsValue,
     engagement: Engagement,
@@ -133,8 +151,7 @@ pub(crate) struct Tracker {
 
 impl Tracker {
     pub(crate) fn new(page: Page, config: Config) -> Tracker {
-        let token = call1(&page.storage(), "getItem", &TOKEN_KEY.into())
-            .ok()
+        let token = Some(page.store("getItem", TOKEN_KEY, &JsValue::UNDEFINED))
             .filter(JsValue::is_string)
             .unwrap_or(JsValue::NULL);
         // Function.prototype.call.bind(Response.prototype.json): no closure needed.
@@ -147,9 +164,11 @@ impl Tracker {
             token,
             config,
             pending: Array::new().into(),
-            in_flight: false,
+            in_flight: JsValue::UNDEFINED,
+            outbox_taken: JsValue::UNDEFINED,
             flush_scheduled: false,
             unloading: false,
+            proxied: false,
             url: JsValue::UNDEFINED,
             engagement: Engagement::default(),
             tier: JsValue::UNDEFINED,
@@ -213,6 +232,12 @@ impl Tracker {
         self.report_engagement();
         let doc = &self.page.document;
         let first = self.url.is_undefined();
+        if first {
+            // A new page (or one back from the back/forward cache): what the last one left in
+            // the outbox goes first.
+            self.outbox_taken = self.outbox();
+            append(&self.pending, &self.page.parse(&self.outbox_taken));
+        }
         let referrer = if first {
             get(doc, "referrer")
         } else {
@@ -228,6 +253,7 @@ impl Tracker {
         )
         .unwrap_or_default();
         if first && self.tier.is_undefined() && served.is_string() {
+            self.proxied = true;
             self.tier = served;
             self.segments = Array::new().into();
         } else {
@@ -345,19 +371,20 @@ impl Tracker {
 
     /// Sends what is pending. One request at a time: each answer carries the token the next
     /// request must send, so a second request in flight would fold its events into a stale
-    /// profile. While unloading, `sendBeacon` is the only way out, and nothing waits.
+    /// profile. While unloading, nothing waits: in proxy mode events leave by `sendBeacon`
+    /// (the browser keeps the cookie its answer sets), in snippet mode they go to the outbox.
     pub(crate) fn flush(&mut self) {
-        if length(&self.pending) == 0 || (self.in_flight && !self.unloading) {
+        if self.unloading && !self.proxied {
+            return self.keep();
+        }
+        if length(&self.pending) == 0 || (self.in_flight.is_truthy() && !self.unloading) {
             return;
         }
+        let events = std::mem::replace(&mut self.pending, Array::new().into());
         let batch = object();
         set(&batch, "site", &self.config.site);
         set(&batch, "profile", &self.token);
-        set(
-            &batch,
-            "events",
-            &std::mem::replace(&mut self.pending, Array::new().into()),
-        );
+        set(&batch, "events", &events);
         let body = self.page.stringify(&batch);
         let url = &self.config.collect_url;
         // A string body goes as `text/plain;charset=UTF-8`, a CORS-safelisted type:
@@ -378,16 +405,70 @@ impl Tracker {
             .and_then(|p| call1(&p, "then", &self.read_json))
             .and_then(|p| call2(&p, "then", &self.on_answer, &self.on_answer));
         match sent {
-            Ok(_) => self.in_flight = true,
-            Err(e) => log(self.config.debug, "intent: fetch failed", &e),
+            Ok(_) => self.in_flight = events,
+            Err(e) => {
+                log(self.config.debug, "intent: fetch failed", &e);
+                self.settle_outbox(false);
+            }
         }
+    }
+
+    /// The outbox as stored (a string), or `null`.
+    fn outbox(&self) -> JsValue {
+        self.page.store("getItem", OUTBOX_KEY, &JsValue::UNDEFINED)
+    }
+
+    /// Snippet mode, the page being left: an answer would not be read, and the token it
+    /// carries would be lost. So nothing is sent; what the edge has not acknowledged (the
+    /// request in flight, what is pending, an outbox this page did not take) is kept in the
+    /// outbox, bounded, oldest first out.
+    fn keep(&mut self) {
+        let outbox = self.outbox();
+        let events: JsValue = Array::new().into();
+        if outbox != self.outbox_taken {
+            append(&events, &self.page.parse(&outbox));
+        }
+        append(&events, &self.in_flight);
+        append(
+            &events,
+            &std::mem::replace(&mut self.pending, Array::new().into()),
+        );
+        if self.in_flight.is_truthy() {
+            // Its answer, if it still comes, is ignored.
+            self.in_flight = JsValue::TRUE;
+        }
+        if length(&events) == 0 {
+            return;
+        }
+        loop {
+            let json = self.page.stringify(&events);
+            if length(&events) <= OUTBOX_EVENTS && length(&json) <= OUTBOX_CHARS {
+                self.page.store("setItem", OUTBOX_KEY, &json);
+                return;
+            }
+            let _ = call1(&events, "shift", &JsValue::UNDEFINED);
+        }
+    }
+
+    /// The first request after the outbox was taken (the one that carried it) is settled.
+    /// `done`: its answer is stored, or the edge refused it (the same events would be refused
+    /// again), so the outbox is cleared, unless another tab of the site has written it since.
+    /// Otherwise the request failed on the way, and the outbox stays: the next page, or this
+    /// one's `pagehide`, takes it again.
+    fn settle_outbox(&mut self, done: bool) {
+        if done && self.outbox() == self.outbox_taken {
+            self.page
+                .store("removeItem", OUTBOX_KEY, &JsValue::UNDEFINED);
+        }
+        self.outbox_taken = JsValue::UNDEFINED;
     }
 
     fn failed(&mut self, error: &JsValue) {
         log(self.config.debug, "intent: send failed", error);
-        self.in_flight = false;
         // The failed batch is dropped (retrying a refused body would fail again); events
-        // recorded meanwhile go on their own.
+        // recorded meanwhile go on their own. The outbox stays for the next page, unless the
+        // edge refused the body it went in (an error status's `{"error": ...}`).
+        self.settle_outbox(get(error, "error").is_truthy());
         if length(&self.pending) > 0 {
             self.flush_scheduled = true;
         }
@@ -395,7 +476,14 @@ impl Tracker {
 
     /// Takes an answer: `{"profile", "tier", "segments", "variants"}`.
     fn answered(&mut self, answer: &JsValue) -> Option<TierCall> {
-        self.in_flight = false;
+        let moved = self.in_flight == JsValue::TRUE;
+        self.in_flight = JsValue::UNDEFINED;
+        if moved {
+            // Its events are in the outbox, and go again with the next call: the token of
+            // this answer, which counts them, must not be kept.
+            self.flush();
+            return None;
+        }
         let tier = get(answer, "tier");
         if !tier.is_string() {
             // Not an answer (an error status's body): nothing on the page changes.
@@ -404,9 +492,10 @@ impl Tracker {
         }
         let token = get(answer, "profile");
         if token.is_string() {
-            let _ = call2(&self.page.storage(), "setItem", &TOKEN_KEY.into(), &token);
+            self.page.store("setItem", TOKEN_KEY, &token);
             self.token = token;
         }
+        self.settle_outbox(true);
         self.variants = get(answer, "variants");
         slots::apply(&self.page, &self.variants);
         self.flush();
@@ -423,7 +512,8 @@ impl Tracker {
     /// Registers a tier callback; returns the call due now if the tier is already known.
     fn on_tier(&mut self, callback: JsValue) -> Option<TierCall> {
         push(&self.tier_callbacks, &callback);
-        let just_this: JsValue = Array::of1(&callback).into();
+        let just_this: JsValue = Array::new().into();
+        push(&just_this, &callback);
         self.tier.is_string().then(|| self.tier_call(just_this))
     }
 

@@ -1,31 +1,44 @@
 //! Nothing stored and nothing sent when the visitor asks for it (GPC, DNT), for automated
-//! browsers and crawlers, and when the page opts out; tracking when none of these holds.
+//! browsers and crawlers, when the page opts out, and when the tag's site id is malformed;
+//! tracking when none of these holds, starting with the outbox a previous page left.
 
 #![cfg(target_arch = "wasm32")]
 
 mod support;
 
-use support::{collect_url, define_stub, js, js_num, page, sent, setup, sleep};
+use support::{
+    collect_url, define_stub, js, js_num, outbox, page, release_answers, sent, setup, sleep,
+};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
 const ANSWER: &str = r#"{ profile: "tok", tier: "ready", segments: [], variants: {} }"#;
 
+/// An outbox a previous page left: its engagement and a click that left the page.
+const LEFT: &str = r#"[{"type":"engagement","url":"https://acme.test/pricing","seconds":7,"scroll":80},{"type":"click","url":"https://acme.test/pricing","target":"plan-pro"}]"#;
+
 /// Starts the snippet with `attrs` on its tag after `before` ran, and returns how many
 /// requests it made. A refused start leaves no tracker, so the next case can start again.
 async fn requests_after(before: &str, attrs: &[(&str, &str)]) -> usize {
     let script = setup(ANSWER, attrs);
     js("localStorage.setItem('intent_profile', 'old-token')");
+    js(&format!("localStorage.setItem('intent_outbox', '{LEFT}')"));
     js(before);
     intent_snippet::start(script.into(), collect_url());
     sleep(100).await;
     let n = sent().len();
     if n == 0 {
+        let left = outbox();
         js("dispatchEvent(new Event('pagehide'))");
         assert_eq!(sent().len(), 0, "nothing leaves on pagehide either");
+        assert_eq!(outbox(), left, "and nothing is written");
     }
     n
+}
+
+fn left() -> Option<Vec<serde_json::Value>> {
+    serde_json::from_str(LEFT).ok()
 }
 
 fn token() -> Option<String> {
@@ -46,6 +59,7 @@ async fn respects_privacy_signals_bots_and_opt_outs() {
         Some("old-token"),
         "a bot's visit leaves storage alone"
     );
+    assert_eq!(outbox(), left());
 
     for ua in [
         "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
@@ -85,6 +99,7 @@ async fn respects_privacy_signals_bots_and_opt_outs() {
         None,
         "the visitor's choice removes the stored token"
     );
+    assert_eq!(outbox(), None, "and the outbox");
     js("delete navigator.doNotTrack");
 
     let gpc = "Object.defineProperty(navigator, 'globalPrivacyControl', { value: true, configurable: true })";
@@ -94,15 +109,50 @@ async fn respects_privacy_signals_bots_and_opt_outs() {
         "Global Privacy Control"
     );
     assert_eq!(token(), None);
+    assert_eq!(outbox(), None);
     js("delete navigator.globalPrivacyControl");
+
+    // A site id the engine would refuse: the tag is wrong, and nothing is tracked.
+    for site in ["", "de mo", "dé", "demo/x", &"a".repeat(65)] {
+        let attrs = [("data-allow-automation", ""), ("data-site", site)];
+        assert_eq!(requests_after("", &attrs).await, 0, "site id {site:?}");
+    }
 
     // A phone whose name contains "bot" is a person: the last case runs with this one.
     js("Object.defineProperty(navigator, 'userAgent', { value: 'Mozilla/5.0 (Linux; Android 12; CUBOT X30) Mobile Safari/537.36', configurable: true })");
 
-    // Nothing of the above: tracked, with the stored token sent back.
-    assert_eq!(requests_after("", &automation).await, 1);
-    let (_, body) = &sent()[0];
+    // Nothing of the above: tracked, with the stored token sent back, and the outbox the
+    // previous page left first in the call, before this page's view. The engine accepts the
+    // body (`sent` checks), so the site id, letters of either case, digits, `-` and `_`, is good.
+    let script = setup(
+        ANSWER,
+        &[("data-allow-automation", ""), ("data-site", "Acme-EU_2")],
+    );
+    js("localStorage.setItem('intent_profile', 'old-token'); __held = []");
+    js(&format!("localStorage.setItem('intent_outbox', '{LEFT}')"));
+    intent_snippet::start(script.into(), collect_url());
+    sleep(100).await;
+    let bodies = sent();
+    assert_eq!(bodies.len(), 1);
+    let (how, body) = &bodies[0];
+    assert_eq!(how, "fetch");
+    assert_eq!(body["site"], "Acme-EU_2");
     assert_eq!(body["profile"], "old-token");
+    let events = body["events"].as_array().unwrap();
+    let left = left().unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(&events[..2], &left[..]);
+    assert_eq!(events[2]["type"], "pageview");
+    // The outbox is cleared once the answer is stored, not before.
+    assert_eq!(outbox(), Some(left));
+    release_answers().await;
+    assert_eq!(token().as_deref(), Some("tok"));
+    assert_eq!(outbox(), None);
+    // Leaving the page sends nothing in snippet mode: what is left waits in the outbox.
     js("dispatchEvent(new Event('pagehide'))");
-    assert_eq!(js_num("__sent.length"), 2.0, "the pagehide beacon");
+    assert_eq!(js_num("__sent.length"), 1.0, "no beacon in snippet mode");
+    assert!(outbox()
+        .unwrap_or_default()
+        .iter()
+        .all(|e| e["type"] == "engagement"));
 }

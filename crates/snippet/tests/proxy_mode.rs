@@ -1,19 +1,24 @@
 //! A page the worker served in proxy mode: it recorded the view, filled the slots and put the
 //! tier on `<html>`. The snippet does not record that view again, knows the tier at once, and
-//! reports what the worker cannot see (single-page navigations, clicks, events).
+//! reports what the worker cannot see (single-page navigations, clicks, events). Leaving the
+//! page, it sends what is pending with `sendBeacon`: the browser keeps the cookie its answer
+//! sets, so there is no outbox to replay.
 
 #![cfg(target_arch = "wasm32")]
 
 mod support;
 
-use support::{collect_url, js, js_str, page, sent, setup, sleep};
+use support::{collect_url, js, js_str, outbox, page, release_answers, sent, setup, sleep};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
 #[wasm_bindgen_test]
 async fn a_proxied_page_view_is_not_recorded_twice() {
-    page(r#"<div data-intent-slot="hero" data-intent-filled=""><h1>Ready when you are</h1></div>"#);
+    page(
+        r#"<div data-intent-slot="hero" data-intent-filled=""><h1>Ready when you are</h1></div>
+        <button data-intent-track="plan-pro">Pro</button>"#,
+    );
     js("document.documentElement.setAttribute('data-intent-tier', 'ready')");
     let script = setup(
         r#"{ profile: "t", tier: "ready", segments: [], variants: {} }"#,
@@ -50,4 +55,17 @@ async fn a_proxied_page_view_is_not_recorded_twice() {
         views[0]["referrer"], before,
         "the referrer of a single-page view is the previous view"
     );
+
+    // Leaving the page with a request in flight and a click pending: the click goes by
+    // sendBeacon, the request's answer sets the cookie whenever it comes, and nothing is kept.
+    js("__held = []; intent('event', 'leaving')");
+    js("document.querySelector('[data-intent-track]').click(); dispatchEvent(new Event('pagehide'))");
+    let bodies = sent();
+    assert_eq!(bodies.len(), 3);
+    let (how, body) = &bodies[2];
+    assert_eq!(how, "beacon");
+    assert_eq!(body["events"][0]["target"], "plan-pro");
+    assert_eq!(outbox(), None, "no outbox in proxy mode");
+    release_answers().await;
+    assert_eq!(outbox(), None);
 }

@@ -5,7 +5,10 @@
 
 mod support;
 
-use support::{collect_url, define_stub, el, js, js_num, js_str, page, sent, setup, sleep};
+use support::{
+    collect_url, define_stub, el, js, js_num, js_str, outbox, page, release_answers, sent, setup,
+    sleep,
+};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -206,17 +209,83 @@ async fn tracks_a_visit_and_fills_the_slots() {
     );
     assert_eq!(body["events"][0]["props"], serde_json::json!({}));
 
-    // Leaving the page: what is pending (a click waiting for the heartbeat) goes by sendBeacon.
+    // Nothing waits in the outbox while the page is open.
+    assert_eq!(outbox(), None);
+
+    // Leaving the page. This is snippet mode (the token is in localStorage): an answer to a
+    // request made now would never be read, so nothing is sent, and what the edge has not
+    // acknowledged waits in the outbox: a custom event whose answer has not come yet, then
+    // a click still waiting for the heartbeat.
+    js("__held = []; intent('event', 'leaving', { plan: 'pro' })");
+    let before = sent().len();
+    assert_eq!(sent()[before - 1].1["events"][0]["name"], "leaving");
     js("document.querySelector('#cta-2').click(); dispatchEvent(new Event('pagehide'))");
-    let bodies = sent();
-    let (how, body) = bodies.last().unwrap();
-    assert_eq!(how, "beacon");
-    let targets: Vec<_> = body["events"]
-        .as_array()
-        .unwrap()
+    assert_eq!(
+        sent().len(),
+        before,
+        "nothing is sent once the page is left"
+    );
+    assert_eq!(js_num("__sent.filter(s => s.how == 'beacon').length"), 0.0);
+    let kept = outbox().expect("an outbox");
+    assert_eq!(
+        kept[0]["name"], "leaving",
+        "the request in flight: {kept:?}"
+    );
+    assert_eq!(kept[0]["props"], serde_json::json!({ "plan": "pro" }));
+    assert_eq!(kept[1]["target"], "cta-2", "the pending click: {kept:?}");
+    assert!(
+        kept[2..].iter().all(|e| e["type"] == "engagement"),
+        "and the engagement not yet reported: {kept:?}"
+    );
+
+    // The answer to the request in flight comes after all: its token, which counts events
+    // that are now in the outbox, is not kept, or they would count twice.
+    js(r#"__answer = { profile: "tok-late", tier: "ready", segments: [], variants: {} }"#);
+    release_answers().await;
+    assert_eq!(js_str("localStorage.getItem('intent_profile')"), "tok2");
+    assert_eq!(outbox(), Some(kept.clone()));
+
+    // The outbox is bounded: at most 40 events, the newest kept...
+    js("for (let i = 0; i < 60; i++) intent('event', 'e' + i)");
+    let kept = outbox().unwrap();
+    assert_eq!(kept.len(), 40);
+    assert_eq!(kept[0]["name"], "e20");
+    assert_eq!(kept[39]["name"], "e59");
+    // ... and at most 8192 characters of JSON (the site's own data shares localStorage).
+    js("for (let i = 0; i < 60; i++) intent('event', 'big' + i, { text: 'x'.repeat(250) })");
+    let json = js_str("localStorage.getItem('intent_outbox')");
+    assert!(json.len() <= 8192, "{} characters", json.len());
+    let kept = outbox().unwrap();
+    assert!(kept.len() > 20, "{} events", kept.len());
+    assert!(kept
         .iter()
-        .filter_map(|e| e["target"].as_str())
-        .collect();
-    assert_eq!(targets, ["cta-2"]);
-    assert_eq!(js_num("__sent.filter(s => s.how == 'beacon').length"), 1.0);
+        .all(|e| e["name"].as_str().unwrap().starts_with("big")));
+    assert_eq!(kept.last().unwrap()["name"], "big59");
+    assert_eq!(sent().len(), before, "still nothing sent");
+
+    // The page comes back from the back/forward cache: its new page view goes in one call
+    // after the outbox, with the token of the last answer that was kept...
+    js(
+        r#"__answer = { profile: "tok3", tier: "ready", segments: [], variants: {} };
+        __held = [];
+        dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }))"#,
+    );
+    let bodies = sent();
+    assert_eq!(bodies.len(), before + 1);
+    let (how, body) = bodies.last().unwrap();
+    assert_eq!(how, "fetch");
+    assert_eq!(body["profile"], "tok2");
+    let events = body["events"].as_array().unwrap();
+    assert_eq!(events.len(), kept.len() + 1);
+    assert_eq!(
+        &events[..kept.len()],
+        &kept[..],
+        "the outbox first, in order"
+    );
+    assert_eq!(events[kept.len()]["type"], "pageview");
+    // ... and the outbox is cleared once, and only once, the answer is stored.
+    assert!(outbox().is_some(), "kept until the answer comes");
+    release_answers().await;
+    assert_eq!(js_str("localStorage.getItem('intent_profile')"), "tok3");
+    assert_eq!(outbox(), None);
 }

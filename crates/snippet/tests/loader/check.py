@@ -1,7 +1,8 @@
 """The built snippet as a visitor's browser gets it: dist/snippet/ served over HTTP with a fake
 /v1/collect, pages loaded in Debian's headless Chromium. Checks what the wasm-bindgen tests
-cannot: the loader itself (stub, twice-included tag, opt-out before any download), the
-minified glue and the post-processed wasm working together.
+cannot: the loader itself (stub, twice-included tag, opt-out before any download, GPC
+removing what an earlier visit stored), the minified glue and the post-processed wasm
+working together.
 
 Usage: python3 check.py DIST_SNIPPET_DIR
 """
@@ -89,6 +90,14 @@ def main():
     assert not [r for r in requests if r[1].startswith("/_intent/")], "opted out: the tracker is not even fetched"
     assert seen["tier"] is None, seen
     print("loader: opted-out page ok (nothing fetched, nothing sent)")
+
+    requests.clear()
+    seen = visit(server, "gpc.html")
+    assert not [r for r in requests if r[0] == "POST"], requests
+    assert not [r for r in requests if r[1].startswith("/_intent/")], "GPC: the tracker is not even fetched"
+    assert seen == {"tier": None, "token": None, "outbox": None, "own": "kept"}, \
+        f"GPC removes the token and the outbox, and only them: {seen}"
+    print("loader: GPC page ok (nothing fetched or sent; token and outbox removed)")
 
 
 main()

@@ -2,7 +2,9 @@
 //!
 //! `window.fetch` and `navigator.sendBeacon` are replaced: each call is kept in
 //! `window.__sent` (`{how, url, body, keepalive}`) and `fetch` answers `window.__answer` with
-//! status `window.__status`. The tests then read what was sent and what the page shows.
+//! status `window.__status`. While `window.__held` is an array, answers wait in it (as
+//! functions that deliver them) until a test calls them. The tests then read what was sent
+//! and what the page shows.
 
 #![allow(dead_code)]
 
@@ -35,9 +37,12 @@ pub fn setup(answer: &str, extra: &[(&str, &str)]) -> web_sys::Element {
         window.__sent = [];
         window.__status = 200;
         window.__answer = {answer};
+        window.__held = null;
         window.fetch = function (url, init) {{
             __sent.push({{ how: "fetch", url: String(url), body: init.body, keepalive: init.keepalive }});
-            return Promise.resolve(new Response(JSON.stringify(__answer), {{ status: __status }}));
+            const answer = () => new Response(JSON.stringify(__answer), {{ status: __status }});
+            if (__held) return new Promise(r => __held.push(() => r(answer())));
+            return Promise.resolve(answer());
         }};
         navigator.sendBeacon = function (url, body) {{
             __sent.push({{ how: "beacon", url: String(url), body: body }});
@@ -83,6 +88,23 @@ pub fn sent() -> Vec<(String, serde_json::Value)> {
             (how, serde_json::from_str(&body).unwrap())
         })
         .collect()
+}
+
+/// The events in the outbox (`localStorage` key `intent_outbox`), if there is one. They must
+/// make a body the engine accepts, as they are sent again as they are.
+pub fn outbox() -> Option<Vec<serde_json::Value>> {
+    let stored = js("localStorage.getItem('intent_outbox')").as_string()?;
+    let body = format!(r#"{{"site": "demo", "profile": null, "events": {stored}}}"#);
+    if let Err(e) = intent_engine::CollectRequest::from_json(&body) {
+        panic!("the engine refuses the outbox: {e}\n{stored}");
+    }
+    Some(serde_json::from_str(&stored).unwrap())
+}
+
+/// Delivers the answers held back (see `__held`) and lets later ones through at once.
+pub async fn release_answers() {
+    js("const held = __held; __held = null; held.forEach(deliver => deliver())");
+    sleep(50).await;
 }
 
 /// Waits `ms` milliseconds (answers and the once-a-second heartbeat arrive meanwhile).
