@@ -52,6 +52,10 @@ impl Profile {
                     visit.seconds = (visit.seconds + secs).min(MAX_SECONDS);
                     visit.scroll = visit.scroll.max(scroll);
                 }
+                if !rules.series.iter().any(|s| s.engagement) {
+                    // No rule looks at engagement per page group: the visit totals are all.
+                    return;
+                }
                 let path = url::path_of(url);
                 for group in &rules.groups {
                     let Some(s) = group.series else { continue };
@@ -124,6 +128,11 @@ impl Profile {
             return;
         };
         if visit.landed {
+            return;
+        }
+        if rules.visit_tests.is_empty() {
+            // Nothing to test on the landing page: skip reading its query and referrer.
+            visit.landed = true;
             return;
         }
         // The first page view of a visit is its landing page: its UTM parameters and referrer
