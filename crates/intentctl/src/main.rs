@@ -155,7 +155,19 @@ struct Loaded {
     at: Timestamp,
 }
 
-fn load(inputs: &Inputs) -> Result<std::result::Result<Loaded, String>> {
+/// Reads the rules, the log and the evaluation time. A broken config or log line is reported
+/// on stderr (file, line, field) and gives `None`; I/O failures are errors.
+fn load(inputs: &Inputs) -> Result<Option<Loaded>> {
+    match read_inputs(inputs)? {
+        Ok(loaded) => Ok(Some(loaded)),
+        Err(message) => {
+            eprintln!("{message}");
+            Ok(None)
+        }
+    }
+}
+
+fn read_inputs(inputs: &Inputs) -> Result<std::result::Result<Loaded, String>> {
     let rules = match &inputs.rules {
         Some(path) => match load_rules(path)? {
             Ok(r) => r,
@@ -189,12 +201,8 @@ fn load(inputs: &Inputs) -> Result<std::result::Result<Loaded, String>> {
 }
 
 fn simulate_cmd(inputs: &Inputs) -> Result<ExitCode> {
-    let Loaded { rules, log, at } = match load(inputs)? {
-        Ok(l) => l,
-        Err(message) => {
-            eprintln!("{message}");
-            return Ok(ExitCode::from(1));
-        }
+    let Some(Loaded { rules, log, at }) = load(inputs)? else {
+        return Ok(ExitCode::from(1));
     };
     let sim = simulate(&rules, &log, at);
     let mut tally: BTreeMap<String, usize> =
@@ -243,12 +251,8 @@ fn simulate_cmd(inputs: &Inputs) -> Result<ExitCode> {
 }
 
 fn explain_cmd(visitor: &str, inputs: &Inputs, json: bool) -> Result<ExitCode> {
-    let Loaded { rules, log, at } = match load(inputs)? {
-        Ok(l) => l,
-        Err(message) => {
-            eprintln!("{message}");
-            return Ok(ExitCode::from(1));
-        }
+    let Some(Loaded { rules, log, at }) = load(inputs)? else {
+        return Ok(ExitCode::from(1));
     };
     let sim = simulate(&rules, &log, at);
     let Some(v) = sim.visitors.iter().find(|v| v.visitor == visitor) else {
