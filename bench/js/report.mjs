@@ -390,8 +390,14 @@ if (ours) {
     }
   }
   L.push('');
-  L.push('Under `wrangler dev` the local runtime\'s own proxying dominates a request\'s latency (milliseconds, against');
-  L.push('microseconds of engine time), so these figures show robustness under load, not the engine\'s speed.');
+  L.push('Under `wrangler dev` a request takes milliseconds, against microseconds of engine time: these figures');
+  L.push('show robustness under load and the cost of everything around the engine, not the engine\'s speed.');
+  if (peerLoad && ours.collect.rps < peerLoad.collect.rps) {
+    L.push(`Here the JavaScript peer served ${fmtX(peerLoad.collect.rps / ours.collect.rps)} the collect calls per second. Per request the real worker`);
+    L.push('also checks the origin and the content type, sets its rules, tier and privacy headers, and reaches the');
+    L.push('request, headers and response through workers-rs\'s JavaScript bindings; its engine is the size-tuned');
+    L.push('build measured above.');
+  }
 } else {
   L.push(`Missing: ${loadProblem}.`);
 }
