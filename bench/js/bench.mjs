@@ -10,12 +10,14 @@
 //   2. timing: each side's collect call (body in, answer out: verify, fold, classify, re-sign)
 //      on an empty, a typical and a worst-case profile, each call timed on its own, sides
 //      interleaved in rounds so that neither gets a quieter machine.
-// Then, for the default rules, where the peers' time goes: the JSON Logic evaluation alone over
-// precomputed counts, and the peer's other stages.
+// The peers: json-logic-js, json-logic-engine's compiled rules, and GrowthBook's evalCondition
+// over the same rules as GrowthBook conditions. Then, for the default rules, where the time goes:
+// the rule evaluation alone over precomputed counts, and each stage of a call on both sides.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
+import { evalCondition } from '@growthbook/growthbook';
 import { LogicEngine } from 'json-logic-engine';
 import { compileJsonLogicJs, makePeer } from './peer.mjs';
 
@@ -41,10 +43,13 @@ if (!engineBuilds.length || !outFile) {
 }
 
 const jle = new LogicEngine();
+// Each peer: how it turns a rule's condition into a test, and which form of the condition it reads.
 const compilers = {
   'json-logic-js': compileJsonLogicJs,
   'json-logic-engine': (logic) => jle.build(logic),
+  growthbook: (cond) => (data) => evalCondition(data, cond),
 };
+const fields = { growthbook: 'growthbook' };
 
 // A small deterministic PRNG (mulberry32), so every run sees the same corpus.
 function rng(seed) {
@@ -221,7 +226,7 @@ for (const spec of opt('--suite')) {
     throw new Error(`${label}: the JSON Logic document is for ${doc.rules_id}, the engine has ${engine.rulesId()}: regenerate it`);
   }
   const peers = Object.fromEntries(
-    Object.entries(compilers).map(([n, compile]) => [n, makePeer(doc, { secret: SECRET, compile })]),
+    Object.entries(compilers).map(([n, compile]) => [n, makePeer(doc, { secret: SECRET, compile, field: fields[n] })]),
   );
   const sides = {};
   for (const e of engines) sides[e.name] = (b, t) => e.engine.collect(b, t);
@@ -273,7 +278,7 @@ for (const spec of opt('--suite')) {
     const n = QUICK ? 20_000 : 100_000;
     const evalOnly = {};
     for (const [name, compile] of Object.entries(compilers)) {
-      const fns = doc.tiers.map((t) => compile(t.logic));
+      const fns = doc.tiers.map((t) => compile(t[fields[name] || 'logic']));
       evalOnly[name] = meanNs(() => {
         for (const f of fns) if (f(data)) return 1;
         return 0;

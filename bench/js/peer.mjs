@@ -52,9 +52,11 @@ function propText(v) {
  * Builds the peer for one converted rules document.
  * @param doc     the JSON Logic document from `rules-to-jsonlogic`
  * @param secret  the HMAC key
- * @param compile turns one JSON Logic expression into `(data) => truthy`
+ * @param compile turns one rule's condition into `(data) => truthy`
+ * @param field   which form of the condition `compile` reads: `logic` (JSON Logic, the default)
+ *                or `growthbook`
  */
-export function makePeer(doc, { secret, compile }) {
+export function makePeer(doc, { secret, compile, field = 'logic' }) {
   const horizon = doc.horizon_s;
   const gap = doc.visit_gap_s;
   const visitsKept = doc.visits_kept;
@@ -62,8 +64,8 @@ export function makePeer(doc, { secret, compile }) {
   const events = doc.track.events.map((e) => ({ name: e.name, props: Object.entries(e.props), keep: e.keep }));
   const clicks = doc.track.clicks.map((c) => ({ re: globRegExp(c.target), keep: c.keep }));
   const counters = Object.entries(doc.counters).map(([name, c]) => ({ name, ...c }));
-  const tiers = doc.tiers.map((t) => ({ name: t.name, test: compile(t.logic) }));
-  const segments = doc.segments.map((s) => ({ name: s.name, test: compile(s.logic) }));
+  const tiers = doc.tiers.map((t) => ({ name: t.name, test: compile(t[field]) }));
+  const segments = doc.segments.map((s) => ({ name: s.name, test: compile(s[field]) }));
   const variants = doc.variants;
   // The profile's shape: a token made for rules that track other things is discarded.
   const shape = `${horizon}|${doc.track.groups.map((g) => `${g.name}:${g.keep}`).join(',')}|${doc.track.events

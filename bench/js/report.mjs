@@ -65,6 +65,7 @@ const BUILDS = [
 ];
 const JL = 'json-logic-js';
 const JLE = 'json-logic-engine';
+const GB = 'growthbook';
 const median = (xs) => {
   if (!xs.length) return null;
   const s = [...xs].sort((a, b) => a - b);
@@ -107,6 +108,7 @@ const summary = {
   jsonlogic_engine_p50_us: r2(max(side(def, JLE, 'p50_us'))),
   speedup_vs_jsonlogic: r2(min(ratios(def, JL))),
   speedup_vs_jsonlogic_engine: r2(min(ratios(def, JLE))),
+  speedup_vs_growthbook: r2(min(ratios(def, GB))),
   speedup_vs_jsonlogic_50rule: r2(min(ratios(fifty, JL))),
   speedup_vs_jsonlogic_engine_50rule: r2(min(ratios(fifty, JLE))),
   speedup_vs_jsonlogic_hot_crates_build: r2(min(ratios(def, JL, HOT))),
@@ -267,6 +269,9 @@ L.push('');
 row(['figure', 'budget', 'measured', 'peer', 'ratio', 'verdict']);
 row(['---', '---', '---', '---', '---', '---']);
 for (const b of budgets) row([b.figure, b.budget, b.measured, b.peer, b.ratio, b.verdict === 'meets' ? '✓ meets' : `✗ ${b.verdict}`]);
+if (summary.speedup_vs_growthbook != null) {
+  row(["full path against GrowthBook's `evalCondition` over the same rules as GrowthBook conditions (p50 ratio, lowest over the profiles)", '— (no budget)', `${fmtUs(typical(def, ENGINE).p50_us)} (typical profile)`, fmtUs(typical(def, GB).p50_us), fmtX(summary.speedup_vs_growthbook), 'reported']);
+}
 if (summary.coldstart_ms != null) {
   const c = median(cold.map((x) => x.compile_ms));
   const i = median(cold.map((x) => x.instantiate_ms));
@@ -296,18 +301,23 @@ if (def) {
   L.push('their rules are compiled once at start-up like the engine\'s. Their tokens are JSON, two to three times');
   L.push('the engine\'s (the last column), which costs on the wire rather than in this table.');
   L.push('');
+  L.push('GrowthBook\'s `evalCondition` is a third peer, with the same rules written as GrowthBook (MongoDB-style)');
+  L.push('conditions over the same counters; the brief sets no budget against it.');
+  L.push('');
   L.push('Per call, each timed on its own (µs); ratio = peer p50 / engine p50:');
   L.push('');
-  row(['rules / profile', 'engine build', 'tier', 'engine p50', 'engine p99', 'json-logic-js p50', 'p99', 'ratio', 'json-logic-engine p50', 'p99', 'ratio', 'tokens (engine / peer)']);
-  row(Array(12).fill('---'));
+  row(['rules / profile', 'engine build', 'tier', 'engine p50', 'engine p99', 'json-logic-js p50', 'p99', 'ratio', 'json-logic-engine p50', 'p99', 'ratio', 'GrowthBook p50', 'p99', 'ratio', 'tokens (engine / peer)']);
+  row(Array(15).fill('---'));
   for (const s of wasm.suites) {
     for (const c of s.cases) {
       const j = c.sides[JL];
       const k = c.sides[JLE];
+      const g = c.sides[GB];
+      const peerCells = (p, e) => (p ? [p.p50_us.toFixed(2), p.p99_us.toFixed(2), `${(p.p50_us / e.p50_us).toFixed(2)}×`] : ['—', '—', '—']);
       for (const [build, label] of BUILDS) {
         const e = c.sides[build];
         if (!e) continue;
-        row([c.case, label, c.tier, e.p50_us.toFixed(2), e.p99_us.toFixed(2), j.p50_us.toFixed(2), j.p99_us.toFixed(2), `${(j.p50_us / e.p50_us).toFixed(2)}×`, k.p50_us.toFixed(2), k.p99_us.toFixed(2), `${(k.p50_us / e.p50_us).toFixed(2)}×`, `${c.token_bytes[build]} / ${c.token_bytes[JL]} B`]);
+        row([c.case, label, c.tier, e.p50_us.toFixed(2), e.p99_us.toFixed(2), ...peerCells(j, e), ...peerCells(k, e), ...peerCells(g, e), `${c.token_bytes[build]} / ${c.token_bytes[JL]} B`]);
       }
     }
   }
@@ -337,8 +347,9 @@ if (def) {
   for (const [k, v] of pb) row([k, v]);
   L.push('');
   const eo = def.eval_only_ns || {};
-  L.push(`The tier rules alone over precomputed counts: json-logic-js ${eo[JL]} ns, json-logic-engine's compiled rules ${eo[JLE]} ns`);
-  L.push('a call. As the brief says, rule evaluation is not where the time goes: on both sides the call is');
+  L.push(`The tier rules alone over precomputed counts: json-logic-js ${eo[JL]} ns, json-logic-engine's compiled rules ${eo[JLE]} ns,`);
+  L.push(`GrowthBook's \`evalCondition\` ${eo[GB] ?? '—'} ns a call. As the brief says, rule evaluation is not where`);
+  L.push('the time goes: on both sides the call is');
   L.push('dominated by reading JSON, the two HMAC-SHA256 computations (verify and re-sign) and writing JSON.');
   const engStages = eb.filter(([k]) => !k.startsWith('whole') && !k.startsWith('call into'));
   engStages.sort((a, b) => b[1] - a[1]);

@@ -5,8 +5,9 @@
 //! hand those counts to a JSON Logic rule. This module writes exactly that for a rules config:
 //! what to track and how many timestamps of each to keep (the same capacities as the engine's
 //! compact profile, so the peer carries no more than it needs), the counters each rule reads,
-//! and one JSON Logic expression per tier and segment. The conversion is mechanical, so the
-//! peers evaluate the same rules as the engine, and the benchmark checks that they agree.
+//! and one JSON Logic expression per tier and segment, also written as a GrowthBook condition.
+//! The conversion is mechanical, so the peers evaluate the same rules as the engine, and the
+//! benchmark checks that they agree.
 //!
 //! Only conditions a JSON Logic peer can express over windowed counts are converted: `viewed`,
 //! `visits`, `event`, `click`, `last_seen` and `all`/`any`/`not`. Engagement, UTM, referrer and
@@ -135,6 +136,35 @@ impl Builder {
     }
 }
 
+/// The same condition as a GrowthBook condition (MongoDB-style operators over the same counters),
+/// for GrowthBook's `evalCondition`, the other evaluator a JavaScript developer might pick.
+pub fn growthbook_condition(logic: &Value) -> Result<Value, String> {
+    let Some((op, args)) = logic.as_object().and_then(|o| o.iter().next()) else {
+        return Err(format!("not a JSON Logic operation: {logic}"));
+    };
+    let list = |args: &Value| -> Result<Vec<Value>, String> {
+        args.as_array()
+            .ok_or_else(|| format!("`{op}` expects a list"))?
+            .iter()
+            .map(growthbook_condition)
+            .collect()
+    };
+    let compare = |mongo: &str| -> Result<Value, String> {
+        let var = args[0]["var"]
+            .as_str()
+            .ok_or_else(|| format!("`{op}` expects a variable first"))?;
+        Ok(json!({ var: { mongo: args[1] } }))
+    };
+    match op.as_str() {
+        "and" => Ok(json!({ "$and": list(args)? })),
+        "or" => Ok(json!({ "$or": list(args)? })),
+        "!" => Ok(json!({ "$not": growthbook_condition(&args[0])? })),
+        ">=" => compare("$gte"),
+        "<=" => compare("$lte"),
+        other => Err(format!("no GrowthBook form for `{other}`")),
+    }
+}
+
 fn unsupported(rule: &str, what: &str) -> String {
     format!("{rule}: a `{what}` condition has no JSON Logic form in this benchmark; use viewed, visits, event, click, last_seen, all, any or not")
 }
@@ -146,7 +176,8 @@ fn unsupported(rule: &str, what: &str) -> String {
 ///   `clicks` (`target`, `keep`) — what the profile keeps timestamps of, and how many;
 /// - `counters`: name → `{"count": "group"|"event"|"click", "index", "within_s"}`,
 ///   `{"count": "visits", "within_s"}` or `{"count": "idle"}` (seconds since last activity);
-/// - `tiers` and `segments`: `[{"name", "logic"}]`, tiers in priority order; `fallback`;
+/// - `tiers` and `segments`: `[{"name", "logic", "growthbook"}]` (the condition as JSON Logic and as
+///   a GrowthBook condition), tiers in priority order; `fallback`;
 /// - `variants`: tier → slot → variant, with `default` variants already filled in.
 pub fn convert(cfg: &RulesConfig) -> Result<JsonLogicRules, String> {
     let mut b = Builder::default();
@@ -154,7 +185,8 @@ pub fn convert(cfg: &RulesConfig) -> Result<JsonLogicRules, String> {
         list.iter()
             .map(|r| {
                 let logic = b.cond(&r.when, cfg, &format!("{what} `{}`", r.name))?;
-                Ok(json!({ "name": r.name, "logic": logic }))
+                let growthbook = growthbook_condition(&logic)?;
+                Ok(json!({ "name": r.name, "logic": logic, "growthbook": growthbook }))
             })
             .collect()
     };

@@ -4,7 +4,8 @@
 //! must give the same tier and segments at every step. (`make bench` checks the JavaScript
 //! peers themselves, which keep their own profiles, the same way.)
 
-use intent_bench_wasm::{fifty_rules_json, jsonlogic::convert};
+use intent_bench_wasm::fifty_rules_json;
+use intent_bench_wasm::jsonlogic::{convert, growthbook_condition};
 use intent_engine::{process, Event, Keyring, ProfileSummary, Rules, Timestamp};
 use serde_json::{Map, Value};
 
@@ -209,4 +210,19 @@ fn conditions_without_a_json_logic_form_are_refused_by_name() {
     let rules = Rules::from_json(text).expect("valid");
     let err = convert(rules.config()).expect_err("utm has no JSON Logic form");
     assert!(err.starts_with("tier `hot`: a `utm` condition"), "{err}");
+}
+
+#[test]
+fn growthbook_conditions_mirror_the_json_logic() {
+    let logic = serde_json::json!({"or": [
+        {">=": [{"var": "views_pricing_14d"}, 3]},
+        {"and": [{">=": [{"var": "visits_14d"}, 3]}, {"!": [{"<=": [{"var": "idle_s"}, 86400]}]}]}
+    ]});
+    assert_eq!(
+        growthbook_condition(&logic).unwrap(),
+        serde_json::json!({"$or": [
+            {"views_pricing_14d": {"$gte": 3}},
+            {"$and": [{"visits_14d": {"$gte": 3}}, {"$not": {"idle_s": {"$lte": 86400}}}]}
+        ]})
+    );
 }
