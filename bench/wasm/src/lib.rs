@@ -12,18 +12,7 @@ pub mod jsonlogic;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
-use intent_engine::{process, CollectRequest, Decision, Keyring, Rules, Timestamp};
-use serde::Serialize;
-
-/// The answer of `POST /v1/collect`, shaped as the worker sends it.
-#[derive(Serialize)]
-pub(crate) struct Answer<'a, 'r> {
-    pub(crate) profile: &'a str,
-    #[serde(flatten)]
-    pub(crate) decision: &'a Decision<'r>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) fresh: Option<&'static str>,
-}
+use intent_engine::{process, CollectRequest, Keyring, Rules, Timestamp};
 
 /// What the worker does for one `POST /v1/collect` body, less the HTTP: read and check the
 /// body, verify the token, fold the events, classify, pick variants, re-sign, write the answer.
@@ -41,13 +30,8 @@ pub fn collect(rules: &Rules, keys: &Keyring, body: &str, now: Timestamp) -> Str
         &call.events,
         now,
     );
-    let answer = Answer {
-        profile: &out.token,
-        decision: &out.decision,
-        fresh: out.fresh.map(|f| f.code()),
-    };
-    serde_json::to_string(&answer)
-        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string())
+    out.decision
+        .answer_json(Some(&out.token), out.fresh.map(|f| f.code()))
 }
 
 /// A generated config of 50 rules (20 tiers, 30 segments) over 12 page groups, custom events,

@@ -124,12 +124,7 @@ impl Engine {
             5 => keys.encode(rules, site, &s.folded).len(),
             6 => {
                 let decision = rules.decide(&s.folded, s.now);
-                let answer = crate::Answer {
-                    profile: &s.token,
-                    decision: &decision,
-                    fresh: None,
-                };
-                serde_json::to_string(&answer).map_or(0, |a| a.len())
+                decision.answer_json(Some(&s.token), None).len()
             }
             7 => crate::collect(rules, keys, &s.body, s.now).len(),
             _ => 0,

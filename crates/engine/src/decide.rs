@@ -19,13 +19,64 @@ pub struct Decision<'r> {
     pub variants: Vec<(&'r str, &'r Variant)>,
     /// The decayed lead score, when the rules define one.
     pub score: Option<f64>,
+    /// `"slot":{variant}` JSON of each entry of `variants`, in the same order.
+    fragments: Vec<&'r str>,
 }
 
 impl<'r> Decision<'r> {
     /// Keeps only the variants of the named slots (as `/v1/decide?slots=hero,cta` asks).
     pub fn only_slots(mut self, slots: &[&str]) -> Decision<'r> {
-        self.variants.retain(|(name, _)| slots.contains(name));
+        let kept: Vec<bool> = self
+            .variants
+            .iter()
+            .map(|(name, _)| slots.contains(name))
+            .collect();
+        let mut keep = kept.iter().copied();
+        self.variants.retain(|_| keep.next().unwrap_or(false));
+        let mut keep = kept.iter().copied();
+        self.fragments.retain(|_| keep.next().unwrap_or(false));
         self
+    }
+
+    /// The answer of `/v1/collect` and `/v1/decide` as JSON text:
+    /// `{"profile": …, "tier": …, "segments": […], "variants": {…}, "score": …, "fresh": …}`
+    /// (`score` when the rules score, `fresh` when a token was discarded). The variants were
+    /// rendered when the rules were compiled, so this is concatenation, not serialisation.
+    pub fn answer_json(&self, profile: Option<&str>, fresh: Option<&str>) -> String {
+        let mut out = String::with_capacity(
+            96 + profile.map_or(4, str::len)
+                + self.fragments.iter().map(|f| f.len() + 1).sum::<usize>(),
+        );
+        out.push_str("{\"profile\":");
+        match profile {
+            Some(token) => push_json_str(&mut out, token),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"tier\":");
+        push_json_str(&mut out, self.tier);
+        out.push_str(",\"segments\":[");
+        for (i, segment) in self.segments.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_json_str(&mut out, segment);
+        }
+        out.push_str("],\"variants\":{");
+        out.push_str(&self.fragments.join(","));
+        out.push('}');
+        if let Some(score) = self.score {
+            out.push_str(",\"score\":");
+            out.push_str(
+                &serde_json::to_string(&((score * 100.0).round() / 100.0))
+                    .unwrap_or_else(|_| "0".to_owned()),
+            );
+        }
+        if let Some(fresh) = fresh {
+            out.push_str(",\"fresh\":");
+            push_json_str(&mut out, fresh);
+        }
+        out.push('}');
+        out
     }
 
     /// The variant for `slot`, if the visitor's tier has one.
@@ -34,6 +85,14 @@ impl<'r> Decision<'r> {
             .iter()
             .find(|(n, _)| *n == slot)
             .map(|(_, v)| *v)
+    }
+}
+
+/// Appends `s` as a JSON string.
+fn push_json_str(out: &mut String, s: &str) {
+    match serde_json::to_string(s) {
+        Ok(quoted) => out.push_str(&quoted),
+        Err(_) => out.push_str("\"\""),
     }
 }
 
@@ -81,36 +140,43 @@ impl Rules {
             .filter(|s| self.holds(&s.cond, profile, now))
             .map(|s| s.name.as_str())
             .collect();
-        let variants = self
+        let (variants, fragments) = self
             .slots
             .iter()
             .filter_map(|slot| {
-                slot.by_tier
-                    .get(tier_index)
-                    .and_then(Option::as_ref)
-                    .map(|v| (slot.name.as_str(), v))
+                let variant = slot.by_tier.get(tier_index)?.as_ref()?;
+                let json = slot.by_tier_json.get(tier_index)?.as_deref()?;
+                Some(((slot.name.as_str(), variant), json))
             })
-            .collect();
+            .unzip();
         Decision {
             tier,
             segments,
             variants,
             score: profile.score(self, now),
+            fragments,
         }
     }
 
     /// What a visitor who is not tracked (Global Privacy Control, Do Not Track, a bot) gets:
     /// the fallback tier, no segments, and only the `default` variants.
     pub fn decide_default(&self) -> Decision<'_> {
+        let (variants, fragments) = self
+            .slots
+            .iter()
+            .filter_map(|s| {
+                Some((
+                    (s.name.as_str(), s.default.as_ref()?),
+                    s.default_json.as_deref()?,
+                ))
+            })
+            .unzip();
         Decision {
             tier: &self.fallback,
             segments: Vec::new(),
-            variants: self
-                .slots
-                .iter()
-                .filter_map(|s| s.default.as_ref().map(|v| (s.name.as_str(), v)))
-                .collect(),
+            variants,
             score: None,
+            fragments,
         }
     }
 

@@ -144,6 +144,17 @@ pub(crate) struct SlotPlan {
     /// Variant per tier index; the fallback tier is the last index. `None`: the slot keeps
     /// the page's own content.
     pub(crate) by_tier: Vec<Option<Variant>>,
+    /// `"slot":{variant}` as JSON, per tier index and for `default`, rendered once here so an
+    /// answer is written by concatenation instead of serialising the same variants every call.
+    pub(crate) by_tier_json: Vec<Option<String>>,
+    pub(crate) default_json: Option<String>,
+}
+
+/// `"slot":{...}`: one member of an answer's `variants` object.
+fn slot_json(slot: &str, variant: Option<&Variant>) -> Option<String> {
+    let variant = serde_json::to_string(variant?).ok()?;
+    let name = serde_json::to_string(slot).ok()?;
+    Some(format!("{name}:{variant}"))
 }
 
 const DEFAULT_RULES: &str = include_str!("default_rules.json");
@@ -781,10 +792,16 @@ impl<'c> Compiler<'c> {
                 .iter()
                 .map(|t| by_key.get(*t).or(default).cloned())
                 .collect();
+            let by_tier_json = tier_names
+                .iter()
+                .map(|t| slot_json(slot, by_key.get(*t).or(default)))
+                .collect();
             slots.push(SlotPlan {
                 name: slot.clone(),
                 default: default.cloned(),
                 by_tier,
+                by_tier_json,
+                default_json: slot_json(slot, default),
             });
         }
         Ok(slots)

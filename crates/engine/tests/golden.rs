@@ -58,6 +58,7 @@ fn run_case(dir: &Path) -> Result<(), String> {
     for v in simulate(&rules, &log, at).visitors {
         let decision = rules.decide(&v.profile, at);
         let json = serde_json::to_string(&decision).map_err(|e| e.to_string())?;
+        check_answer_json(&decision, &json)?;
         let _ = writeln!(
             out,
             "## {}\n{json}\n{}",
@@ -66,6 +67,37 @@ fn run_case(dir: &Path) -> Result<(), String> {
         );
     }
     check_golden(&dir.join("expected.txt"), &out)
+}
+
+/// The hand-written answer must say exactly what the serialised decision says.
+fn check_answer_json(
+    decision: &intent_engine::Decision<'_>,
+    serialised: &str,
+) -> Result<(), String> {
+    for (profile, fresh) in [(None, None), (Some("tok\"en"), Some("expired"))] {
+        let answer: serde_json::Value = serde_json::from_str(&decision.answer_json(profile, fresh))
+            .map_err(|e| e.to_string())?;
+        let mut want: serde_json::Value =
+            serde_json::from_str(serialised).map_err(|e| e.to_string())?;
+        want["profile"] = profile.map_or(serde_json::Value::Null, Into::into);
+        if let Some(f) = fresh {
+            want["fresh"] = f.into();
+        }
+        if answer != want {
+            return Err(format!("answer_json {answer} differs from {want}"));
+        }
+    }
+    let only = decision.clone().only_slots(&["cta"]);
+    let answer: serde_json::Value =
+        serde_json::from_str(&only.answer_json(None, None)).map_err(|e| e.to_string())?;
+    let slots: Vec<&String> = answer["variants"]
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    if slots.iter().any(|s| *s != "cta") {
+        return Err(format!("only_slots kept {slots:?}"));
+    }
+    Ok(())
 }
 
 fn cases(dir: &str, ext: Option<&str>) -> Vec<PathBuf> {

@@ -1,7 +1,6 @@
 //! The snippet's API: `POST /v1/collect` and `GET /v1/decide`.
 
 use intent_engine::{process, CollectRequest, Decision};
-use serde::Serialize;
 use worker::{Request, Response, Result};
 
 use super::http::{self, header};
@@ -14,30 +13,14 @@ use crate::cookie::{clear_profile_cookie, set_profile_cookie};
 /// Most slots one `/v1/decide` call may ask for.
 const MAX_SLOTS: usize = 32;
 
-/// The answer of both endpoints: the token to keep, then the decision.
-#[derive(Serialize)]
-struct Answer<'a, 'r> {
-    /// The token the visitor keeps until the next call; `null` when nothing may be stored.
-    profile: Option<&'a str>,
-    #[serde(flatten)]
-    decision: &'a Decision<'r>,
-    /// Why the token that was sent got discarded (the visitor started fresh).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    fresh: Option<&'static str>,
-}
-
+/// The answer of both endpoints: the token to keep (`null` when nothing may be stored), the
+/// decision, and why a token that was sent got discarded.
 fn answer(
     profile: Option<&str>,
     decision: &Decision<'_>,
     fresh: Option<&'static str>,
 ) -> Result<Response> {
-    let body = serde_json::to_string(&Answer {
-        profile,
-        decision,
-        fresh,
-    })
-    .map_err(|e| worker::Error::RustError(format!("serialising the answer: {e}")))?;
-    http::json(body, 200)
+    http::json(decision.answer_json(profile, fresh), 200)
 }
 
 fn add_headers(resp: &Response, rules: &ActiveRules, extra: &[(&str, String)]) -> Result<()> {
