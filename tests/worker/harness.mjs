@@ -5,9 +5,10 @@
 // `make test-worker` does): the harness starts wrangler from a copy of wrangler.toml without the
 // [build] command, so a test run never rebuilds, and always tests exactly the built artefact.
 
-import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, copyFileSync, existsSync, rmSync } from 'node:fs';
+import { spawn, execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, copyFileSync, existsSync, rmSync, readdirSync, renameSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,13 +56,19 @@ export function freePort() {
   });
 }
 
-/** wrangler.toml without [build], with absolute paths, in `dir` next to a copy of .dev.vars. */
-function testConfig(dir) {
+/**
+ * wrangler.toml without [build], with absolute paths, in `dir` next to a copy of .dev.vars.
+ * `withoutKv` also drops the [[kv_namespaces]] table, for a worker whose RULES binding is
+ * missing; `devVars` overrides secrets of .dev.vars (`null` removes one).
+ */
+function testConfig(dir, { withoutKv = false, devVars = {} } = {}) {
   const src = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8');
   const out = [];
   let skipping = false;
   for (const line of src.split('\n')) {
-    if (/^\s*\[/.test(line)) skipping = /^\s*\[build\]\s*$/.test(line);
+    if (/^\s*\[/.test(line)) {
+      skipping = /^\s*\[build\]\s*$/.test(line) || (withoutKv && /^\s*\[\[kv_namespaces\]\]\s*$/.test(line));
+    }
     if (!skipping) out.push(line);
   }
   let text = out.join('\n');
@@ -70,21 +77,30 @@ function testConfig(dir) {
   const config = join(dir, 'wrangler.toml');
   writeFileSync(config, text);
   copyFileSync(join(ROOT, '.dev.vars'), join(dir, '.dev.vars'));
+  if (Object.keys(devVars).length) {
+    let vars = readFileSync(join(dir, '.dev.vars'), 'utf8');
+    for (const [name, value] of Object.entries(devVars)) {
+      vars = vars.replace(new RegExp(`^${name}=.*\\n?`, 'm'), '');
+      if (value !== null) vars += `${name}=${JSON.stringify(value)}\n`;
+    }
+    writeFileSync(join(dir, '.dev.vars'), vars);
+  }
   return config;
 }
 
 /**
  * Starts the worker. Options: `vars` (overrides of wrangler.toml vars), `kv` (initial KV
- * contents, key -> text; defaults to the default rules under `rules`).
+ * contents, key -> text or bytes; defaults to the default rules under `rules`), `withoutKv`
+ * (no RULES binding at all) and `devVars` (overrides of the .dev.vars secrets).
  */
-export async function startWorker({ vars = {}, kv = { rules: DEFAULT_RULES } } = {}) {
+export async function startWorker({ vars = {}, kv = { rules: DEFAULT_RULES }, withoutKv = false, devVars = {} } = {}) {
   for (const built of ['worker/build/index.js', 'dist/site']) {
     if (!existsSync(join(ROOT, built))) {
       throw new Error(`${built} is missing: run \`make worker site\` before the worker tests`);
     }
   }
   const dir = mkdtempSync(join(tmpdir(), 'intent-worker-test-'));
-  const config = testConfig(dir);
+  const config = testConfig(dir, { withoutKv, devVars });
   const state = join(dir, 'state');
   const kvArgs = ['--local', '--config', config, '--persist-to', state, '--binding', 'RULES'];
 
@@ -99,7 +115,40 @@ export async function startWorker({ vars = {}, kv = { rules: DEFAULT_RULES } } =
   const deleteKv = async (key) => {
     await promisify(execFile)(WRANGLER, ['kv', 'key', 'delete', key, ...kvArgs], { env: childEnv, cwd: dir });
   };
-  for (const [key, value] of Object.entries(kv)) await putKv(key, value);
+  const listKv = async () => {
+    const { stdout } = await promisify(execFile)(WRANGLER, ['kv', 'key', 'list', ...kvArgs], { env: childEnv, cwd: dir });
+    return JSON.parse(stdout).map((k) => k.name);
+  };
+  // NOTE: wrangler's local KV (miniflare) keeps each value in a file under
+  // <state>/v3/kv/<namespace id>/blobs/. Putting a named pipe where such a file was makes every
+  // read of the value fail inside KV ("KV GET failed: 500": its size no longer matches), which
+  // is what a KV outage looks like to the worker. (A folder would not do: it reads as a JSON
+  // listing.) If miniflare changes that layout, kvBlobs finds nothing and the tests say so.
+  const kvBlobs = () => {
+    const kvDir = join(state, 'v3', 'kv');
+    const dirs = existsSync(kvDir) ? readdirSync(kvDir).filter((d) => !d.startsWith('miniflare-')) : [];
+    return dirs.flatMap((d) => {
+      const blobs = join(kvDir, d, 'blobs');
+      return existsSync(blobs) ? readdirSync(blobs).filter((f) => !f.endsWith('.broken')).map((f) => join(blobs, f)) : [];
+    });
+  };
+  const breakKvStorage = () => {
+    const blobs = kvBlobs();
+    if (!blobs.length) throw new Error('no local KV value files found: has miniflare changed its storage layout?');
+    for (const blob of blobs) {
+      renameSync(blob, `${blob}.broken`);
+      execFileSync('mkfifo', [blob]);
+    }
+    return blobs;
+  };
+  const repairKvStorage = (blobs) => {
+    for (const blob of blobs) {
+      rmSync(blob);
+      renameSync(`${blob}.broken`, blob);
+    }
+  };
+  // Without the binding there is nothing to seed (and wrangler could not find the namespace).
+  if (!withoutKv) for (const [key, value] of Object.entries(kv)) await putKv(key, value);
 
   const port = await freePort();
   const args = [
@@ -127,6 +176,11 @@ export async function startWorker({ vars = {}, kv = { rules: DEFAULT_RULES } } =
     log: () => log.join(''),
     putKv,
     deleteKv,
+    /** The keys in the worker's KV namespace. */
+    listKv,
+    /** Makes every read of the values now in KV fail; returns what `repairKvStorage` needs. */
+    breakKvStorage,
+    repairKvStorage,
     async stop() {
       if (!exited) {
         try { process.kill(-child.pid, 'SIGINT'); } catch { /* already gone */ }
@@ -155,6 +209,19 @@ export async function startWorker({ vars = {}, kv = { rules: DEFAULT_RULES } } =
     await new Promise((r) => setTimeout(r, 250));
   }
   return worker;
+}
+
+/**
+ * Waits until wrangler's log, from character `from` on, matches `pattern` (the worker's log
+ * lines reach it a moment after the answer); resolves to that part of the log.
+ */
+export async function waitForLog(worker, pattern, from = 0, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const part = worker.log().slice(from);
+    if (pattern.test(part) || Date.now() > deadline) return part;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /**
@@ -241,4 +308,42 @@ export class CookieJar {
     this.store(r);
     return { status: r.status, headers: r.headers, text: await r.text() };
   }
+}
+
+/**
+ * One HTTP request exactly as given, through node:http rather than fetch: the path is sent as
+ * it is (`//v1/collect`, `/v1/../v1/collect` and `%2e%2e` are not normalised away), the body
+ * may be raw bytes or a list of chunks (sent chunked, without a declared length), and header
+ * values may carry bytes outside ASCII. Fails after `timeoutMs` without a complete answer.
+ * Resolves to `{status, headers, text, json}`; `json` is the parsed body or undefined.
+ */
+export function rawRequest(base, { method = 'GET', path = '/', headers = {}, body, timeoutMs = 10_000 } = {}) {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolveReq, reject) => {
+    const chunked = Array.isArray(body);
+    const h = { connection: 'close', ...headers };
+    if (body !== undefined && !chunked && !Object.keys(h).some((k) => k.toLowerCase() === 'content-length')) {
+      h['content-length'] = Buffer.byteLength(body);
+    }
+    const req = httpRequest({ host: hostname, port, method, path, headers: h, agent: false });
+    const timer = setTimeout(() => {
+      req.destroy(new Error(`no complete answer to ${method} ${path.slice(0, 80)} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    req.on('error', (err) => { clearTimeout(timer); reject(err); });
+    req.on('response', (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('error', (err) => { clearTimeout(timer); reject(err); });
+      res.on('end', () => {
+        clearTimeout(timer);
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json;
+        try { json = JSON.parse(text); } catch { /* not JSON */ }
+        resolveReq({ status: res.statusCode, headers: res.headers, text, json });
+      });
+    });
+    if (chunked) for (const c of body) req.write(c);
+    else if (body !== undefined) req.write(body);
+    req.end();
+  });
 }

@@ -21,6 +21,20 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Largest rules config the admin API accepts.
 pub const MAX_RULES_BYTES: usize = 256 * 1024;
 
+/// Most characters of a request's own text (a path, a site id, an origin, a content type)
+/// that an error message repeats back.
+pub const MAX_ECHO_CHARS: usize = 100;
+
+/// `value` as an error message repeats it: at most [`MAX_ECHO_CHARS`] characters, the rest
+/// replaced by `…`. A client that sends kilobytes in a path or a header gets a short answer,
+/// and the message stays readable.
+pub fn echo(value: &str) -> String {
+    match value.char_indices().nth(MAX_ECHO_CHARS) {
+        Some((cut, _)) => format!("{}…", &value[..cut]),
+        None => value.to_owned(),
+    }
+}
+
 impl ApiError {
     fn new(status: u16, error: &'static str, message: impl Into<String>) -> Self {
         Self {
@@ -45,7 +59,10 @@ impl ApiError {
         Self::new(
             400,
             "unknown_site",
-            format!("site `{site}` is not served by this worker; add it to the SITES var"),
+            format!(
+                "site `{}` is not served by this worker; add it to the SITES var",
+                echo(site)
+            ),
         )
     }
 
@@ -63,7 +80,10 @@ impl ApiError {
         Self::new(
             415,
             "unsupported_media_type",
-            format!("content type `{content_type}` is not accepted; send JSON as application/json or text/plain"),
+            format!(
+                "content type `{}` is not accepted; send JSON as application/json or text/plain",
+                echo(content_type)
+            ),
         )
     }
 
@@ -72,7 +92,10 @@ impl ApiError {
         Self::new(
             403,
             "origin_not_allowed",
-            format!("origin `{origin}` may not call this API; add it to the ALLOWED_ORIGINS var"),
+            format!(
+                "origin `{}` may not call this API; add it to the ALLOWED_ORIGINS var",
+                echo(origin)
+            ),
         )
     }
 
@@ -101,7 +124,7 @@ impl ApiError {
 
     /// No such route.
     pub fn not_found(path: &str) -> Self {
-        Self::new(404, "not_found", format!("no API route `{path}`"))
+        Self::new(404, "not_found", format!("no API route `{}`", echo(path)))
     }
 
     /// The route exists but not for this method.
@@ -109,7 +132,7 @@ impl ApiError {
         Self::new(
             405,
             "method_not_allowed",
-            format!("{method} is not allowed here; use {allowed}"),
+            format!("{} is not allowed here; use {allowed}", echo(method)),
         )
     }
 
@@ -180,6 +203,17 @@ mod tests {
             e.to_json(),
             r#"{"error":"payload_too_large","message":"the request body is over 64 KiB"}"#
         );
+    }
+
+    #[test]
+    fn long_request_text_is_cut_in_messages() {
+        let path = format!("/v1/{}", "é".repeat(5000));
+        let msg = ApiError::not_found(&path).message;
+        assert!(msg.chars().count() < MAX_ECHO_CHARS + 30, "{msg}");
+        assert!(msg.ends_with("…`"), "{msg}");
+        assert_eq!(echo("/v1/nope"), "/v1/nope");
+        let origin = ApiError::origin_not_allowed(&"o".repeat(20_000)).message;
+        assert!(origin.len() < 300);
     }
 
     #[test]

@@ -129,6 +129,7 @@ async fn api(req: Request, ctx: &Ctx<'_>, origin: Option<&str>) -> Result<Respon
             Err(ApiError::method_not_allowed(m.as_ref(), "POST").into())
         }
         ("/v1/health", Method::Get | Method::Head) => health(ctx),
+        ("/v1/health", m) => Err(ApiError::method_not_allowed(m.as_ref(), "GET").into()),
         _ => Err(ApiError::not_found(&path).into()),
     };
     let resp = match result {
