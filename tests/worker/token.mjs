@@ -84,3 +84,42 @@ export function tamper(token) {
   bytes[i] ^= 0x01;
   return bytes.toString('base64url');
 }
+
+/**
+ * Decodes every field of a token, by the layout in crates/engine/src/token.rs, for rules with
+ * no `engaged` condition and no score (the default rules): which series a hit list belongs to
+ * is given by its position in the rules, so the lists are read until the payload ends, and
+ * whatever the payload holds must be consumed exactly by these fields. Throws if it is not.
+ */
+export function decodeToken(token) {
+  const bytes = Buffer.from(token, 'base64url');
+  const payload = bytes.subarray(0, bytes.length - MAC_LEN);
+  let pos = 0;
+  const byte = () => {
+    if (pos >= payload.length) throw new Error('the token ends inside a field');
+    return payload[pos++];
+  };
+  const varint = () => {
+    const { value, end } = readVarint(payload, pos);
+    if (end > payload.length) throw new Error('the token ends inside a varint');
+    pos = end;
+    return Number(value);
+  };
+  const format = byte();
+  if (format !== 1) throw new Error(`unknown token format ${format}: update tests/worker/token.mjs`);
+  const keyTag = byte();
+  const fingerprint = payload.readUInt32LE(pos);
+  pos += 4;
+  const lastSeen = varint();
+  const visitsTotal = varint();
+  const visits = Array.from({ length: byte() }, () => {
+    const age = varint();
+    const seconds = varint();
+    const scroll = byte();
+    const bits = varint();
+    return { age, seconds, scroll, tests: bits >> 1, landed: (bits & 1) === 1 };
+  });
+  const series = [];
+  while (pos < payload.length) series.push(Array.from({ length: byte() }, () => varint()));
+  return { format, keyTag, fingerprint, lastSeen, visitsTotal, visits, series, payload, mac: bytes.subarray(payload.length) };
+}
