@@ -13,6 +13,9 @@ pub mod names {
     pub const ORIGIN: &str = "ORIGIN";
     /// Seconds a rules config read from KV is reused by an isolate before it is read again.
     pub const RULES_CACHE_SECONDS: &str = "RULES_CACHE_SECONDS";
+    /// Milliseconds a request waits for the rules from KV before it goes on with the rules it
+    /// already has (or the built-in ones); `0` never waits.
+    pub const RULES_KV_TIMEOUT_MS: &str = "RULES_KV_TIMEOUT_MS";
     /// Secret: the token signing keyring, `id:secret[,id:secret...]`; the first key signs.
     pub const PROFILE_KEYS: &str = "PROFILE_KEYS";
     /// Secret: the bearer token of the admin API.
@@ -34,6 +37,10 @@ pub mod keys {
 /// Default isolate cache lifetime of the rules, in seconds.
 pub const DEFAULT_RULES_CACHE_SECONDS: u64 = 30;
 
+/// Default time a request waits for a KV read of the rules, in milliseconds. A warm read takes
+/// a few milliseconds and a cold one rarely a few hundred; past this, KV is treated as down.
+pub const DEFAULT_RULES_KV_TIMEOUT_MS: u64 = 500;
+
 /// The worker's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -45,6 +52,8 @@ pub struct Settings {
     pub origin: Option<String>,
     /// Rules cache lifetime in milliseconds.
     pub rules_cache_ms: u64,
+    /// How long a request waits for KV's rules, in milliseconds (`0`: not at all).
+    pub rules_kv_timeout_ms: u64,
 }
 
 impl Settings {
@@ -54,6 +63,7 @@ impl Settings {
         allowed_origins: Option<&str>,
         origin: Option<&str>,
         rules_cache_seconds: Option<&str>,
+        rules_kv_timeout_ms: Option<&str>,
     ) -> Self {
         let mut sites = split_list(sites.unwrap_or(""));
         if sites.is_empty() {
@@ -70,11 +80,15 @@ impl Settings {
             .and_then(|s| s.trim().parse::<u64>().ok())
             .unwrap_or(DEFAULT_RULES_CACHE_SECONDS)
             .saturating_mul(1000);
+        let rules_kv_timeout_ms = rules_kv_timeout_ms
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(DEFAULT_RULES_KV_TIMEOUT_MS);
         Self {
             sites,
             allowed_origins,
             origin,
             rules_cache_ms,
+            rules_kv_timeout_ms,
         }
     }
 
@@ -116,11 +130,12 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let s = Settings::from_vars(None, None, None, None);
+        let s = Settings::from_vars(None, None, None, None, None);
         assert_eq!(s.sites, ["demo"]);
         assert!(s.allowed_origins.is_empty());
         assert_eq!(s.origin, None);
         assert_eq!(s.rules_cache_ms, 30_000);
+        assert_eq!(s.rules_kv_timeout_ms, 500);
         assert!(!s.allows_origin("http://127.0.0.1:8787"));
     }
 
@@ -130,6 +145,7 @@ mod tests {
             Some("acme, demo"),
             Some("https://www.acme.com/, http://127.0.0.1:8787"),
             Some(" https://origin.acme.com/ "),
+            Some("0"),
             Some("0"),
         );
         assert_eq!(s.sites, ["acme", "demo"]);
@@ -141,12 +157,14 @@ mod tests {
         assert!(!s.allows_origin("https://evil.test"));
         assert_eq!(s.origin.as_deref(), Some("https://origin.acme.com"));
         assert_eq!(s.rules_cache_ms, 0);
+        assert_eq!(s.rules_kv_timeout_ms, 0);
     }
 
     #[test]
     fn empty_origin_means_bundled_site() {
-        let s = Settings::from_vars(None, None, Some(""), Some("not a number"));
+        let s = Settings::from_vars(None, None, Some(""), Some("not a number"), Some("-5"));
         assert_eq!(s.origin, None);
         assert_eq!(s.rules_cache_ms, 30_000);
+        assert_eq!(s.rules_kv_timeout_ms, 500);
     }
 }

@@ -71,11 +71,12 @@ fn settings(env: &Env) -> Settings {
         var(env, names::ALLOWED_ORIGINS).as_deref(),
         var(env, names::ORIGIN).as_deref(),
         var(env, names::RULES_CACHE_SECONDS).as_deref(),
+        var(env, names::RULES_KV_TIMEOUT_MS).as_deref(),
     )
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, wctx: Context) -> Result<Response> {
     let settings = settings(&env);
     let path = req.path();
     let origin = http::foreign_origin(&req);
@@ -93,7 +94,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         if req.method() == Method::Options {
             return http::preflight(&req, &settings);
         }
-        let rules = rules::active(&env, &settings, now_ms()).await;
+        let rules = rules::active(&env, &wctx, &settings, now_ms()).await;
         let ctx = Ctx {
             env: &env,
             settings: &settings,
@@ -101,7 +102,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         };
         return api(req, &ctx, origin.as_deref()).await;
     }
-    let rules = rules::active(&env, &settings, now_ms()).await;
+    let rules = rules::active(&env, &wctx, &settings, now_ms()).await;
     let ctx = Ctx {
         env: &env,
         settings: &settings,

@@ -1,16 +1,24 @@
 //! The active rules: read from KV, cached in the isolate, never absent.
 //!
 //! Each isolate keeps the rules it compiled for `RULES_CACHE_SECONDS`, so the hot path does no
-//! KV read and no JSON parsing. When the KV value is missing, empty or invalid, the isolate
-//! keeps serving the last config that was valid, and without one the built-in default rules:
-//! the worker never runs without rules and never fails a visitor because of a bad publish.
+//! KV read and no JSON parsing. When the KV value is missing, empty or invalid, or KV cannot be
+//! read, the isolate keeps serving the last config that was valid, and without one the
+//! built-in default rules: the worker never runs without rules and never fails a visitor
+//! because of a bad publish or a KV outage.
+//!
+//! A read is given `RULES_KV_TIMEOUT_MS`. Past that, the request goes on with the fallback and
+//! the read carries on after the answer (`wait_until`): whatever it brings becomes the
+//! isolate's rules for the next requests, so a slow KV costs one wait of at most that long per
+//! isolate and cache lifetime. `0` never waits: every read finishes in the background.
 
 use std::cell::RefCell;
 use std::ops::Deref;
 use std::rc::Rc;
+use std::time::Duration;
 
+use futures_util::future::{select, Either};
 use intent_engine::Rules;
-use worker::{console_error, console_warn, Env};
+use worker::{console_error, console_warn, Context, Delay, Env, KvError};
 
 use crate::settings::{keys, names, Settings};
 
@@ -91,8 +99,9 @@ thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
 }
 
-/// The rules for this request: from the isolate cache while it is fresh, else from KV.
-pub async fn active(env: &Env, settings: &Settings, now_ms: f64) -> ActiveRules {
+/// The rules for this request: from the isolate cache while it is fresh, else from KV, else
+/// the fallback.
+pub async fn active(env: &Env, wctx: &Context, settings: &Settings, now_ms: f64) -> ActiveRules {
     let cached = CACHE.with(|c| {
         c.borrow().current.as_ref().and_then(|cur| {
             (now_ms - cur.loaded_at_ms < settings.rules_cache_ms as f64).then(|| cur.active.clone())
@@ -102,20 +111,57 @@ pub async fn active(env: &Env, settings: &Settings, now_ms: f64) -> ActiveRules 
         return active;
     }
 
-    let text = match env.kv(names::RULES_KV) {
-        Ok(kv) => match kv.get(keys::RULES).text().await {
-            Ok(text) => text,
-            Err(err) => {
-                console_error!("reading the rules from KV failed: {err}; using the fallback rules");
-                None
-            }
-        },
+    let kv = match env.kv(names::RULES_KV) {
+        Ok(kv) => kv,
         Err(err) => {
             console_error!("the RULES KV binding is missing ({err}); using the fallback rules");
-            None
+            return unreadable(now_ms);
         }
     };
-    remember(text, now_ms)
+    let read = Box::pin(kv.get(keys::RULES).text());
+    let limit = settings.rules_kv_timeout_ms;
+    let late = if limit == 0 {
+        read
+    } else {
+        match select(read, Delay::from(Duration::from_millis(limit))).await {
+            Either::Left((result, _)) => return arrived(result, now_ms),
+            Either::Right(((), read)) => read,
+        }
+    };
+    console_warn!(
+        "the rules were not read from KV within {limit} ms; using the fallback rules while the read goes on"
+    );
+    // The read goes on after this request is answered, and what it brings is cached.
+    wctx.wait_until(async move {
+        arrived(late.await, super::now_ms());
+    });
+    unreadable(now_ms)
+}
+
+/// Caches what a KV read brought: rules text (or nothing published), or a failure.
+fn arrived(result: Result<Option<String>, KvError>, now_ms: f64) -> ActiveRules {
+    match result {
+        Ok(text) => remember(text, now_ms),
+        Err(err) => {
+            console_error!("reading the rules from KV failed: {err}; using the fallback rules");
+            unreadable(now_ms)
+        }
+    }
+}
+
+/// KV could not be read: the fallback rules, cached for the usual lifetime so that a KV
+/// outage costs one failed read per isolate and lifetime, not one per request.
+fn unreadable(now_ms: f64) -> ActiveRules {
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        let active = fallback(&cache);
+        cache.current = Some(Cached {
+            active: active.clone(),
+            text: None,
+            loaded_at_ms: now_ms,
+        });
+        active
+    })
 }
 
 /// Compiles `text` (unless it is what the cache already holds) and makes it the cached state.
@@ -129,6 +175,22 @@ fn remember(text: Option<String>, now_ms: f64) -> ActiveRules {
             if cur.text.is_some() && cur.text == text {
                 cur.loaded_at_ms = now_ms;
                 return cur.active.clone();
+            }
+        }
+
+        // The last good text again (KV is back after an outage): no need to compile it anew.
+        if let (Some(t), Some((rules, good))) = (&text, &cache.last_good) {
+            if t == good {
+                let active = ActiveRules {
+                    rules: SharedRules::Loaded(Rc::clone(rules)),
+                    source: Source::Kv,
+                };
+                cache.current = Some(Cached {
+                    active: active.clone(),
+                    text,
+                    loaded_at_ms: now_ms,
+                });
+                return active;
             }
         }
 
