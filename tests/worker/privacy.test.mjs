@@ -5,7 +5,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startWorker, withLog, waitForLog, collect, decide, journey, views, CookieJar } from './harness.mjs';
+import { startWorker, withLog, waitForLog, collect, decide, journey, views, CookieJar, freePort } from './harness.mjs';
 import { decodeToken } from './token.mjs';
 
 let w;
@@ -206,5 +206,26 @@ describe('nothing about visitors outside the token', () => {
       assert.ok(!log.includes(value), `the ${what} is in the log`);
     }
     assert.ok(!/zqx/i.test(log), 'a canary is in the log');
+  }));
+});
+
+describe('an origin that cannot be reached', () => {
+  let proxied;
+  before(async () => {
+    // A port nothing listens on.
+    proxied = await startWorker({ vars: { ORIGIN: `http://127.0.0.1:${await freePort()}` } });
+  });
+  after(async () => { await proxied?.stop(); });
+
+  test("502, and the page's address is not in the worker's log", withLog(() => proxied, async () => {
+    const r = await fetch(`${proxied.url}/zqx-private-path/report?id=zqx-query`, { headers: PERSONAL_HEADERS });
+    assert.equal(r.status, 502);
+    await r.arrayBuffer();
+    const log = await waitForLog(proxied, /fetching a page upstream failed/);
+    assert.match(log, /fetching a page upstream failed/);
+    // wrangler's own request lines ("[wrangler:info] GET /path 502") are the platform's log,
+    // as Cloudflare's request logs are; the worker's lines are the rest.
+    const workerLines = log.split('\n').filter((line) => !line.startsWith('[wrangler:info]'));
+    assert.ok(!/zqx/i.test(workerLines.join('\n')), workerLines.join('\n'));
   }));
 });

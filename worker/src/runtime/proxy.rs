@@ -34,7 +34,8 @@ pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     let upstream = match fetch_upstream(req, ctx.env, ctx.settings).await {
         Ok(resp) => resp,
         Err(err) => {
-            console_error!("fetching {} upstream failed: {err}", url.path());
+            // Not the page's path: a URL is never written to the log.
+            console_error!("fetching a page upstream failed: {err}");
             return bad_gateway();
         }
     };
