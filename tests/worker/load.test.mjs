@@ -14,7 +14,7 @@ import { startWorker, withLog, DEFAULT_RULES, PROFILE_KEYS } from './harness.mjs
 import { reissue, decodeToken } from './token.mjs';
 
 const VISITORS = Number(process.env.LOAD_VISITORS ?? 50);
-const CALLS = Number(process.env.LOAD_CALLS ?? 40);
+const CALLS = Number(process.env.LOAD_CALLS ?? 60);
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 20);
 const UPTO = 10;
 const VISIT_GAP_SECS = 31 * 60;
