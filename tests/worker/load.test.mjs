@@ -1,11 +1,12 @@
 // A bounded load test on loopback: many visitors at once, each making a run of collect calls
-// and carrying its token forward, some of them leaving for more than 30 minutes between calls.
+// and carrying its token forward, some of them leaving for more than 30 minutes between calls;
+// one in five browses pages in proxy mode instead, carrying the cookie.
 // Every answer must be a 200, and must show every event the visitor has sent so far: the rules
 // below add segments that reveal exact counts (`pricing-3`: at least three pricing views), so a
 // lost or double-counted event shows as a wrong segment list, and a wrong visit count in the
 // token. Prints requests, errors and latency percentiles; no timing is asserted.
 //
-// LOAD_VISITORS and LOAD_CALLS change the size; LOAD_SECONDS bounds the run (default 20 s).
+// LOAD_VISITORS and LOAD_CALLS change the size; LOAD_SECONDS bounds the run (default 15 s).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +16,7 @@ import { reissue, decodeToken } from './token.mjs';
 
 const VISITORS = Number(process.env.LOAD_VISITORS ?? 50);
 const CALLS = Number(process.env.LOAD_CALLS ?? 60);
-const SECONDS = Number(process.env.LOAD_SECONDS ?? 20);
+const SECONDS = Number(process.env.LOAD_SECONDS ?? 15);
 const UPTO = 10;
 const VISIT_GAP_SECS = 31 * 60;
 
@@ -50,6 +51,18 @@ const ACTIONS = [
   [1, { type: 'event', name: 'demo_request' }, 'demoRequest'],
 ];
 const TOTAL_WEIGHT = ACTIONS.reduce((s, [w]) => s + w, 0);
+
+/** Pages of the demo site a proxy-mode visitor loads, with the page group each counts for. */
+const PAGES = [
+  ['/blog/rolling-forecasts-without-spreadsheet-sprawl/', 'blog'],
+  ['/pricing/', 'pricing'],
+  ['/product/', 'product'],
+  ['/docs/', null],
+  ['/', null],
+  ['/compare/', 'compare'],
+  ['/customers/northwind/', 'customers'],
+  ['/book-a-demo/', 'demo'],
+];
 
 function rng(seed) {
   let s = seed >>> 0;
@@ -100,11 +113,13 @@ test(`${VISITORS} visitors at once, up to ${CALLS} calls each: no 5xx, nothing l
   const statuses = {};
   const problems = [];
   let requests = 0;
+  let pageLoads = 0;
   let leaves = 0;
 
-  async function call(path, init) {
+  async function call(path, init, page = false) {
     const started = performance.now();
     requests++;
+    if (page) pageLoads++;
     let r;
     try {
       r = await fetch(`${w.url}${path}`, { ...init, signal: AbortSignal.timeout(15_000) });
@@ -115,10 +130,58 @@ test(`${VISITORS} visitors at once, up to ${CALLS} calls each: no 5xx, nothing l
     const body = await r.text();
     latencies.push(performance.now() - started);
     statuses[r.status] = (statuses[r.status] ?? 0) + 1;
-    return { status: r.status, body };
+    return { status: r.status, body, headers: r.headers };
+  }
+
+  /** A proxy-mode visitor: page loads with the cookie; decide (with the cookie) shows segments. */
+  async function pageVisitor(v) {
+    const rand = rng(0x85ebca6b ^ (v * 104729));
+    const counts = { pricing: 0, blog: 0, product: 0, compare: 0, customers: 0, demo: 0, trial: 0, click: 0, demoRequest: 0, visits: 0 };
+    let cookie = null;
+    for (let step = 0; step < CALLS && Date.now() < deadline; step++) {
+      if (cookie && rand() < 0.08) {
+        cookie = reissue(cookie, { keysSpec: PROFILE_KEYS, shiftSecs: -VISIT_GAP_SECS });
+        leaves++;
+        counts.newVisit = true;
+      }
+      const [path, counted] = PAGES[Math.floor(rand() * PAGES.length)];
+      if (counted) counts[counted]++;
+      if (step === 0 || counts.newVisit) counts.visits++;
+      counts.newVisit = false;
+      const want = expected(counts);
+      let r;
+      try {
+        r = await call(path, { headers: cookie ? { cookie: `intent_profile=${cookie}` } : {} }, true);
+      } catch (err) {
+        problems.push(`page visitor ${v} step ${step}: ${err.message}`);
+        return;
+      }
+      const set = r.headers.getSetCookie().find((c) => c.startsWith('intent_profile='));
+      const tier = r.headers.get('x-intent-tier');
+      if (r.status !== 200 || !set || tier !== want.tier || !r.body.includes(`data-intent-tier="${want.tier}"`) || r.headers.get('x-intent-fresh')) {
+        problems.push(`page visitor ${v} step ${step}: ${r.status} ${path}, tier ${tier}, expected ${want.tier}, cookie ${Boolean(set)}, fresh ${r.headers.get('x-intent-fresh')}`);
+        return;
+      }
+      cookie = set.slice('intent_profile='.length).split(';')[0];
+      const visits = decodeToken(cookie).visitsTotal;
+      if (visits !== counts.visits) {
+        problems.push(`page visitor ${v} step ${step}: the cookie counts ${visits} visits, expected ${counts.visits}`);
+        return;
+      }
+      if (step % 5 === 4) {
+        const d = await call('/v1/decide', { headers: { cookie: `intent_profile=${cookie}` } });
+        const decided = d.status === 200 ? JSON.parse(d.body) : null;
+        const got = decided && JSON.stringify({ tier: decided.tier, segments: [...decided.segments].sort() });
+        if (got !== JSON.stringify(want)) {
+          problems.push(`page visitor ${v} step ${step}: decide gave ${got ?? d.status}, expected ${JSON.stringify(want)}`);
+          return;
+        }
+      }
+    }
   }
 
   async function visitor(v) {
+    if (v % 5 === 4) return pageVisitor(v);
     const rand = rng(0x9e3779b9 ^ (v * 7919));
     const counts = { pricing: 0, blog: 0, product: 0, compare: 0, customers: 0, demo: 0, trial: 0, click: 0, demoRequest: 0, visits: 0 };
     let token = null;
@@ -187,7 +250,7 @@ test(`${VISITORS} visitors at once, up to ${CALLS} calls each: no 5xx, nothing l
   const sorted = [...latencies].sort((a, b) => a - b);
   const serverErrors = Object.entries(statuses).filter(([s]) => Number(s) >= 500).reduce((n, [, c]) => n + c, 0);
   const summary = [
-    `${VISITORS} visitors, ${requests} requests in ${seconds.toFixed(1)} s (${(requests / seconds).toFixed(0)}/s), ${leaves} returns after 31 minutes away`,
+    `${VISITORS} visitors, ${requests} requests (${pageLoads} of them page loads) in ${seconds.toFixed(1)} s (${(requests / seconds).toFixed(0)}/s), ${leaves} returns after 31 minutes away`,
     `statuses ${JSON.stringify(statuses)}, 5xx ${serverErrors}, problems ${problems.length}`,
     `latency ms: p50 ${percentile(sorted, 50).toFixed(1)}, p90 ${percentile(sorted, 90).toFixed(1)}, p99 ${percentile(sorted, 99).toFixed(1)}, max ${sorted.at(-1).toFixed(1)}`,
   ];
