@@ -90,6 +90,14 @@ fn escape_attribute(value: &str) -> String {
     out
 }
 
+/// An attribute value for `lol_html`'s `set_attribute`, which escapes only `"`: `&` is escaped
+/// here so the browser reads the value as written. Otherwise an entity would be decoded, and
+/// `&#106;avascript:` (which the engine's link check sees as harmless text) would become a
+/// `javascript:` link.
+fn literal_attribute(value: &str) -> String {
+    value.replace('&', "&amp;")
+}
+
 /// True when a `<script src>` value loads the Intent Edge loader.
 fn is_loader_src(src: &str) -> bool {
     let path = src.split(['?', '#']).next().unwrap_or(src);
@@ -149,11 +157,11 @@ impl SlotRewriter {
                 }
             }
             if let Some(href) = &content.href {
-                let _ = el.set_attribute("href", href);
+                let _ = el.set_attribute("href", &literal_attribute(href));
             }
             for (key, value) in &content.attrs {
                 // Invalid attribute names come from the rules author; skip them.
-                let _ = el.set_attribute(key, value);
+                let _ = el.set_attribute(key, &literal_attribute(value));
             }
             let _ = el.set_attribute(FILLED_ATTRIBUTE, "");
             Ok(())
@@ -290,6 +298,22 @@ mod tests {
             tier: Some("ready".into()),
             loader_tag: Some(loader_tag("demo")),
         }
+    }
+
+    #[test]
+    fn attribute_values_are_written_as_they_read() {
+        let variants = serde_json::json!({
+            "cta": {"href": "&#106;avascript:alert(1)", "attrs": {"title": "Q&A \"now\""}}
+        });
+        let plan = PagePlan {
+            slots: PagePlan::slots_from_json(&variants),
+            tier: None,
+            loader_tag: None,
+        };
+        let out = rewrite_document(PAGE, plan);
+        // The browser decodes `&amp;#106;` to the text `&#106;`, never to a `j`.
+        assert!(out.contains(r#"href="&amp;#106;avascript:alert(1)""#), "{out}");
+        assert!(out.contains(r#"title="Q&amp;A &quot;now&quot;""#), "{out}");
     }
 
     #[test]

@@ -120,7 +120,7 @@ impl fmt::Debug for Keyring {
 }
 
 impl Keyring {
-    /// Reads `label:secret[,label:secret…]`, as stored in the `TOKEN_KEYS` secret. Labels are
+    /// Reads `label:secret[,label:secret…]`, as stored in the worker's `PROFILE_KEYS` secret. Labels are
     /// 1 to 32 letters, digits, `-` or `_`; secrets at least 16 bytes.
     pub fn parse(spec: &str) -> Result<Keyring, KeyError> {
         let mut keys = Vec::new();
