@@ -312,7 +312,10 @@ mod tests {
         };
         let out = rewrite_document(PAGE, plan);
         // The browser decodes `&amp;#106;` to the text `&#106;`, never to a `j`.
-        assert!(out.contains(r#"href="&amp;#106;avascript:alert(1)""#), "{out}");
+        assert!(
+            out.contains(r#"href="&amp;#106;avascript:alert(1)""#),
+            "{out}"
+        );
         assert!(out.contains(r#"title="Q&amp;A &quot;now&quot;""#), "{out}");
     }
 
