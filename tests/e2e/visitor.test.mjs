@@ -16,7 +16,13 @@ import { reissue } from '../worker/token.mjs';
 import {
   HERO, launch, newVisitor, seen, waitForTier, waitForSnippet, pushState, profileCookie, until,
 } from './browser.mjs';
-import { readProfile } from './profile.mjs';
+import { decodeToken } from '../worker/token.mjs';
+
+/** The profile's last activity (seconds since the epoch) and the visits it has seen. */
+const readProfile = (token) => {
+  const { lastSeen, visitsTotal } = decodeToken(token);
+  return { lastSeen, visits: visitsTotal };
+};
 
 const SHOTS = join(ROOT, 'target', 'e2e');
 const MINUTE = 60;
@@ -138,7 +144,7 @@ describe('a visitor in headless Chromium', () => {
   // expiry: every time in a profile is stored relative to its last activity, so shifting that
   // one value (and re-signing with the dev key of .dev.vars) gives the token the visitor would
   // hold had they closed the browser 31 minutes ago. The visit count is read from the tokens
-  // the worker itself issues (tests/e2e/profile.mjs).
+  // the worker itself issues (`decodeToken` of tests/worker/token.mjs).
   test('closing and reopening the browser keeps the visitor ready, and a return visit counts', journey(async () => {
     const first = await visitor();
     const page1 = await first.context.newPage();
