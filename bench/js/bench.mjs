@@ -9,7 +9,8 @@
 //      any difference in tier, segments or variants fails the run, loudly;
 //   2. timing: each side's collect call (body in, answer out: verify, fold, classify, re-sign)
 //      on an empty, a typical and a worst-case profile, each call timed on its own, sides
-//      interleaved in rounds so that neither gets a quieter machine.
+//      interleaved in rounds so that neither gets a quieter machine. Body and answer are UTF-8
+//      bytes on both sides, as a worker reads a request body and writes a response body.
 // The peers: json-logic-js, json-logic-engine's compiled rules, and GrowthBook's evalCondition
 // over the same rules as GrowthBook conditions. Then, for the default rules, where the time goes:
 // the rule evaluation alone over precomputed counts, and each stage of a call on both sides.
@@ -104,6 +105,11 @@ function canonical(v) {
   return JSON.stringify(v);
 }
 
+const utf8In = new TextDecoder();
+const utf8Out = new TextEncoder();
+/** One call of a side with a body written as text; the answer parsed. */
+const callJson = (side, body, nowMs) => JSON.parse(utf8In.decode(side(utf8Out.encode(body), nowMs)));
+
 function agreement(label, sides, site, visitors) {
   const r = rng(0x1ee7 + label.length);
   const names = Object.keys(sides);
@@ -119,7 +125,7 @@ function agreement(label, sides, site, visitors) {
       const answers = {};
       for (const n of names) {
         const body = JSON.stringify({ site: 'demo', profile: tokens[n], events });
-        const a = JSON.parse(sides[n](body, t * 1000));
+        const a = callJson(sides[n], body, t * 1000);
         if (a.error) throw new Error(`${label}: ${n} refused a corpus call: ${a.error}\n${body}`);
         tokens[n] = a.profile;
         answers[n] = canonical({ tier: a.tier, segments: a.segments, variants: a.variants });
@@ -155,7 +161,7 @@ function history(site, collect, calls, spacing) {
       { type: 'click', target: `cta-${i % 4}` },
       { type: 'event', name: `ev${i % 5}` },
     ];
-    token = JSON.parse(collect(JSON.stringify({ site: 'demo', profile: token, events }), t * 1000)).profile;
+    token = callJson(collect, JSON.stringify({ site: 'demo', profile: token, events }), t * 1000).profile;
   }
   return { token, now: t + 60 };
 }
@@ -230,7 +236,7 @@ for (const spec of opt('--suite')) {
   );
   const sides = {};
   for (const e of engines) sides[e.name] = (b, t) => e.engine.collect(b, t);
-  for (const [n, p] of Object.entries(peers)) sides[n] = p.collect;
+  for (const [n, p] of Object.entries(peers)) sides[n] = p.collectBytes;
 
   const visitors = QUICK ? 200 : 1500;
   const agreed = agreement(label, sides, site, visitors);
@@ -251,8 +257,8 @@ for (const spec of opt('--suite')) {
     let tier;
     for (const [n, fn] of Object.entries(sides)) {
       const h = history(site, fn, calls, spacing);
-      const body = JSON.stringify({ site: 'demo', profile: h.token, events: batch });
-      const out = JSON.parse(fn(body, h.now * 1000));
+      const body = utf8Out.encode(JSON.stringify({ site: 'demo', profile: h.token, events: batch }));
+      const out = JSON.parse(utf8In.decode(fn(body, h.now * 1000)));
       tokenBytes[n] = out.profile.length;
       if (tier !== undefined && out.tier !== tier) throw new Error(`${label}/${name}: ${n} says ${out.tier}, not ${tier}`);
       tier = out.tier;
@@ -270,10 +276,11 @@ for (const spec of opt('--suite')) {
   if (label === 'default') {
     // Where a peer's time goes, on the typical profile: each stage on its own.
     const peer = peers['json-logic-js'];
-    const h = history(site, peer.collect, 6, 86_400);
+    const h = history(site, peer.collectBytes, 6, 86_400);
     const body = JSON.stringify({ site: 'demo', profile: h.token, events: batch });
     const now = h.now;
     const decoded = peer.decode('demo', h.token, now).profile;
+    const answerText = peer.collect(body, now * 1000);
     const data = peer.counts(decoded, now);
     const n = QUICK ? 20_000 : 100_000;
     const evalOnly = {};
@@ -284,7 +291,9 @@ for (const spec of opt('--suite')) {
         return 0;
       }, n);
     }
+    const bytes = utf8Out.encode(body);
     const breakdown = {
+      'decode body bytes (TextDecoder)': meanNs(() => utf8In.decode(bytes), n),
       'JSON.parse body': meanNs(() => JSON.parse(body), n),
       'verify + decode token': meanNs(() => peer.decode('demo', h.token, now), n),
       'fold 2 events': meanNs(() => {
@@ -299,23 +308,25 @@ for (const spec of opt('--suite')) {
         () => JSON.stringify({ profile: h.token, tier: 'ready', segments: [], variants: doc.variants.ready }),
         n,
       ),
+      'encode answer bytes (TextEncoder)': meanNs(() => utf8Out.encode(answerText), n),
     };
     // The engine's stages, the same way, on its own typical profile, for each build.
     const eh = history(site, sides[ENGINE], 6, 86_400);
-    const ebody = JSON.stringify({ site: 'demo', profile: eh.token, events: batch });
+    const etext = JSON.stringify({ site: 'demo', profile: eh.token, events: batch });
+    const ebody = utf8Out.encode(etext);
     suite.engine_breakdown_ns = {};
     for (const { name, engine: e } of engines) {
-      e.prepare(ebody, eh.now * 1000);
+      e.prepare(etext, eh.now * 1000);
       const stage = (k) => () => e.stage(k);
       const stages = {
         'call into wasm (no work)': meanNs(stage(0), n),
-        'strings across the boundary (body in, answer out)': meanNs(() => e.echo(ebody), n),
+        'bytes across the boundary (body in, answer out)': meanNs(() => e.echo(ebody), n),
         'read + check body (serde_json)': meanNs(stage(1), n),
         'verify + decode token': meanNs(stage(2), n),
         'fold 2 events (incl. profile clone)': meanNs(stage(3), n),
         'evaluate tiers + segments + variants': meanNs(stage(4), n),
         'sign + encode token': meanNs(stage(5), n),
-        'write answer (serde_json)': meanNs(stage(6), n),
+        'write answer': meanNs(stage(6), n),
         'whole call inside wasm': meanNs(stage(7), n),
         'whole call from JavaScript': meanNs(() => e.collect(ebody, eh.now * 1000), n),
       };

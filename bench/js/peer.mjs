@@ -14,6 +14,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import jsonLogic from 'json-logic-js';
 
 const FORMAT = 1;
+const utf8In = new TextDecoder();
+const utf8Out = new TextEncoder();
 const SKEW_S = 300;
 const MAX_EVENTS = 50;
 
@@ -258,5 +260,13 @@ export function makePeer(doc, { secret, compile, field = 'logic' }) {
     return JSON.stringify(answer);
   }
 
-  return { collect, visit, counts, decode, encode, fresh, fold, tiers, segments };
+  /**
+   * The same call as a worker makes it: the request body's bytes in, the answer's bytes out
+   * (`await request.json()` decodes the UTF-8 and parses; `new Response(text)` encodes it).
+   */
+  function collectBytes(body, nowMs) {
+    return utf8Out.encode(collect(utf8In.decode(body), nowMs));
+  }
+
+  return { collect, collectBytes, visit, counts, decode, encode, fresh, fold, tiers, segments };
 }

@@ -43,15 +43,20 @@ impl Engine {
         })
     }
 
-    /// One `POST /v1/collect`: the request body in, the answer body out; `now_ms` as
-    /// `Date.now()` gives it.
-    pub fn collect(&self, body: &str, now_ms: f64) -> String {
-        crate::collect(
-            &self.rules,
-            &self.keys,
-            body,
-            Timestamp::from_millis(now_ms),
-        )
+    /// One `POST /v1/collect`: the request body in, the answer body out, both as UTF-8 bytes
+    /// (`Uint8Array`), as the worker reads the body from the request stream and answers with
+    /// `Response::from_bytes`; `now_ms` as `Date.now()` gives it.
+    pub fn collect(&self, body: &[u8], now_ms: f64) -> Vec<u8> {
+        let answer = match std::str::from_utf8(body) {
+            Ok(body) => crate::collect(
+                &self.rules,
+                &self.keys,
+                body,
+                Timestamp::from_millis(now_ms),
+            ),
+            Err(_) => r#"{"error":"the body is not UTF-8"}"#.to_owned(),
+        };
+        answer.into_bytes()
     }
 
     /// The largest token these rules can produce, in bytes.
@@ -132,11 +137,11 @@ impl Engine {
     }
 
     /// The prepared call's answer, copied out again: with a body passed in, the cost of moving
-    /// strings across the JavaScript–wasm boundary.
-    pub fn echo(&self, body: &str) -> String {
+    /// the bytes across the JavaScript–wasm boundary.
+    pub fn echo(&self, body: &[u8]) -> Vec<u8> {
         match &self.staged {
-            Some(s) if !body.is_empty() => s.answer.clone(),
-            _ => String::new(),
+            Some(s) if !body.is_empty() => s.answer.as_bytes().to_vec(),
+            _ => Vec::new(),
         }
     }
 }

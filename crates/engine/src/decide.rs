@@ -62,7 +62,12 @@ impl<'r> Decision<'r> {
             push_json_str(&mut out, segment);
         }
         out.push_str("],\"variants\":{");
-        out.push_str(&self.fragments.join(","));
+        for (i, fragment) in self.fragments.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(fragment);
+        }
         out.push('}');
         if let Some(score) = self.score {
             out.push_str(",\"score\":");
@@ -88,12 +93,42 @@ impl<'r> Decision<'r> {
     }
 }
 
-/// Appends `s` as a JSON string.
+/// Appends `s` as a JSON string, escaped as `serde_json` escapes it (a test holds the two
+/// equal), without building a string for each value.
 fn push_json_str(out: &mut String, s: &str) {
-    match serde_json::to_string(s) {
-        Ok(quoted) => out.push_str(&quoted),
-        Err(_) => out.push_str("\"\""),
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        // Tokens, tier and segment names: nothing to escape.
+        out.push_str(s);
+        out.push('"');
+        return;
     }
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if escape.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
 }
 
 struct Variants<'a, 'r>(&'a [(&'r str, &'r Variant)]);
@@ -249,4 +284,33 @@ pub(crate) fn visit_test(p: &Profile, test: usize, from: i64) -> Option<i64> {
         .rev()
         .find(|v| v.start >= from && v.tests & (1 << test) != 0)
         .map(|v| v.start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_json_str;
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut cases: Vec<String> = (0u8..0x80)
+            .map(|b| format!("a{}z", char::from(b)))
+            .collect();
+        cases.extend(
+            [
+                "",
+                "plain",
+                "\"quoted\"",
+                "back\\slash",
+                "é ü 中文 🚀",
+                "\u{7f}\u{2028}",
+                "</script>",
+            ]
+            .map(str::to_owned),
+        );
+        for s in cases {
+            let mut ours = String::new();
+            push_json_str(&mut ours, &s);
+            assert_eq!(ours, serde_json::to_string(&s).unwrap(), "{s:?}");
+        }
+    }
 }

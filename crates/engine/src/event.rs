@@ -127,11 +127,12 @@ impl Event {
         }
     }
 
-    /// Checks the event against the size limits; the message names the field.
-    fn check(&self, path: &FieldPath) -> Result<(), ConfigError> {
+    /// Checks the event against the size limits; the message names the field. `path` builds the
+    /// event's path only when there is an error to report.
+    fn check(&self, path: &dyn Fn() -> FieldPath) -> Result<(), ConfigError> {
         let too_long = |field: &str, len: usize, max: usize| {
             Err(ConfigError::at(
-                path.key(field),
+                path().key(field),
                 format!("{len} bytes is too long; at most {max}"),
             ))
         };
@@ -161,13 +162,13 @@ impl Event {
                 }
                 if !seconds.is_finite() || *seconds < 0.0 {
                     return Err(ConfigError::at(
-                        path.key("seconds"),
+                        path().key("seconds"),
                         "expected a number of seconds, 0 or more".to_owned(),
                     ));
                 }
                 if !scroll.is_finite() || !(0.0..=100.0).contains(scroll) {
                     return Err(ConfigError::at(
-                        path.key("scroll"),
+                        path().key("scroll"),
                         "expected a percentage from 0 to 100".to_owned(),
                     ));
                 }
@@ -183,20 +184,20 @@ impl Event {
             Event::Event { name, props } => {
                 if name.is_empty() || name.len() > Limits::NAME_BYTES {
                     return Err(ConfigError::at(
-                        path.key("name"),
+                        path().key("name"),
                         format!("expected a name of 1 to {} bytes", Limits::NAME_BYTES),
                     ));
                 }
                 if props.len() > Limits::PROPS {
                     return Err(ConfigError::at(
-                        path.key("props"),
+                        path().key("props"),
                         format!("{} properties; at most {}", props.len(), Limits::PROPS),
                     ));
                 }
                 for (k, v) in props {
                     if k.len() > Limits::PROP_BYTES || v.as_text().len() > Limits::PROP_BYTES {
                         return Err(ConfigError::at(
-                            path.key("props").key(k),
+                            path().key("props").key(k),
                             format!("keys and values are at most {} bytes", Limits::PROP_BYTES),
                         ));
                     }
@@ -350,7 +351,7 @@ impl CollectRequest {
         }
         let events = root.key("events");
         for (i, e) in self.events.iter().enumerate() {
-            e.check(&events.index(i))?;
+            e.check(&|| events.index(i))?;
         }
         Ok(())
     }
@@ -415,7 +416,7 @@ impl LogEvent {
         })?;
         let at = Timestamp::parse_rfc3339(&raw.ts).map_err(|e| err(format!("`ts`: {e}")))?;
         raw.event
-            .check(&FieldPath::default())
+            .check(&FieldPath::default)
             .map_err(|e| err(e.to_string()))?;
         Ok(LogEvent {
             visitor: raw.visitor,

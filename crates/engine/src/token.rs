@@ -209,9 +209,13 @@ impl Keyring {
         if token.is_empty() || token.len() > 2 * Limits::TOKEN_BYTES {
             return Err(FreshReason::Malformed);
         }
-        let bytes = URL_SAFE_NO_PAD
-            .decode(token.trim())
+        // Decoded on the stack: a token of at most `2 * TOKEN_BYTES` characters decodes to at
+        // most three quarters of that.
+        let mut decoded = [0u8; 2 * Limits::TOKEN_BYTES * 3 / 4 + 3];
+        let len = URL_SAFE_NO_PAD
+            .decode_slice(token.trim(), &mut decoded)
             .map_err(|_| FreshReason::Malformed)?;
+        let bytes = &decoded[..len];
         if bytes.len() < HEADER_LEN + MAC_LEN || bytes[0] != FORMAT {
             return Err(FreshReason::Malformed);
         }

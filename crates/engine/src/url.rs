@@ -3,16 +3,21 @@
 //! The engine does not need a full URL parser: it reads the path to match page groups, the query
 //! of a landing page for UTM parameters, and the host of a referrer. Each is a linear scan.
 
+use std::borrow::Cow;
+
 /// The path of `url`, lower-cased, without query or fragment. Accepts full URLs
 /// (`https://acme.test/Pricing?x=1`) and bare paths (`/pricing`).
-pub(crate) fn path_of(url: &str) -> String {
+/// Borrows from `url` when the path is already lower-case, as most are.
+pub(crate) fn path_of(url: &str) -> Cow<'_, str> {
     let rest = after_authority(url);
     let end = rest.find(['?', '#']).unwrap_or(rest.len());
     let path = &rest[..end];
     if path.is_empty() {
-        "/".to_owned()
+        Cow::Borrowed("/")
+    } else if path.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(path.to_ascii_lowercase())
     } else {
-        path.to_ascii_lowercase()
+        Cow::Borrowed(path)
     }
 }
 
