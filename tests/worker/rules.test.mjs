@@ -90,6 +90,40 @@ describe('admin API', () => {
     assert.equal(r.status, 413);
   }));
 
+  test('GET answers the rules exactly as published, and they publish again as they are, even near 256 KiB', logged(async () => {
+    const config = JSON.parse(DEFAULT_RULES);
+    config.revision = 'near-the-limit';
+    // 50 segments of 30 conditions each: written compactly, several times longer pretty-printed.
+    config.segments = Array.from({ length: 50 }, (_, i) => ({
+      name: `s${i}`,
+      when: { any: Array.from({ length: 30 }, (_, j) => ({ visits: { at_least: 1 + (j % 16), within: `${1 + i}d` } })) },
+    }));
+    // Long variants fill the rest, to just under the limit.
+    const limit = 256 * 1024;
+    for (let i = 0; JSON.stringify(config).length < limit - 9000; i++) {
+      config.variants[`filler${i}`] = { default: { text: 'x'.repeat(8000) } };
+    }
+    const text = JSON.stringify(config);
+    assert.ok(text.length < limit && text.length > limit - 9000, `${text.length} bytes`);
+    assert.ok(JSON.stringify(config, null, 2).length > limit, 'pretty-printed, this config would not fit a publish');
+
+    const put = await admin(w.url, 'PUT', text);
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    const got = await fetch(`${w.url}/v1/admin/rules`, { headers: auth });
+    assert.equal(got.status, 200);
+    assert.equal(got.headers.get('x-intent-rules'), put.body.id);
+    const body = await got.text();
+    assert.equal(body.length, text.length);
+    assert.ok(body === text, 'the answer is the published text, byte for byte');
+
+    const again = await admin(w.url, 'PUT', body);
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.equal(again.body.id, put.body.id);
+    assert.equal(again.body.previous, null, 'the same text again is not a new version');
+    const back = await admin(w.url, 'POST', undefined, auth, '/v1/admin/rules/rollback');
+    assert.equal(back.status, 200, JSON.stringify(back.body));
+  }));
+
   test('published rules take effect, the previous version is kept, rollback restores it', logged(async () => {
     const defaultId = (await health(w.url)).rules;
     const [before] = await journey(w.url, [views('/pricing')]);
@@ -208,6 +242,9 @@ describe('a worker that never saw valid rules', () => {
     const page = await fetch(`${w.url}/pricing/`);
     assert.equal(page.status, 200);
     assert.equal(page.headers.get('x-intent-rules-source'), 'builtin');
+    const got = await fetch(`${w.url}/v1/admin/rules`, { headers: auth });
+    assert.equal(got.headers.get('x-intent-rules-source'), 'builtin');
+    assert.ok((await got.text()) === DEFAULT_RULES, 'the built-in rules as `intentctl defaults` prints them');
   }));
 
   test('rollback without a previous version is refused', logged(async () => {

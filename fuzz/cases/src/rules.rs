@@ -39,13 +39,13 @@ pub fn rules(data: &[u8]) {
         rules.max_token_bytes()
     );
 
-    // The canonical JSON (what `GET /v1/admin/rules` answers and `intentctl` prints) is the
-    // same rules.
+    // The canonical JSON (pretty-printed, and what the rules id hashes) is the same rules.
     let canonical = rules.source_json();
     if canonical.len() > Limits::CONFIG_BYTES {
-        // FIXME: the canonical JSON is pretty-printed, so a config just under the size limit
-        // can come back from `GET /v1/admin/rules` too large to publish again. Today it is
-        // refused for its size, and only for that.
+        // Pretty-printed, a config just under the size limit can grow past it. That is for
+        // reading only: the admin API answers a published config as it was published, so what
+        // a marketer fetches always fits a publish. Here it is refused for its size, and only
+        // for that.
         let e = Rules::from_json(canonical).expect_err("over the size limit");
         assert!(e.message().contains("bytes; the limit is"), "{e}");
         return;

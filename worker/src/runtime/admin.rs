@@ -1,8 +1,9 @@
 //! The rules admin API, behind the `ADMIN_TOKEN` bearer token.
 //!
-//! - `GET /v1/admin/rules`: the active config (canonical JSON), with its id and source in the
-//!   `X-Intent-Rules` / `X-Intent-Rules-Source` headers; `?version=previous` gives the config
-//!   kept for rollback.
+//! - `GET /v1/admin/rules`: the active config as it was published (the built-in default rules
+//!   as `intentctl defaults` prints them), with its id and source in the `X-Intent-Rules` /
+//!   `X-Intent-Rules-Source` headers; `?version=previous` gives the config kept for rollback.
+//!   What it answers can be edited and published again as it is.
 //! - `PUT /v1/admin/rules`: validates the body and, only if it is valid, stores it and keeps
 //!   the config it replaces under `rules:previous`. A broken config gets 422 with the same
 //!   line/field message as `intentctl validate`.
@@ -66,7 +67,7 @@ pub async fn get(req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> {
         let resp = http::json(text, 200)?;
         return Ok(resp);
     }
-    let resp = http::json(ctx.rules.rules.source_json().to_owned(), 200)?;
+    let resp = http::json(ctx.rules.rules.text().to_owned(), 200)?;
     Ok(with_rules_headers(resp, &ctx.rules)?)
 }
 

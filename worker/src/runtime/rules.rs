@@ -44,13 +44,36 @@ impl Source {
     }
 }
 
+/// A config read from KV or published through the admin API: compiled, and the text exactly as
+/// it was published.
+pub struct Published {
+    rules: Rules,
+    text: String,
+}
+
 /// Compiled rules, shared by the requests of one isolate.
 #[derive(Clone)]
 pub enum SharedRules {
     /// The built-in default.
     Builtin,
     /// A config read from KV or published through the admin API.
-    Loaded(Rc<Rules>),
+    Loaded(Rc<Published>),
+}
+
+impl SharedRules {
+    fn loaded(rules: Rules, text: String) -> SharedRules {
+        SharedRules::Loaded(Rc::new(Published { rules, text }))
+    }
+
+    /// The config as `GET /v1/admin/rules` answers it: the text as it was published (so it
+    /// can be edited and published again, and is never larger than a publish allows), or the
+    /// built-in default rules as `intentctl defaults` prints them.
+    pub fn text(&self) -> &str {
+        match self {
+            SharedRules::Builtin => Rules::builtin_json(),
+            SharedRules::Loaded(p) => &p.text,
+        }
+    }
 }
 
 impl Deref for SharedRules {
@@ -58,7 +81,7 @@ impl Deref for SharedRules {
     fn deref(&self) -> &Rules {
         match self {
             SharedRules::Builtin => Rules::builtin(),
-            SharedRules::Loaded(rules) => rules,
+            SharedRules::Loaded(p) => &p.rules,
         }
     }
 }
@@ -92,7 +115,7 @@ struct Cached {
 #[derive(Default)]
 struct Cache {
     current: Option<Cached>,
-    last_good: Option<(Rc<Rules>, String)>,
+    last_good: Option<SharedRules>,
 }
 
 thread_local! {
@@ -179,10 +202,10 @@ fn remember(text: Option<String>, now_ms: f64) -> ActiveRules {
         }
 
         // The last good text again (KV is back after an outage): no need to compile it anew.
-        if let (Some(t), Some((rules, good))) = (&text, &cache.last_good) {
-            if t == good {
+        if let (Some(t), Some(good)) = (&text, &cache.last_good) {
+            if t == good.text() {
                 let active = ActiveRules {
-                    rules: SharedRules::Loaded(Rc::clone(rules)),
+                    rules: good.clone(),
                     source: Source::Kv,
                 };
                 cache.current = Some(Cached {
@@ -197,10 +220,10 @@ fn remember(text: Option<String>, now_ms: f64) -> ActiveRules {
         let active = match &text {
             Some(t) => match Rules::from_json(t) {
                 Ok(rules) => {
-                    let rules = Rc::new(rules);
-                    cache.last_good = Some((Rc::clone(&rules), t.clone()));
+                    let rules = SharedRules::loaded(rules, t.clone());
+                    cache.last_good = Some(rules.clone());
                     ActiveRules {
-                        rules: SharedRules::Loaded(rules),
+                        rules,
                         source: Source::Kv,
                     }
                 }
@@ -228,8 +251,8 @@ fn remember(text: Option<String>, now_ms: f64) -> ActiveRules {
 
 fn fallback(cache: &Cache) -> ActiveRules {
     match &cache.last_good {
-        Some((rules, _)) => ActiveRules {
-            rules: SharedRules::Loaded(Rc::clone(rules)),
+        Some(rules) => ActiveRules {
+            rules: rules.clone(),
             source: Source::LastGood,
         },
         None => ActiveRules {
@@ -244,10 +267,10 @@ fn fallback(cache: &Cache) -> ActiveRules {
 pub fn publish(rules: Rules, text: String, now_ms: f64) -> ActiveRules {
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
-        let rules = Rc::new(rules);
-        cache.last_good = Some((Rc::clone(&rules), text.clone()));
+        let rules = SharedRules::loaded(rules, text.clone());
+        cache.last_good = Some(rules.clone());
         let active = ActiveRules {
-            rules: SharedRules::Loaded(rules),
+            rules,
             source: Source::Kv,
         };
         cache.current = Some(Cached {
