@@ -1,13 +1,25 @@
 //! The wasm-bindgen face of the benchmark adapter, for Node.
 
+use hmac::{Hmac, Mac};
 use intent_engine::{process, CollectRequest, Keyring, Profile, Rules, Timestamp};
+use sha2::Sha256;
 use wasm_bindgen::prelude::*;
+
+/// The bytes each token's MAC covers besides the token's own payload: the engine's domain label
+/// (`"intent-edge profile token\0"`, 26 bytes, `crates/engine/src/token.rs`) and the site id
+/// with its length byte.
+const MAC_LABEL_BYTES: usize = 26 + 1;
+/// The MAC at the end of every token.
+const MAC_BYTES: usize = 32;
 
 /// Compiled rules and a keyring, held across calls as the worker holds them in an isolate.
 #[wasm_bindgen]
 pub struct Engine {
     rules: Rules,
     keys: Keyring,
+    /// The same secret as an HMAC-SHA256 key with its pads already hashed, as the keyring
+    /// holds it: the floor of what verifying and signing cost.
+    mac: Hmac<Sha256>,
     /// The inputs of one call, split into its stages by [`Engine::prepare`].
     staged: Option<Staged>,
 }
@@ -22,6 +34,9 @@ struct Staged {
     folded: Profile,
     token: String,
     answer: String,
+    /// The bytes the incoming and the outgoing token's MACs cover.
+    mac_in: Vec<u8>,
+    mac_out: Vec<u8>,
 }
 
 #[wasm_bindgen]
@@ -35,10 +50,17 @@ impl Engine {
         } else {
             Rules::from_json(rules_json).map_err(|e| JsError::new(&e.to_string()))?
         };
+        let mac = keys
+            .split(',')
+            .next()
+            .and_then(|k| k.split_once(':'))
+            .and_then(|(_, secret)| Hmac::<Sha256>::new_from_slice(secret.trim().as_bytes()).ok())
+            .ok_or_else(|| JsError::new("expected `label:secret`"))?;
         let keys = Keyring::parse(keys).map_err(|e| JsError::new(&e.to_string()))?;
         Ok(Engine {
             rules,
             keys,
+            mac,
             staged: None,
         })
     }
@@ -92,6 +114,13 @@ impl Engine {
             now,
         );
         let answer = crate::collect(&self.rules, &self.keys, body, now);
+        // What each MAC covers has the length of the token's payload plus label and site.
+        let covered = |token: &str| {
+            let raw = token.len() * 3 / 4;
+            vec![0u8; raw.saturating_sub(MAC_BYTES) + MAC_LABEL_BYTES + call.site.len()]
+        };
+        let mac_in = call.profile.as_deref().map(covered).unwrap_or_default();
+        let mac_out = covered(&out.token);
         self.staged = Some(Staged {
             body: body.to_owned(),
             call,
@@ -100,6 +129,8 @@ impl Engine {
             folded: out.profile,
             token: out.token,
             answer,
+            mac_in,
+            mac_out,
         });
         Ok(())
     }
@@ -107,7 +138,8 @@ impl Engine {
     /// Runs one stage of the prepared call and returns a number that depends on its result
     /// (so that nothing is optimised away): 0 nothing (the cost of a call into wasm), 1 read
     /// the body, 2 verify and decode the token, 3 fold the events, 4 classify, 5 sign and
-    /// encode the token, 6 write the answer, 7 the whole call.
+    /// encode the token, 6 write the answer, 7 the whole call, 8 only the two HMAC-SHA256
+    /// computations (over as many bytes as verifying and signing cover).
     pub fn stage(&self, which: u32) -> usize {
         let Some(s) = &self.staged else { return 0 };
         let (rules, keys, site) = (&self.rules, &self.keys, s.call.site.as_str());
@@ -132,6 +164,15 @@ impl Engine {
                 decision.answer_json(Some(&s.token), None).len()
             }
             7 => crate::collect(rules, keys, &s.body, s.now).len(),
+            8 => [&s.mac_in, &s.mac_out]
+                .iter()
+                .filter(|covered| !covered.is_empty())
+                .map(|covered| {
+                    let mut mac = self.mac.clone();
+                    mac.update(covered);
+                    usize::from(mac.finalize().into_bytes()[0])
+                })
+                .sum(),
             _ => 0,
         }
     }
