@@ -1,5 +1,6 @@
 //! `intentctl`: the marketer's tool for Intent Edge rules. Validate a config, print its JSON
-//! Schema, replay an event log against it, explain one visitor's tier, and publish it.
+//! Schema, replay an event log against it, explain one visitor's tier (from a log, or from the
+//! visitor's own profile token), and publish it.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -8,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use intent_engine::{simulate, LogEvent, Rules, Timestamp};
+use intent_engine::{simulate, Keyring, LogEvent, Rules, Timestamp};
 
 #[derive(Parser)]
 #[command(
@@ -45,6 +46,29 @@ enum Command {
         #[command(flatten)]
         inputs: Inputs,
         /// Print the explanation as JSON instead of words.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify a visitor's profile token and explain their tier: what the profile holds and why.
+    ///
+    /// The token is the `intent_profile` cookie (proxy mode) or the snippet's
+    /// `intent_profile` entry in localStorage; it holds no personal data.
+    Token {
+        /// The token (`-` for standard input).
+        token: String,
+        /// The site id it was issued for (the script tag's `data-site`).
+        #[arg(long)]
+        site: String,
+        /// The signing keys, as in the worker's `PROFILE_KEYS` secret (`label:secret[,…]`).
+        #[arg(long, env = "PROFILE_KEYS", hide_env_values = true)]
+        keys: String,
+        /// The rules JSON file it was issued under; the built-in default rules when absent.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// The evaluation time, RFC 3339 (default: now).
+        #[arg(long)]
+        at: Option<String>,
+        /// Print the profile and the explanation as JSON instead of words.
         #[arg(long)]
         json: bool,
     },
@@ -102,6 +126,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             inputs,
             json,
         } => explain_cmd(&visitor, &inputs, json),
+        Command::Token {
+            token,
+            site,
+            keys,
+            rules,
+            at,
+            json,
+        } => token_cmd(&token, &site, &keys, rules.as_deref(), at.as_deref(), json),
         Command::Publish { file, url, token } => publish(&file, &url, &token),
     }
 }
@@ -269,6 +301,84 @@ fn explain_cmd(visitor: &str, inputs: &Inputs, json: bool) -> Result<ExitCode> {
         println!("Visitor {visitor} ({} events)", v.events);
         print!("{explanation}");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn token_cmd(
+    token: &str,
+    site: &str,
+    keys: &str,
+    rules: Option<&Path>,
+    at: Option<&str>,
+    json: bool,
+) -> Result<ExitCode> {
+    let token = if token == "-" {
+        read_input(Path::new("-"))?
+    } else {
+        token.to_owned()
+    };
+    let keys = Keyring::parse(keys).map_err(|e| anyhow::anyhow!("--keys: {e}"))?;
+    let rules = match rules {
+        Some(path) => match load_rules(path)? {
+            Ok(r) => r,
+            Err(message) => {
+                eprintln!("{message}");
+                return Ok(ExitCode::from(1));
+            }
+        },
+        None => Rules::builtin().clone(),
+    };
+    let at = match at {
+        Some(text) => Timestamp::parse_rfc3339(text).map_err(|e| anyhow::anyhow!("--at: {e}"))?,
+        None => Timestamp::from_secs(time::OffsetDateTime::now_utc().unix_timestamp()),
+    };
+    let profile = match keys.decode(&rules, site, token.trim(), at) {
+        Ok(profile) => profile,
+        Err(reason) => {
+            // What the worker does with such a token: the visitor starts fresh.
+            eprintln!(
+                "the worker would discard this token ({}): {reason}; the visitor starts fresh (rules {})",
+                reason.code(),
+                rules.id()
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let summary = profile.summary(&rules);
+    let explanation = rules.explain(&profile, at);
+    if json {
+        let out = serde_json::json!({
+            "rules": rules.id(),
+            "at": at.to_string(),
+            "profile": summary,
+            "explanation": explanation,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let when = |t: &Option<Timestamp>| t.map_or_else(|| "never".to_owned(), |t| t.to_string());
+    println!(
+        "Profile token for site `{site}`, verified (rules {})",
+        rules.id()
+    );
+    println!(
+        "  last seen {}, {} visit{} ({})",
+        when(&summary.last_seen),
+        summary.visits,
+        if summary.visits == 1 { "" } else { "s" },
+        if summary.returning {
+            "returning"
+        } else {
+            "first visit"
+        }
+    );
+    for (name, times) in &summary.tracked {
+        let latest = times
+            .last()
+            .map_or_else(String::new, |t| format!(", latest {t}"));
+        println!("  {name}: {} kept{latest}", times.len());
+    }
+    print!("{explanation}");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -241,3 +241,103 @@ fn publish_refuses_a_broken_config_before_sending() {
         text(&out.stderr)
     );
 }
+
+/// A token the worker would issue after `pages` page views an hour apart, ending at `end`.
+fn issued_token(keys: &str, pages: &[&str], end: i64) -> String {
+    use intent_engine::{process, Event, Keyring, Rules, Timestamp};
+    let keys = Keyring::parse(keys).expect("keys");
+    let mut token: Option<String> = None;
+    for (i, page) in pages.iter().enumerate() {
+        let at = Timestamp::from_secs(end - 3600 * (pages.len() - 1 - i) as i64);
+        let events = [Event::pageview(&format!("https://acme.test{page}"), None)];
+        token = Some(
+            process(
+                Rules::builtin(),
+                &keys,
+                "demo",
+                token.as_deref(),
+                &events,
+                at,
+            )
+            .token,
+        );
+    }
+    token.expect("at least one page")
+}
+
+#[test]
+fn token_verifies_a_visitors_token_and_explains_the_tier() {
+    let keys = "k2:a-new-secret-of-enough-length,k1:an-old-secret-of-enough-length";
+    let end = 1_795_000_000; // 2026-11-18T11:06:40Z
+    let token = issued_token(keys, &["/pricing", "/compare/", "/pricing"], end);
+    let run = |args: &[&str], keys: &str| {
+        Command::new(env!("CARGO_BIN_EXE_intentctl"))
+            .args(args)
+            .current_dir(root())
+            .env("PROFILE_KEYS", keys)
+            .output()
+            .expect("run intentctl")
+    };
+    let at = "2026-11-18T12:00:00Z";
+    let out = run(&["token", &token, "--site", "demo", "--at", at], keys);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let words = text(&out.stdout);
+    assert!(words.contains("verified (rules default@"), "{words}");
+    assert!(
+        words.contains("last seen 2026-11-18T11:06:40Z, 3 visits"),
+        "{words}"
+    );
+    assert!(words.contains("ready"), "{words}");
+
+    let out = run(
+        &["token", &token, "--site", "demo", "--at", at, "--json"],
+        keys,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["profile"]["visits"], 3);
+    assert_eq!(json["explanation"]["tier"], "ready");
+
+    // What the worker would do with it elsewhere: another site, an unknown key, much later.
+    let other_site = run(&["token", &token, "--site", "other", "--at", at], keys);
+    assert_eq!(other_site.status.code(), Some(1));
+    assert!(
+        text(&other_site.stderr).contains("(bad-signature)"),
+        "{}",
+        text(&other_site.stderr)
+    );
+    let retired = run(
+        &["token", &token, "--site", "demo", "--at", at],
+        "k9:a-third-secret-of-enough-length",
+    );
+    assert_eq!(retired.status.code(), Some(1));
+    assert!(
+        text(&retired.stderr).contains("(unknown-key)"),
+        "{}",
+        text(&retired.stderr)
+    );
+    let later = run(
+        &[
+            "token",
+            &token,
+            "--site",
+            "demo",
+            "--at",
+            "2027-06-01T00:00:00Z",
+        ],
+        keys,
+    );
+    assert_eq!(later.status.code(), Some(1));
+    assert!(
+        text(&later.stderr).contains("(expired)"),
+        "{}",
+        text(&later.stderr)
+    );
+    let bad_keys = run(&["token", &token, "--site", "demo"], "no-colon");
+    assert_eq!(bad_keys.status.code(), Some(2));
+    assert!(
+        text(&bad_keys.stderr).contains("--keys"),
+        "{}",
+        text(&bad_keys.stderr)
+    );
+}
