@@ -155,11 +155,28 @@ describe('proxy mode in front of an origin', () => {
 
   const PAGE_HEAD = '<!doctype html><html><head><title>Acme pricing</title></head><body>';
   const PAGE_BODY = '<div data-intent-slot="hero"><h1>Origin hero</h1></div><a data-intent-slot="cta" href="/signup">Sign up</a>';
+  // A page that opts out of tracking, as the snippet reads it.
+  const PRIVATE_PAGE = '<!doctype html><html><head><title>Acme pricing for partners</title>'
+    + '<meta name="intent-edge" content="off"></head><body>' + PAGE_BODY + '</body></html>';
 
   before(async () => {
     const port = await freePort();
     origin = createServer((req, res) => {
       hits.push(req.url);
+      if (req.url === '/pricing/partners') {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', etag: '"p1"' });
+        res.end(PRIVATE_PAGE);
+        return;
+      }
+      if (req.url === '/pricing/partners-slow') {
+        // The head in three parts, the opt-out in the last: the worker reads on until it knows.
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        const cut = [PRIVATE_PAGE.indexOf('<title>'), PRIVATE_PAGE.indexOf('<meta name="intent-edge"') + 12];
+        res.write(PRIVATE_PAGE.slice(0, cut[0]));
+        setTimeout(() => res.write(PRIVATE_PAGE.slice(cut[0], cut[1])), 100);
+        setTimeout(() => res.end(PRIVATE_PAGE.slice(cut[1])), 200);
+        return;
+      }
       if (req.url.startsWith('/slow')) {
         // The first half now, the rest 1.5 s later: the worker must not wait for the end.
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
@@ -218,6 +235,29 @@ describe('proxy mode in front of an origin', () => {
     assert.ok(r.text.includes('<script defer src="/intent.js" data-site="demo"></script></body>'), r.text);
     assert.equal(r.headers.get('etag'), null);
     assert.ok(hits.includes('/pricing?utm_source=ads'), 'the query string reaches the origin');
+  }));
+
+  test('a page that opts out passes through untouched, and its views are not recorded', logged(async () => {
+    const jar = new CookieJar();
+    const first = await jar.get(`${w.url}/pricing`);
+    assert.equal(first.headers.get('x-intent-tier'), 'evaluating');
+    assert.ok(jar.cookies.size, 'a cookie to keep');
+    const kept = jar.header();
+    for (const path of ['/pricing/partners', '/pricing/partners-slow', '/pricing/partners']) {
+      const r = await jar.get(`${w.url}${path}`);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('x-intent-tracking'), 'off; page');
+      assert.equal(r.headers.get('x-intent-tier'), null);
+      assert.deepEqual(r.headers.getSetCookie(), [], 'the cookie is neither set nor cleared');
+      assert.ok(r.text === PRIVATE_PAGE, `${path}: byte for byte as the origin sent it:\n${r.text}`);
+    }
+    assert.equal(jar.header(), kept);
+    // Three pricing views make a visitor ready: the partner pages did not count.
+    const second = await jar.get(`${w.url}/pricing`);
+    assert.equal(second.headers.get('x-intent-tier'), 'evaluating', 'the second recorded pricing view');
+    const third = await jar.get(`${w.url}/pricing`);
+    assert.equal(third.headers.get('x-intent-tier'), 'ready');
+    assert.ok(slot(third.text, 'hero').includes(READY_HERO));
   }));
 
   test('the page streams: the first bytes arrive before the origin has finished', logged(async () => {

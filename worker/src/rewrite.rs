@@ -105,6 +105,8 @@ fn is_loader_src(src: &str) -> bool {
 }
 
 type Sink = Box<dyn FnMut(&[u8])>;
+/// The head scanner's output, which nobody reads.
+type Discard = fn(&[u8]);
 
 /// Rewrites one HTML document fed in chunks. Output comes back from each call, so a caller
 /// can forward it at once.
@@ -265,6 +267,94 @@ impl SlotRewriter {
     }
 }
 
+/// The most of a page read ahead, looking for its opt-out, before the worker decides to record
+/// the view anyway. A page's `<head>` is almost always far shorter.
+pub const HEAD_LOOKAHEAD_BYTES: usize = 64 * 1024;
+
+/// What the start of a page says about tracking it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadVerdict {
+    /// The page opts out: `<meta name="intent-edge" content="off">` before `<body>`.
+    OptedOut,
+    /// `<body>` began (or the look-ahead ran out) without an opt-out.
+    Tracked,
+    /// Not known yet: read more.
+    Undecided,
+}
+
+/// Reads the start of a page, as the snippet would see it, for the page's opt-out
+/// (`<meta name="intent-edge" content="off">`, the same selector the snippet uses). Proxy mode
+/// records a page view before the page reaches the browser, so it reads ahead to `<body>`
+/// first; the chunks read are then rewritten and sent as usual.
+pub struct HeadScan {
+    rewriter: Option<HtmlRewriter<'static, Discard>>,
+    verdict: Rc<Cell<HeadVerdict>>,
+    read: usize,
+}
+
+impl Default for HeadScan {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HeadScan {
+    /// Starts reading a page.
+    pub fn new() -> Self {
+        let verdict = Rc::new(Cell::new(HeadVerdict::Undecided));
+        let on_meta = Rc::clone(&verdict);
+        let on_body = Rc::clone(&verdict);
+        let settings = Settings {
+            element_content_handlers: vec![
+                element!(r#"meta[name="intent-edge"][content="off"]"#, move |_| {
+                    if on_meta.get() == HeadVerdict::Undecided {
+                        on_meta.set(HeadVerdict::OptedOut);
+                    }
+                    Ok(())
+                }),
+                element!("body", move |_| {
+                    if on_body.get() == HeadVerdict::Undecided {
+                        on_body.set(HeadVerdict::Tracked);
+                    }
+                    Ok(())
+                }),
+            ],
+            strict: false,
+            ..Settings::new()
+        };
+        let discard: Discard = |_| {};
+        Self {
+            rewriter: Some(HtmlRewriter::new(settings, discard)),
+            verdict,
+            read: 0,
+        }
+    }
+
+    /// Reads the next chunk; the verdict so far.
+    pub fn feed(&mut self, chunk: &[u8]) -> HeadVerdict {
+        self.read += chunk.len();
+        if let Some(rewriter) = self.rewriter.as_mut() {
+            if rewriter.write(chunk).is_err() {
+                // Markup the parser gives up on: decided as the rewriter will treat it.
+                self.rewriter = None;
+                self.verdict.set(HeadVerdict::Tracked);
+            }
+        }
+        if self.verdict.get() == HeadVerdict::Undecided && self.read >= HEAD_LOOKAHEAD_BYTES {
+            self.verdict.set(HeadVerdict::Tracked);
+        }
+        self.verdict.get()
+    }
+
+    /// The page ended: whether it opted out.
+    pub fn finish(self) -> HeadVerdict {
+        match self.verdict.get() {
+            HeadVerdict::Undecided => HeadVerdict::Tracked,
+            decided => decided,
+        }
+    }
+}
+
 /// Rewrites a whole document at once; used by tests and for small bodies.
 pub fn rewrite_document(html: &str, plan: PagePlan) -> String {
     let mut rewriter = SlotRewriter::new(plan);
@@ -276,6 +366,80 @@ pub fn rewrite_document(html: &str, plan: PagePlan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The verdict on `html` fed in chunks of `size` bytes (0: all at once), and the chunks
+    /// read before it was known.
+    fn scan(html: &str, size: usize) -> (HeadVerdict, usize) {
+        let bytes = html.as_bytes();
+        let size = if size == 0 { bytes.len().max(1) } else { size };
+        let mut scan = HeadScan::new();
+        for (i, chunk) in bytes.chunks(size).enumerate() {
+            let v = scan.feed(chunk);
+            if v != HeadVerdict::Undecided {
+                return (v, i + 1);
+            }
+        }
+        (scan.finish(), bytes.len().div_ceil(size))
+    }
+
+    #[test]
+    fn head_scan_finds_the_opt_out_however_the_page_is_cut() {
+        let off = r#"<!doctype html><html><head><title>Private</title><meta name="intent-edge" content="off"></head><body><p>x</p></body></html>"#;
+        let on = r#"<!doctype html><html><head><title>Public</title><meta name="description" content="off"></head><body><p>x</p></body></html>"#;
+        for size in 0..=off.len() {
+            assert_eq!(scan(off, size).0, HeadVerdict::OptedOut, "chunks of {size}");
+            assert_eq!(scan(on, size).0, HeadVerdict::Tracked, "chunks of {size}");
+        }
+        // Decided at `<body>`, without reading the rest of the page.
+        let long = format!("{on}{}", "<p>more</p>".repeat(10_000));
+        let (verdict, chunks) = scan(&long, 64);
+        assert_eq!(verdict, HeadVerdict::Tracked);
+        assert!(chunks * 64 < 200, "{chunks} chunks read");
+    }
+
+    #[test]
+    fn head_scan_reads_as_the_snippet_does() {
+        let page =
+            |head: &str, body: &str| format!("<html><head>{head}</head><body>{body}</body></html>");
+        let cases = [
+            (
+                page(r#"<meta content="off" name="intent-edge">"#, ""),
+                HeadVerdict::OptedOut,
+            ),
+            (
+                page("<META NAME=intent-edge CONTENT=off>", ""),
+                HeadVerdict::OptedOut,
+            ),
+            (
+                page(r#"<meta name="intent-edge" content="on">"#, ""),
+                HeadVerdict::Tracked,
+            ),
+            (
+                page(r#"<meta name="intent-edge">"#, ""),
+                HeadVerdict::Tracked,
+            ),
+            // After `<body>` the view is already recorded: the opt-out belongs in the head.
+            (
+                page("", r#"<meta name="intent-edge" content="off">"#),
+                HeadVerdict::Tracked,
+            ),
+            // No `<body>` tag at all: read to the end.
+            (
+                r#"<meta name="intent-edge" content="off"><p>x"#.to_owned(),
+                HeadVerdict::OptedOut,
+            ),
+            ("<p>no head, no body".to_owned(), HeadVerdict::Tracked),
+        ];
+        for (html, want) in cases {
+            assert_eq!(scan(&html, 0).0, want, "{html}");
+        }
+        // A head longer than the look-ahead: tracked, rather than holding the page back.
+        let huge = format!(
+            "<html><head><title>{}</title>",
+            "x".repeat(HEAD_LOOKAHEAD_BYTES)
+        );
+        assert_eq!(scan(&huge, 4096).0, HeadVerdict::Tracked);
+    }
 
     const PAGE: &str = r#"<!doctype html>
 <html lang="en"><head><title>Pricing</title></head>

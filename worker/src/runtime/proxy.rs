@@ -12,13 +12,17 @@ use worker::{
 use super::http::header;
 use super::{now, visitor, Ctx};
 use crate::cookie::{clear_profile_cookie, set_profile_cookie};
-use crate::rewrite::{loader_tag, PagePlan, SlotContent, SlotRewriter};
+use crate::rewrite::{loader_tag, HeadScan, HeadVerdict, PagePlan, SlotContent, SlotRewriter};
 use crate::settings::{names, Settings};
 
 /// Serves a page in proxy mode: fetch it upstream and, when it is an HTML page, record the
 /// page view from the request itself, classify, and fill the slots while it streams. Works
 /// with JavaScript off; the snippet, injected if missing, then only adds what the browser
 /// alone can see (engagement, clicks, custom events).
+///
+/// Before recording, the page is read up to `<body>` for its opt-out
+/// (`<meta name="intent-edge" content="off">`, as the snippet honours it): such a page passes
+/// through untouched, and nothing is recorded or stored.
 pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     let is_get = req.method() == Method::Get;
     let url = req.url()?;
@@ -51,6 +55,8 @@ pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     let site = ctx.settings.proxy_site();
     let rules = &ctx.rules;
     let mut extra: Vec<(&str, String)> = rules.headers().into_iter().collect();
+    let mut upstream = upstream;
+    let mut body = upstream.stream()?;
 
     let keys = if tracking.is_none() {
         match visitor::keyring(ctx.env) {
@@ -63,6 +69,18 @@ pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
         }
     } else {
         None
+    };
+
+    // Only a view that would be recorded waits for the page's head.
+    let read = if tracking.is_none() && keys.is_some() {
+        let (read, verdict) = read_head(&mut body).await;
+        if verdict == HeadVerdict::OptedOut {
+            extra.push(("x-intent-tracking", "off; page".to_owned()));
+            return pass_through(&upstream, read, body, &extra);
+        }
+        read
+    } else {
+        Vec::new()
     };
 
     let plan = match (tracking, keys) {
@@ -91,7 +109,48 @@ pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
         }
         (None, None) => plan_for(&rules.rules.decide_default(), site),
     };
-    personalise(upstream, plan, &extra)
+    personalise(&upstream, read, body, plan, &extra)
+}
+
+/// Reads the page up to `<body>` (at most [`crate::rewrite::HEAD_LOOKAHEAD_BYTES`]) for its
+/// opt-out; returns the chunks read, which still have to be sent.
+async fn read_head(body: &mut ByteStream) -> (Vec<Vec<u8>>, HeadVerdict) {
+    let mut scan = HeadScan::new();
+    let mut read = Vec::new();
+    loop {
+        match body.next().await {
+            Some(Ok(chunk)) => {
+                let verdict = scan.feed(&chunk);
+                read.push(chunk);
+                if verdict != HeadVerdict::Undecided {
+                    return (read, verdict);
+                }
+            }
+            Some(Err(err)) => {
+                // The page broke off in its head: what arrived is sent, as for any page.
+                worker::console_warn!("the page broke off before its body: {err}");
+                return (read, scan.finish());
+            }
+            None => return (read, scan.finish()),
+        }
+    }
+}
+
+/// An opted-out page: exactly as upstream sent it, with the worker's own headers added.
+fn pass_through(
+    resp: &Response,
+    read: Vec<Vec<u8>>,
+    body: ByteStream,
+    extra: &[(&str, String)],
+) -> Result<Response> {
+    let headers = resp.headers().clone();
+    for (name, value) in extra {
+        headers.append(name, value)?;
+    }
+    let stream = stream::iter(read.into_iter().map(Ok)).chain(body);
+    Ok(Response::from_stream(stream)?
+        .with_status(resp.status_code())
+        .with_headers(headers))
 }
 
 /// The rewriting plan for a decision: its variants, its tier, and the loader tag.
@@ -215,8 +274,11 @@ pub fn is_html(resp: &Response) -> bool {
 
 /// Streams `resp`'s HTML through the slot rewriter. The headers are copied, minus those that
 /// no longer describe the rewritten body, plus `extra` headers (cookie, tier, rules id).
-pub fn personalise(
-    mut resp: Response,
+/// `read` holds the chunks already taken from `body` (the page's head); they go first.
+fn personalise(
+    resp: &Response,
+    read: Vec<Vec<u8>>,
+    body: ByteStream,
     plan: PagePlan,
     extra: &[(&str, String)],
 ) -> Result<Response> {
@@ -233,8 +295,7 @@ pub fn personalise(
         headers.append(name, value)?;
     }
 
-    let body: ByteStream = resp.stream()?;
-    let rewritten = rewrite_stream(body, SlotRewriter::new(plan));
+    let rewritten = rewrite_stream(read, body, SlotRewriter::new(plan));
     Ok(Response::from_stream(rewritten)?
         .with_status(status)
         .with_headers(headers))
@@ -248,19 +309,31 @@ pub fn with_mutable_headers(resp: Response) -> Response {
 }
 
 struct Rewriting {
+    /// Chunks already read from `body` (the page's head), rewritten first.
+    read: std::vec::IntoIter<Vec<u8>>,
     body: ByteStream,
     rewriter: SlotRewriter,
 }
 
 /// Feeds each upstream chunk to the rewriter and forwards whatever it produced at once.
 fn rewrite_stream(
+    read: Vec<Vec<u8>>,
     body: ByteStream,
     rewriter: SlotRewriter,
 ) -> impl futures_util::Stream<Item = Result<Vec<u8>>> {
-    stream::unfold(Some(Rewriting { body, rewriter }), |state| async move {
+    let state = Rewriting {
+        read: read.into_iter(),
+        body,
+        rewriter,
+    };
+    stream::unfold(Some(state), |state| async move {
         let mut st = state?;
         loop {
-            match st.body.next().await {
+            let next = match st.read.next() {
+                Some(chunk) => Some(Ok(chunk)),
+                None => st.body.next().await,
+            };
+            match next {
                 Some(Ok(chunk)) => {
                     let out = st.rewriter.write(&chunk);
                     if !out.is_empty() {
