@@ -154,6 +154,24 @@ describe('admin API', () => {
     assert.equal((await health(w.url)).rules, defaultId);
   }));
 
+  test('the proxy-mode cookie lasts as long as the rules\' horizon', logged(async () => {
+    const maxAge = async () => {
+      const page = await fetch(`${w.url}/pricing/`);
+      assert.equal(page.status, 200);
+      const cookie = page.headers.getSetCookie().find((c) => c.startsWith('intent_profile='));
+      assert.ok(cookie, 'a profile cookie');
+      return Number(/Max-Age=(\d+)/.exec(cookie)?.[1]);
+    };
+    assert.equal(await maxAge(), 90 * 86_400, 'the default rules keep 90 days');
+    const config = JSON.parse(DEFAULT_RULES);
+    config.revision = 'thirty-days';
+    config.horizon = '30d';
+    const put = await admin(w.url, 'PUT', JSON.stringify(config));
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    assert.equal(await maxAge(), 30 * 86_400);
+    await admin(w.url, 'POST', undefined, auth, '/v1/admin/rules/rollback');
+  }));
+
   test('a token made under rules that track other things starts fresh', logged(async () => {
     const [a] = await journey(w.url, [views('/pricing')]);
     const config = JSON.parse(DEFAULT_RULES);

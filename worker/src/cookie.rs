@@ -3,10 +3,6 @@
 /// Name of the first-party cookie that carries the signed profile token in proxy mode.
 pub const PROFILE_COOKIE: &str = "intent_profile";
 
-/// How long the browser keeps the cookie: the default rules' 90-day horizon, after which
-/// nothing in the profile would count anyway.
-pub const MAX_AGE_SECONDS: u64 = 90 * 24 * 60 * 60;
-
 /// Finds the profile token in a `Cookie` header.
 pub fn profile_from_cookie_header(header: &str) -> Option<&str> {
     header.split(';').find_map(|pair| {
@@ -33,11 +29,15 @@ pub fn is_local_host(host: &str) -> bool {
     name == "localhost" || name.ends_with(".localhost") || name == "127.0.0.1" || name == "[::1]"
 }
 
-/// The `Set-Cookie` value storing `token`. `Secure` everywhere except on a local host, where
-/// `wrangler dev` serves plain HTTP.
-pub fn set_profile_cookie(token: &str, host: &str) -> String {
+/// The `Set-Cookie` value storing `token` for `max_age_secs`: the rules' horizon, so the cookie
+/// lasts exactly as long as its token can still be used (each visit sets it again, so it runs
+/// from the last activity, as the token's expiry does). `Secure` everywhere except on a local
+/// host, where `wrangler dev` serves plain HTTP.
+pub fn set_profile_cookie(token: &str, host: &str, max_age_secs: u64) -> String {
     let secure = if is_local_host(host) { "" } else { "; Secure" };
-    format!("{PROFILE_COOKIE}={token}; Path=/; Max-Age={MAX_AGE_SECONDS}; HttpOnly; SameSite=Lax{secure}")
+    format!(
+        "{PROFILE_COOKIE}={token}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{secure}"
+    )
 }
 
 /// The `Set-Cookie` value deleting the cookie (a visitor who turned on a privacy signal).
@@ -64,13 +64,13 @@ mod tests {
     #[test]
     fn secure_except_locally() {
         assert_eq!(
-            set_profile_cookie("t", "www.acme.com"),
+            set_profile_cookie("t", "www.acme.com", 7_776_000),
             "intent_profile=t; Path=/; Max-Age=7776000; HttpOnly; SameSite=Lax; Secure"
         );
-        assert!(!set_profile_cookie("t", "127.0.0.1:8787").contains("Secure"));
-        assert!(!set_profile_cookie("t", "localhost:8787").contains("Secure"));
-        assert!(!set_profile_cookie("t", "[::1]:8787").contains("Secure"));
-        assert!(set_profile_cookie("t", "localhost.evil.com").contains("Secure"));
+        assert!(!set_profile_cookie("t", "127.0.0.1:8787", 60).contains("Secure"));
+        assert!(!set_profile_cookie("t", "localhost:8787", 60).contains("Secure"));
+        assert!(!set_profile_cookie("t", "[::1]:8787", 60).contains("Secure"));
+        assert!(set_profile_cookie("t", "localhost.evil.com", 60).contains("Secure"));
         assert!(clear_profile_cookie("acme.com").contains("Max-Age=0"));
     }
 }

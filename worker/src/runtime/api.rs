@@ -90,7 +90,10 @@ pub async fn collect(mut req: Request, ctx: &Ctx<'_>) -> std::result::Result<Res
         extra.push(("x-intent-fresh", code.to_owned()));
     }
     if cookie_mode {
-        extra.push(("set-cookie", set_profile_cookie(&out.token, &host)));
+        extra.push((
+            "set-cookie",
+            set_profile_cookie(&out.token, &host, rules.rules.config().horizon.secs()),
+        ));
     }
     add_headers(&resp, rules, &extra)?;
     Ok(resp)

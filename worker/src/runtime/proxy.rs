@@ -103,7 +103,10 @@ pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
             }
             extra.push(("x-intent-tier", out.decision.tier.to_owned()));
             if !speculative || cookie.is_some() {
-                extra.push(("set-cookie", set_profile_cookie(&out.token, &host)));
+                extra.push((
+                    "set-cookie",
+                    set_profile_cookie(&out.token, &host, rules.rules.config().horizon.secs()),
+                ));
             }
             plan_for(&out.decision, site)
         }
