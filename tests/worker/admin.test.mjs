@@ -4,7 +4,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startWorker, withLog, collect, views, ADMIN_TOKEN, PROFILE_KEYS, DEFAULT_RULES } from './harness.mjs';
+import { startWorker, withLog, waitForLog, collect, views, ADMIN_TOKEN, PROFILE_KEYS, DEFAULT_RULES } from './harness.mjs';
 
 const SECRETS = [ADMIN_TOKEN, ...PROFILE_KEYS.split(',').map((k) => k.slice(k.indexOf(':') + 1))];
 const ALLOWED = 'http://localhost:8787';
@@ -134,6 +134,29 @@ describe('the admin API without a token set', () => {
         if (method !== 'HEAD') assert.equal(r.json.error, 'admin_disabled');
       }
     }
+  }));
+});
+
+describe('the admin API with a token too short to be safe', () => {
+  const SHORT = 'short-but-set-ZQX';
+  let w;
+  const logged = (fn) => withLog(() => w, fn);
+  before(async () => { w = await startWorker({ devVars: { ADMIN_TOKEN: SHORT } }); });
+  after(async () => { await w?.stop(); });
+
+  test('stays closed, even to that token, and says how to fix it', logged(async () => {
+    for (const [method, path] of ROUTES) {
+      const r = await call(w.url, method, path, { authorization: `Bearer ${SHORT}` }, method === 'PUT' ? eagerRules() : undefined);
+      assert.equal(r.status, 403, `${method} ${path}`);
+      if (method === 'HEAD') continue;
+      assert.equal(r.json.error, 'admin_disabled');
+      assert.match(r.json.message, /shorter than 32 characters/);
+      assert.ok(!r.text.includes(SHORT), 'the token is not in the answer');
+    }
+    const h = await (await fetch(`${w.url}/v1/health`)).json();
+    assert.match(h.rules, /^default@/, 'nothing was published');
+    assert.match(await waitForLog(w, /ADMIN_TOKEN is too short/), /ADMIN_TOKEN is too short/);
+    assert.ok(!w.log().includes(SHORT), 'the token is not in the log');
   }));
 });
 

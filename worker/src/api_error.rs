@@ -117,6 +117,18 @@ impl ApiError {
         )
     }
 
+    /// The admin token is set but too short to be safe, so the admin API stays closed.
+    pub fn admin_token_too_short(min_chars: usize) -> Self {
+        Self::new(
+            403,
+            "admin_disabled",
+            format!(
+                "the admin API is disabled: ADMIN_TOKEN is shorter than {min_chars} characters; \
+                 set a long random one with `openssl rand -hex 32 | wrangler secret put ADMIN_TOKEN`"
+            ),
+        )
+    }
+
     /// A rules config failed validation; `message` names the line and field.
     pub fn invalid_rules(message: impl Into<String>) -> Self {
         Self::new(422, "invalid_rules", message)

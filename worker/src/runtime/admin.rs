@@ -11,7 +11,7 @@
 
 use intent_engine::{Limits, Rules};
 use serde_json::json;
-use worker::{Request, Response};
+use worker::{console_error, Request, Response};
 
 use super::http::{self, header};
 use super::rules::{self, ActiveRules};
@@ -19,6 +19,11 @@ use super::{now_ms, Ctx, Failure};
 use crate::api_error::ApiError;
 use crate::auth::bearer_matches;
 use crate::settings::{keys, names};
+
+/// The shortest admin token the API accepts to open with: 32 characters, as
+/// `openssl rand -hex 16` gives. A short one could be guessed, and whoever holds it publishes
+/// what every visitor's page shows.
+pub const ADMIN_TOKEN_MIN_CHARS: usize = 32;
 
 fn authorise(req: &Request, ctx: &Ctx<'_>) -> Result<(), ApiError> {
     let expected = ctx
@@ -29,6 +34,13 @@ fn authorise(req: &Request, ctx: &Ctx<'_>) -> Result<(), ApiError> {
         .ok()
         .filter(|t| !t.is_empty())
         .ok_or_else(ApiError::admin_disabled)?;
+    if expected.chars().count() < ADMIN_TOKEN_MIN_CHARS {
+        // Never the token itself, nor its length, in the answer or the log.
+        console_error!(
+            "ADMIN_TOKEN is too short: the admin API stays closed until it has at least {ADMIN_TOKEN_MIN_CHARS} characters"
+        );
+        return Err(ApiError::admin_token_too_short(ADMIN_TOKEN_MIN_CHARS));
+    }
     if bearer_matches(header(req, "authorization").as_deref(), &expected) {
         Ok(())
     } else {
