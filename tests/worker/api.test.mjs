@@ -3,8 +3,24 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startWorker, withLog, collect, decide, journey, views, PROFILE_KEYS } from './harness.mjs';
-import { reissue, tamper } from './token.mjs';
+import { startWorker, withLog, collect, decide, journey, views, PROFILE_KEYS, ROOT } from './harness.mjs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+import { decodeToken, reissue, tamper } from './token.mjs';
+
+/** `intentctl token --json` on `token` (the engine's reading of it), or its refusal. */
+async function engineReads(token, at) {
+  try {
+    const { stdout } = await promisify(execFile)(
+      'cargo', ['run', '-q', '-p', 'intentctl', '--', 'token', token, '--site', 'demo', '--at', at, '--json'],
+      { cwd: ROOT, timeout: 600_000, env: { ...process.env, PROFILE_KEYS } },
+    );
+    return JSON.parse(stdout);
+  } catch (err) {
+    return { refused: err.stderr };
+  }
+}
 
 let w;
 const logged = (fn) => withLog(() => w, fn);
@@ -154,6 +170,24 @@ describe('tokens that cannot be used start the visitor fresh, never an error', (
     const d = await decide(w.url, { profile: moved });
     assert.equal(d.body.fresh, undefined);
     assert.equal(d.body.tier, 'ready');
+  }));
+
+  test('these tests read and re-sign tokens exactly as the engine does (`intentctl token`)', logged(async () => {
+    const token = await readyToken();
+    const mine = decodeToken(token);
+    const at = new Date((mine.lastSeen + 3600) * 1000).toISOString().replace('.000Z', 'Z');
+    const engine = await engineReads(token, at);
+    assert.ok(!engine.refused, engine.refused);
+    assert.equal(Date.parse(engine.profile.last_seen) / 1000, mine.lastSeen);
+    assert.equal(engine.profile.visits, mine.visitsTotal);
+    assert.equal(engine.profile.visit_starts.length, mine.visits.length);
+    assert.equal(engine.explanation.tier, 'ready');
+    // Moved a day back and re-signed here: the engine verifies it and sees the day.
+    const moved = await engineReads(reissue(token, { keysSpec: PROFILE_KEYS, shiftSecs: -DAY }), at);
+    assert.ok(!moved.refused, moved.refused);
+    assert.equal(Date.parse(moved.profile.last_seen) / 1000, mine.lastSeen - DAY);
+    const forged = await engineReads(tamper(token), at);
+    assert.match(forged.refused, /bad-signature/);
   }));
 
   test('a token from another site is not accepted', logged(async () => {

@@ -5,7 +5,8 @@
 //   [format u8][key tag u8][rules fingerprint u32 LE][varint last_seen][rest of profile][HMAC-SHA256]
 // with the HMAC over "intent-edge profile token\0", the site's length (u8), the site and the
 // payload. Every other time in the profile is stored relative to last_seen, so moving last_seen
-// moves the whole history. If the engine changes its layout, these helpers fail loudly.
+// moves the whole history. If the engine changes its layout, these helpers fail loudly, and
+// tests/worker/api.test.mjs checks them against the engine itself (`intentctl token`).
 
 import { createHash, createHmac } from 'node:crypto';
 
