@@ -349,9 +349,8 @@ impl CollectRequest {
                 ),
             ));
         }
-        let events = root.key("events");
         for (i, e) in self.events.iter().enumerate() {
-            e.check(&|| events.index(i))?;
+            e.check(&|| root.key("events").index(i))?;
         }
         Ok(())
     }
