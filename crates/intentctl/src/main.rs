@@ -199,18 +199,31 @@ fn load(inputs: &Inputs) -> Result<Option<Loaded>> {
     }
 }
 
+/// The rules of `--rules`, or the built-in default rules without it; a broken config as its
+/// message.
+fn rules_or_builtin(path: Option<&Path>) -> Result<std::result::Result<Rules, String>> {
+    match path {
+        Some(path) => load_rules(path),
+        None => Ok(Ok(Rules::builtin().clone())),
+    }
+}
+
+/// The evaluation time of `--at` (RFC 3339), or now.
+fn evaluation_time(at: Option<&str>) -> Result<Timestamp> {
+    match at {
+        Some(text) => Timestamp::parse_rfc3339(text).map_err(|e| anyhow::anyhow!("--at: {e}")),
+        None => Ok(Timestamp::from_secs(
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        )),
+    }
+}
+
 fn read_inputs(inputs: &Inputs) -> Result<std::result::Result<Loaded, String>> {
-    let rules = match &inputs.rules {
-        Some(path) => match load_rules(path)? {
-            Ok(r) => r,
-            Err(message) => return Ok(Err(message)),
-        },
-        None => Rules::builtin().clone(),
+    let rules = match rules_or_builtin(inputs.rules.as_deref())? {
+        Ok(r) => r,
+        Err(message) => return Ok(Err(message)),
     };
-    let at = match &inputs.at {
-        Some(text) => Timestamp::parse_rfc3339(text).map_err(|e| anyhow::anyhow!("--at: {e}"))?,
-        None => Timestamp::from_secs(time::OffsetDateTime::now_utc().unix_timestamp()),
-    };
+    let at = evaluation_time(inputs.at.as_deref())?;
     let reader: Box<dyn BufRead> = if inputs.events == Path::new("-") {
         Box::new(BufReader::new(io::stdin()))
     } else {
@@ -318,20 +331,14 @@ fn token_cmd(
         token.to_owned()
     };
     let keys = Keyring::parse(keys).map_err(|e| anyhow::anyhow!("--keys: {e}"))?;
-    let rules = match rules {
-        Some(path) => match load_rules(path)? {
-            Ok(r) => r,
-            Err(message) => {
-                eprintln!("{message}");
-                return Ok(ExitCode::from(1));
-            }
-        },
-        None => Rules::builtin().clone(),
+    let rules = match rules_or_builtin(rules)? {
+        Ok(r) => r,
+        Err(message) => {
+            eprintln!("{message}");
+            return Ok(ExitCode::from(1));
+        }
     };
-    let at = match at {
-        Some(text) => Timestamp::parse_rfc3339(text).map_err(|e| anyhow::anyhow!("--at: {e}"))?,
-        None => Timestamp::from_secs(time::OffsetDateTime::now_utc().unix_timestamp()),
-    };
+    let at = evaluation_time(at)?;
     let profile = match keys.decode(&rules, site, token.trim(), at) {
         Ok(profile) => profile,
         Err(reason) => {
