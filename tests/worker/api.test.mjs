@@ -3,23 +3,13 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startWorker, withLog, collect, decide, journey, views, PROFILE_KEYS, ROOT } from './harness.mjs';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
+import { startWorker, withLog, collect, decide, journey, views, intentctl, PROFILE_KEYS } from './harness.mjs';
 import { decodeToken, reissue, tamper } from './token.mjs';
 
 /** `intentctl token --json` on `token` (the engine's reading of it), or its refusal. */
 async function engineReads(token, at) {
-  try {
-    const { stdout } = await promisify(execFile)(
-      'cargo', ['run', '-q', '-p', 'intentctl', '--', 'token', token, '--site', 'demo', '--at', at, '--json'],
-      { cwd: ROOT, timeout: 600_000, env: { ...process.env, PROFILE_KEYS } },
-    );
-    return JSON.parse(stdout);
-  } catch (err) {
-    return { refused: err.stderr };
-  }
+  const out = await intentctl(['token', token, '--site', 'demo', '--at', at, '--json'], { PROFILE_KEYS });
+  return out.code === 0 ? JSON.parse(out.stdout) : { refused: out.stderr };
 }
 
 let w;

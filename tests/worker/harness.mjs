@@ -25,6 +25,23 @@ export const PROFILE_KEYS = readDevVar('PROFILE_KEYS');
 /** The built-in default rules, as the engine ships them. */
 export const DEFAULT_RULES = readFileSync(join(ROOT, 'crates/engine/src/default_rules.json'), 'utf8');
 
+/**
+ * Runs `intentctl` as a marketer would (built by cargo if needed), with `env` added to the
+ * environment; resolves to its exit code and output.
+ */
+export async function intentctl(args, env = {}) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)('cargo', ['run', '-q', '-p', 'intentctl', '--', ...args], {
+      cwd: ROOT,
+      timeout: 600_000,
+      env: { ...process.env, ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
 function readDevVar(name) {
   const text = readFileSync(join(ROOT, '.dev.vars'), 'utf8');
   const m = text.match(new RegExp(`^${name}="?([^"\\n]*)"?`, 'm'));

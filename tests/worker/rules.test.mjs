@@ -5,20 +5,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
-import { startWorker, withLog, collect, journey, views, ADMIN_TOKEN, DEFAULT_RULES, ROOT } from './harness.mjs';
-
-/** Runs `intentctl` as a marketer would (built by cargo if needed); resolves to its exit code and output. */
-async function intentctl(...args) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)('cargo', ['run', '-q', '-p', 'intentctl', '--', ...args], { cwd: ROOT, timeout: 600_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+import { startWorker, withLog, collect, journey, views, intentctl, ADMIN_TOKEN, DEFAULT_RULES } from './harness.mjs';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
@@ -199,15 +186,15 @@ describe('admin API', () => {
   }));
 
   test('intentctl publish goes through the admin API; a broken file is refused before sending', logged(async () => {
-    const ok = await intentctl('publish', 'examples/rules/campaigns.json', '--url', w.url, '--token', ADMIN_TOKEN);
+    const ok = await intentctl(['publish', 'examples/rules/campaigns.json', '--url', w.url, '--token', ADMIN_TOKEN]);
     assert.equal(ok.code, 0, ok.stderr);
     const h = await health(w.url);
     assert.match(h.rules, /^2026-11-campaigns@/);
     assert.ok(ok.stdout.includes(h.rules), ok.stdout);
-    const bad = await intentctl('publish', 'examples/rules/broken-window.json', '--url', w.url, '--token', ADMIN_TOKEN);
+    const bad = await intentctl(['publish', 'examples/rules/broken-window.json', '--url', w.url, '--token', ADMIN_TOKEN]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /line \d+, `tiers\[0\]\.when\.any\[1\]\.viewed\.within`/);
-    const wrong = await intentctl('publish', 'examples/rules/default.json', '--url', w.url, '--token', 'not-the-token');
+    const wrong = await intentctl(['publish', 'examples/rules/default.json', '--url', w.url, '--token', 'not-the-token']);
     assert.notEqual(wrong.code, 0);
     assert.match(wrong.stderr, /401/);
     assert.equal((await health(w.url)).rules, h.rules);
