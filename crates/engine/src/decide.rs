@@ -248,10 +248,7 @@ impl Rules {
 /// How many of the counted things happened at or after `from`.
 pub(crate) fn count(p: &Profile, of: Counted, from: i64) -> u32 {
     let n = match of {
-        Counted::Series(s) => p
-            .series
-            .get(s)
-            .map_or(0, |h| h.iter().filter(|h| h.at >= from).count()),
+        Counted::Series(s) => p.series(s).iter().filter(|h| h.at >= from).count(),
         Counted::Visits => p.visits.iter().filter(|v| v.start >= from).count(),
     };
     n as u32
@@ -262,12 +259,12 @@ pub(crate) fn engagement(p: &Profile, of: Counted, from: i64) -> (u32, u8) {
     let fold =
         |(s, d): (u32, u8), (secs, scroll): (u32, u8)| (s.saturating_add(secs), d.max(scroll));
     match of {
-        Counted::Series(i) => p.series.get(i).map_or((0, 0), |hits| {
-            hits.iter()
-                .filter(|h| h.at >= from)
-                .map(|h| (h.seconds, h.scroll))
-                .fold((0, 0), fold)
-        }),
+        Counted::Series(i) => p
+            .series(i)
+            .iter()
+            .filter(|h| h.at >= from)
+            .map(|h| (h.seconds, h.scroll))
+            .fold((0, 0), fold),
         Counted::Visits => p
             .visits
             .iter()

@@ -64,7 +64,7 @@ impl Profile {
                     {
                         continue;
                     }
-                    if let Some(hit) = self.series[s].last_mut() {
+                    if let Some(hit) = self.last_hit_mut(s) {
                         hit.seconds = (hit.seconds + secs).min(MAX_SECONDS);
                         hit.scroll = hit.scroll.max(scroll);
                     }
@@ -165,16 +165,17 @@ impl Profile {
     }
 
     fn hit(&mut self, rules: &Rules, series: usize, now: i64) {
-        let cap = rules.series[series].capacity;
-        let hits = &mut self.series[series];
-        if hits.len() >= cap {
-            hits.remove(0);
-        }
-        hits.push(Hit {
+        // Rules compile to fewer series than `u16` counts (`Limits::CONDITIONS`).
+        let Ok(index) = u16::try_from(series) else {
+            return;
+        };
+        let hit = Hit {
             at: now,
             seconds: 0,
             scroll: 0,
-        });
+            series: index,
+        };
+        self.push_hit(hit, rules.series[series].capacity);
     }
 
     fn add_points(&mut self, rules: &Rules, now: i64, matches: impl Fn(&SignalPlan) -> bool) {
@@ -198,8 +199,6 @@ impl Profile {
     fn prune(&mut self, rules: &Rules, now: i64) {
         let oldest = now - rules.horizon;
         self.visits.retain(|v| v.start >= oldest);
-        for hits in &mut self.series {
-            hits.retain(|h| h.at >= oldest);
-        }
+        self.hits.retain(|h| h.at >= oldest);
     }
 }

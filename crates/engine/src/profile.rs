@@ -34,8 +34,10 @@ pub struct Profile {
     pub(crate) visits_total: u32,
     /// Oldest first, at most [`Limits::VISITS_KEPT`].
     pub(crate) visits: Vec<VisitRec>,
-    /// One list per series of the rules, oldest first, at most its capacity.
-    pub(crate) series: Vec<Vec<Hit>>,
+    /// The hits of every series of the rules in one list, grouped by series in the rules'
+    /// order, oldest first within a series, at most the series' capacity each. One list
+    /// rather than one per series: a call then allocates once for all of them.
+    pub(crate) hits: Vec<Hit>,
     pub(crate) score: f64,
     pub(crate) score_at: i64,
 }
@@ -58,6 +60,8 @@ pub(crate) struct Hit {
     pub(crate) at: i64,
     pub(crate) seconds: u32,
     pub(crate) scroll: u8,
+    /// The index of the series in the rules (`Rules::series`) this hit belongs to.
+    pub(crate) series: u16,
 }
 
 /// What a profile says about a visitor, in plain fields, for explanations, the API and audits.
@@ -80,12 +84,12 @@ pub(crate) const MAX_SECONDS: u32 = u16::MAX as u32;
 
 impl Profile {
     /// A new visitor's empty profile, shaped for `rules`.
-    pub fn new(rules: &Rules) -> Profile {
+    pub fn new(_rules: &Rules) -> Profile {
         Profile {
             last_seen: 0,
             visits_total: 0,
             visits: Vec::new(),
-            series: vec![Vec::new(); rules.series.len()],
+            hits: Vec::new(),
             score: 0.0,
             score_at: 0,
         }
@@ -120,15 +124,57 @@ impl Profile {
             tracked: rules
                 .series
                 .iter()
-                .zip(&self.series)
-                .map(|(plan, hits)| {
+                .enumerate()
+                .map(|(i, plan)| {
                     (
                         crate::explain::tracked_name(rules, &plan.what),
-                        hits.iter().map(|h| Timestamp::from_secs(h.at)).collect(),
+                        self.series(i)
+                            .iter()
+                            .map(|h| Timestamp::from_secs(h.at))
+                            .collect(),
                     )
                 })
                 .collect(),
         }
+    }
+
+    /// Where series `s`'s hits are in [`Profile::hits`] (an empty range at the place its first
+    /// hit would go when it has none).
+    fn series_range(&self, s: usize) -> std::ops::Range<usize> {
+        let start = self.hits.partition_point(|h| usize::from(h.series) < s);
+        let len = self.hits[start..]
+            .iter()
+            .take_while(|h| usize::from(h.series) == s)
+            .count();
+        start..start + len
+    }
+
+    /// Series `s`'s hits, oldest first.
+    pub(crate) fn series(&self, s: usize) -> &[Hit] {
+        &self.hits[self.series_range(s)]
+    }
+
+    /// Series `s`'s latest hit.
+    pub(crate) fn last_hit_mut(&mut self, s: usize) -> Option<&mut Hit> {
+        let end = self.series_range(s).end;
+        self.hits[..end]
+            .last_mut()
+            .filter(|h| usize::from(h.series) == s)
+    }
+
+    /// Appends a hit to series `hit.series`, dropping its oldest when it already holds
+    /// `capacity`.
+    pub(crate) fn push_hit(&mut self, hit: Hit, capacity: usize) {
+        if capacity == 0 {
+            return;
+        }
+        let range = self.series_range(usize::from(hit.series));
+        let mut end = range.end;
+        if range.len() >= capacity {
+            self.hits.remove(range.start);
+            end -= 1;
+        }
+        self.hits.insert(end, hit);
     }
 
     pub(crate) fn push_visit(&mut self, v: VisitRec) {
@@ -136,5 +182,46 @@ impl Profile {
             self.visits.remove(0);
         }
         self.visits.push(v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{Hit, Profile};
+    use crate::rules::Rules;
+
+    proptest! {
+        /// The one list of hits behaves as one bounded list per series would.
+        #[test]
+        fn hits_in_one_list_behave_as_one_list_per_series(
+            capacities in proptest::collection::vec(0usize..5, 1..6),
+            pushes in proptest::collection::vec((0usize..6, 0i64..1_000), 0..60),
+        ) {
+            let mut profile = Profile::new(Rules::builtin());
+            let mut model: Vec<Vec<i64>> = vec![Vec::new(); capacities.len()];
+            for (series, at) in pushes {
+                let series = series % capacities.len();
+                let hit = Hit { at, seconds: 0, scroll: 0, series: series as u16 };
+                profile.push_hit(hit, capacities[series]);
+                let kept = &mut model[series];
+                if capacities[series] > 0 {
+                    if kept.len() >= capacities[series] {
+                        kept.remove(0);
+                    }
+                    kept.push(at);
+                }
+                if let Some(last) = profile.last_hit_mut(series) {
+                    prop_assert_eq!(last.at, at);
+                }
+            }
+            for (s, kept) in model.iter().enumerate() {
+                let got: Vec<i64> = profile.series(s).iter().map(|h| h.at).collect();
+                prop_assert_eq!(&got, kept);
+                prop_assert_eq!(profile.last_hit_mut(s).map(|h| h.at), kept.last().copied());
+            }
+            prop_assert!(profile.hits.windows(2).all(|w| w[0].series <= w[1].series));
+        }
     }
 }

@@ -266,7 +266,8 @@ fn write_profile(buf: &mut Vec<u8>, rules: &Rules, p: &Profile) {
         buf.push(v.scroll);
         put_varint(buf, (u64::from(v.tests) << 1) | u64::from(v.landed));
     }
-    for (plan, hits) in rules.series.iter().zip(&p.series) {
+    for (i, plan) in rules.series.iter().enumerate() {
+        let hits = p.series(i);
         buf.push(hits.len() as u8);
         for h in hits {
             put_varint(buf, age(h.at));
@@ -321,7 +322,8 @@ fn read_profile(bytes: &[u8], rules: &Rules) -> Option<Profile> {
     if n_visits > Limits::VISITS_KEPT {
         return None;
     }
-    let mut visits = Vec::with_capacity(n_visits);
+    // Room for the visit a call may start without growing the list.
+    let mut visits = Vec::with_capacity(n_visits + 1);
     for _ in 0..n_visits {
         let start = last_seen - r.bounded(horizon)? as i64;
         let seconds = r.bounded(u64::from(MAX_SECONDS))? as u32;
@@ -335,13 +337,15 @@ fn read_profile(bytes: &[u8], rules: &Rules) -> Option<Profile> {
             landed: bits & 1 == 1,
         });
     }
-    let mut series = Vec::with_capacity(rules.series.len());
-    for plan in &rules.series {
+    // Every series' hits in one list; at most as many bytes as remain, with room for a few
+    // more hits, as a call usually adds some.
+    let mut hits = Vec::with_capacity((bytes.len() - r.pos).min(256) + 4);
+    for (i, plan) in rules.series.iter().enumerate() {
+        let series = u16::try_from(i).ok()?;
         let n = usize::from(r.byte()?);
         if n > plan.capacity {
             return None;
         }
-        let mut hits = Vec::with_capacity(n);
         for _ in 0..n {
             let at = last_seen - r.bounded(horizon)? as i64;
             let (seconds, scroll) = if plan.engagement {
@@ -356,9 +360,9 @@ fn read_profile(bytes: &[u8], rules: &Rules) -> Option<Profile> {
                 at,
                 seconds,
                 scroll,
+                series,
             });
         }
-        series.push(hits);
     }
     let (score, score_at) = if rules.score.is_some() {
         let raw = [r.byte()?, r.byte()?, r.byte()?, r.byte()?];
@@ -377,7 +381,7 @@ fn read_profile(bytes: &[u8], rules: &Rules) -> Option<Profile> {
         last_seen,
         visits_total,
         visits,
-        series,
+        hits,
         score,
         score_at,
     })
