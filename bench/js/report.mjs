@@ -281,9 +281,10 @@ if (def) {
   L.push('');
   L.push('One Node 22 process. Each side takes the `POST /v1/collect` body as UTF-8 bytes, as a worker reads it');
   L.push('from the request (a JavaScript worker\'s `request.json()` decodes it, the engine reads the bytes), and');
-  L.push('answers what its worker hands to the response: bytes from the engine (the worker calls');
-  L.push('`Response::from_bytes`), text from the peers (`new Response(text)`; the runtime encodes it natively, so');
-  L.push('the peers are not charged for that). In between: read the');
+  L.push('answers what its worker hands to the response: a view of the answer\'s bytes in wasm memory from the');
+  L.push('engine (the worker calls `new Response(view, init)`, `worker/src/runtime/http.rs`, and the runtime copies');
+  L.push('the bytes natively), text from the peers (`new Response(text)`; the runtime encodes it natively). Neither');
+  L.push('side is charged for the copy or the encoding the runtime does. In between: read the');
   L.push('body, verify the signed profile, fold the events (a page view and an');
   L.push('engagement report), compute what the rules read, pick the tier (first match wins), segments and');
   L.push('variants, re-sign. The peers are plain JavaScript with the rules converted to JSON Logic by');

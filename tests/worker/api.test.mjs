@@ -2,6 +2,7 @@
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 
 import { startWorker, withLog, collect, decide, journey, views, intentctl, PROFILE_KEYS } from './harness.mjs';
 import { decodeToken, reissue, tamper } from './token.mjs';
@@ -73,6 +74,42 @@ describe('tier transitions under the default rules', () => {
     const answers = await journey(w.url, steps);
     for (const a of answers) assert.ok(a.profile.length <= 1024, `token of ${a.profile.length} bytes`);
     assert.equal(answers.at(-1).tier, 'ready');
+  }));
+});
+
+describe('JSON answers', () => {
+  /** The raw HTTP answer to `method path` with `body`: status, headers and body bytes. */
+  const raw = (method, path, body) =>
+    new Promise((resolve, reject) => {
+      const req = request(`${w.url}${path}`, { method, headers: { 'content-type': 'text/plain' } }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  // The worker hands a JSON body to the runtime as a view of its wasm memory; the runtime must
+  // copy it whole, with its length known up front (not chunked), whatever the status.
+  test('come whole, with their exact length', logged(async () => {
+    const events = [{ type: 'pageview', url: 'https://demo.test/pricing/é', title: 'Préix' }];
+    const cases = [
+      ['POST', '/v1/collect', JSON.stringify({ site: 'demo', profile: null, events })],
+      ['GET', '/v1/decide?slots=hero,cta'],
+      ['GET', '/v1/health'],
+      ['GET', '/v1/nowhere'],
+      ['POST', '/v1/collect', '{"site":'],
+    ];
+    for (const [method, path, body] of cases) {
+      const res = await raw(method, path, body);
+      assert.equal(res.headers['transfer-encoding'], undefined, `${method} ${path}`);
+      assert.equal(Number(res.headers['content-length']), res.body.length, `${method} ${path}`);
+      assert.match(res.headers['content-type'], /^application\/json/);
+      const answer = JSON.parse(res.body.toString('utf8'));
+      assert.ok(res.status < 500, `${method} ${path}: ${res.status}`);
+      if (path === '/v1/collect' && res.status === 200) assert.ok(answer.profile.length > 40);
+    }
   }));
 });
 

@@ -12,6 +12,16 @@ const MAC_LABEL_BYTES: usize = 26 + 1;
 /// The MAC at the end of every token.
 const MAC_BYTES: usize = 32;
 
+#[wasm_bindgen]
+extern "C" {
+    /// Where an answer goes: `globalThis.intentBenchRespond(view)`, called with a view of the
+    /// answer in wasm memory, as the worker calls `new Response(view, init)`
+    /// (`worker/src/runtime/http.rs`, `into_raw`), which copies it natively. The view is only
+    /// valid during the call.
+    #[wasm_bindgen(js_namespace = globalThis, js_name = intentBenchRespond)]
+    fn respond(body: &mut [u8]);
+}
+
 /// Compiled rules and a keyring, held across calls as the worker holds them in an isolate.
 #[wasm_bindgen]
 pub struct Engine {
@@ -65,10 +75,10 @@ impl Engine {
         })
     }
 
-    /// One `POST /v1/collect`: the request body in, the answer body out, both as UTF-8 bytes
-    /// (`Uint8Array`), as the worker reads the body from the request stream and answers with
-    /// `Response::from_bytes`; `now_ms` as `Date.now()` gives it.
-    pub fn collect(&self, body: &[u8], now_ms: f64) -> Vec<u8> {
+    /// One `POST /v1/collect`: the request body in as UTF-8 bytes (`Uint8Array`), as the worker
+    /// reads it from the request stream, the answer out to `intentBenchRespond` as the worker
+    /// hands it to the runtime; `now_ms` as `Date.now()` gives it.
+    pub fn collect(&self, body: &[u8], now_ms: f64) {
         let answer = match std::str::from_utf8(body) {
             Ok(body) => crate::collect(
                 &self.rules,
@@ -78,7 +88,7 @@ impl Engine {
             ),
             Err(_) => r#"{"error":"the body is not UTF-8"}"#.to_owned(),
         };
-        answer.into_bytes()
+        respond(&mut answer.into_bytes());
     }
 
     /// The largest token these rules can produce, in bytes.
@@ -177,12 +187,11 @@ impl Engine {
         }
     }
 
-    /// The prepared call's answer, copied out again: with a body passed in, the cost of moving
-    /// the bytes across the JavaScript–wasm boundary.
-    pub fn echo(&self, body: &[u8]) -> Vec<u8> {
-        match &self.staged {
-            Some(s) if !body.is_empty() => s.answer.as_bytes().to_vec(),
-            _ => Vec::new(),
+    /// The prepared call's answer, handed out again as [`Engine::collect`] hands it: with a
+    /// body passed in, the cost of moving the bytes across the JavaScript–wasm boundary.
+    pub fn echo(&self, body: &[u8]) {
+        if let Some(s) = self.staged.as_ref().filter(|_| !body.is_empty()) {
+            respond(&mut s.answer.as_bytes().to_vec());
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Response helpers shared by the handlers: JSON answers, errors, CORS and bounded bodies.
 
 use futures_util::StreamExt;
-use worker::{Headers, Request, Response, Result};
+use worker::{web_sys, Headers, Request, Response, ResponseBody, Result};
 
 use crate::api_error::ApiError;
 use crate::settings::Settings;
@@ -14,6 +14,22 @@ pub fn json(body: String, status: u16) -> Result<Response> {
     Ok(Response::from_bytes(body.into_bytes())?
         .with_status(status)
         .with_headers(headers))
+}
+
+/// Hands a response to the runtime. A body the worker wrote (every JSON answer) goes to
+/// `new Response` as a view of the wasm memory it is in, which the runtime copies natively;
+/// workers-rs's own conversion first copies it into a new `Uint8Array`, an allocation outside
+/// the JavaScript heap that costs more than the rest of the answer's way out. Streamed and
+/// empty bodies go through workers-rs unchanged.
+pub fn into_raw(resp: Response) -> Result<web_sys::Response> {
+    let (init, body) = resp.into_parts();
+    match body {
+        ResponseBody::Body(mut bytes) => {
+            web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut bytes), &init.into())
+                .map_err(worker::Error::from)
+        }
+        body => Ok(init.body(body).into()),
+    }
 }
 
 /// Answers an API error.

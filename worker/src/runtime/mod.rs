@@ -76,7 +76,11 @@ fn settings(env: &Env) -> Settings {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, wctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, wctx: Context) -> Result<worker::web_sys::Response> {
+    route(req, env, wctx).await.and_then(http::into_raw)
+}
+
+async fn route(req: Request, env: Env, wctx: Context) -> Result<Response> {
     let settings = settings(&env);
     let path = req.path();
     let origin = http::foreign_origin(&req);
