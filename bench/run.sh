@@ -68,9 +68,11 @@ criterion_args=()
 step "2. engine as wasm against the JSON Logic peers"
 "$cargo" run -q -p intent-bench-wasm --bin rules-to-jsonlogic >"$out/default.jsonlogic.json"
 "$cargo" run -q -p intent-bench-wasm --bin rules-to-jsonlogic -- --fifty "$out/fifty.json" >"$out/fifty.jsonlogic.json"
-# The release profile is the worker's: the hot crates for speed, the rest for size, as the
-# engine ships inside the worker.
-"$cargo" build --release --target wasm32-unknown-unknown -p intent-bench-wasm --lib
+# The release profile and rustc flags are the worker's (the hot crates for speed, the rest for
+# size, wasm SIMD on), as the engine ships inside the worker.
+worker_flags=${WORKER_WASM_RUSTFLAGS:--C target-feature=+simd128}
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$worker_flags" \
+  "$cargo" build --release --target wasm32-unknown-unknown -p intent-bench-wasm --lib
 wasm-bindgen "$target/wasm32-unknown-unknown/release/intent_bench_wasm.wasm" \
   --target nodejs --no-typescript --out-dir "$out/engine-wasm"
 engines=(--engine "intent-engine (wasm)=$ROOT/$out/engine-wasm")
@@ -79,7 +81,8 @@ if [ "${BENCH_SPEED_VARIANT:-1}" != 0 ]; then
   # are already at opt-level 3, see the root Cargo.toml), in its own target directory so that
   # the shared build cache keeps the shipped artefacts. It shows what the rest of the size
   # tuning costs.
-  "$cargo" build --release --target wasm32-unknown-unknown -p intent-bench-wasm --lib \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$worker_flags" \
+    "$cargo" build --release --target wasm32-unknown-unknown -p intent-bench-wasm --lib \
     --config 'profile.release.opt-level=3' --target-dir target/bench-speed
   wasm-bindgen target/bench-speed/wasm32-unknown-unknown/release/intent_bench_wasm.wasm \
     --target nodejs --no-typescript --out-dir "$out/engine-wasm-speed"

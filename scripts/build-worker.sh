@@ -5,4 +5,6 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT/worker"
+# The worker's own rustc flags (scripts/env.sh); the snippet is built without them.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$WORKER_WASM_RUSTFLAGS"
 worker-build --release

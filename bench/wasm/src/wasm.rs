@@ -1,6 +1,6 @@
 //! The wasm-bindgen face of the benchmark adapter, for Node.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use intent_engine::{process, CollectRequest, Keyring, Profile, Rules, Timestamp};
 use sha2::Sha256;
 use wasm_bindgen::prelude::*;

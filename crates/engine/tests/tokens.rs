@@ -59,6 +59,18 @@ fn round_trip_keeps_the_profile() {
     );
 }
 
+/// A token is a stable format: visitors keep theirs across releases, so the same history, key
+/// and site must give the same bytes from one release to the next (a changed layout or MAC
+/// must come with a new format version and show up here).
+#[test]
+fn the_same_history_gives_the_same_token_bytes() {
+    let k = keys("k1:0123456789abcdef0123");
+    assert_eq!(
+        token_after_pricing_views(&k, "demo"),
+        "AWr8ilDLgL3P1QYDA4DGCgAAAYCjBQAAAQAAAAEDgMYKgKMFAAAAAAAAFSN2zklYcsz-Z9m-5sbpflcnl_maDk7xRFPXRemzH5o"
+    );
+}
+
 #[test]
 fn every_single_byte_change_is_rejected() {
     let k = keys("k1:0123456789abcdef0123");

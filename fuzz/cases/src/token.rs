@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use arbitrary::{Arbitrary, Unstructured};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use intent_engine::{Event, FreshReason, Keyring, Profile, PropValue, Rules, Timestamp};
 use sha2::Sha256;
 
