@@ -36,7 +36,7 @@ pub struct Engine {
 
 struct Staged {
     body: String,
-    call: CollectRequest,
+    call: CollectRequest<'static>,
     now: Timestamp,
     /// The profile the token decodes to (a new one when it does not).
     profile: Profile,
@@ -106,7 +106,9 @@ impl Engine {
     /// Keeps one call's inputs so that [`Engine::stage`] can run its stages one at a time:
     /// where the time of a call goes, measured from JavaScript.
     pub fn prepare(&mut self, body: &str, now_ms: f64) -> Result<(), JsError> {
-        let call = CollectRequest::from_json(body).map_err(|e| JsError::new(&e.to_string()))?;
+        let call = CollectRequest::from_json(body)
+            .map_err(|e| JsError::new(&e.to_string()))?
+            .into_owned();
         let now = Timestamp::from_millis(now_ms);
         let profile = match &call.profile {
             Some(t) => self
@@ -152,7 +154,7 @@ impl Engine {
     /// computations (over as many bytes as verifying and signing cover).
     pub fn stage(&self, which: u32) -> usize {
         let Some(s) = &self.staged else { return 0 };
-        let (rules, keys, site) = (&self.rules, &self.keys, s.call.site.as_str());
+        let (rules, keys, site) = (&self.rules, &self.keys, &*s.call.site);
         match which {
             1 => CollectRequest::from_json(&s.body).map_or(0, |c| c.events.len()),
             2 => s

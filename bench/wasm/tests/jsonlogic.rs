@@ -124,10 +124,10 @@ fn check_agreement(rules: &Rules, paths: &[&str], names: &[&str], targets: &[&st
                     ),
                     2 => Event::Click {
                         url: None,
-                        target: targets[r.below(targets.len())].to_owned(),
+                        target: targets[r.below(targets.len())].into(),
                     },
                     _ => Event::Event {
-                        name: names[r.below(names.len())].to_owned(),
+                        name: names[r.below(names.len())].into(),
                         props: Default::default(),
                     },
                 })

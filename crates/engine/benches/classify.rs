@@ -86,16 +86,16 @@ fn history(rules: &Rules, keys: &Keyring, calls: usize, spacing: i64) -> (Option
         let events = [
             Event::pageview(&urls[i % urls.len()], Some("https://www.site1.com/")),
             Event::Engagement {
-                url: urls[i % urls.len()].clone(),
+                url: urls[i % urls.len()].clone().into(),
                 seconds: 15.0,
                 scroll: 60.0,
             },
             Event::Click {
                 url: None,
-                target: format!("cta-{}", i % 4),
+                target: format!("cta-{}", i % 4).into(),
             },
             Event::Event {
-                name: format!("ev{}", i % 5),
+                name: format!("ev{}", i % 5).into(),
                 props: Default::default(),
             },
         ];
@@ -145,12 +145,12 @@ fn cases() -> Vec<Case> {
     out
 }
 
-fn batch(rules: &Rules) -> Vec<Event> {
+fn batch(rules: &Rules) -> Vec<Event<'static>> {
     let url = urls(rules)[1].clone();
     vec![
         Event::pageview(&url, Some("https://www.google.com/")),
         Event::Engagement {
-            url,
+            url: url.into(),
             seconds: 12.0,
             scroll: 40.0,
         },

@@ -1,5 +1,6 @@
 //! What visitors do, as the snippet, proxy mode and event logs report it.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -10,24 +11,32 @@ use crate::limits::Limits;
 use crate::time::Timestamp;
 
 /// One thing a visitor did. The `type` field says which.
+///
+/// Its text borrows from the request body it was read from where it can (`'a`); an event
+/// that owns its text is an `Event<'static>` ([`Event::into_owned`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", try_from = "RawEvent")]
-pub enum Event {
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    try_from = "RawEvent<'a>",
+    bound(deserialize = "'de: 'a")
+)]
+pub enum Event<'a> {
     /// A page was viewed.
     Pageview {
         /// The page's URL (or path).
-        url: String,
+        url: Cow<'a, str>,
         /// The referring page's URL, if any. Only its host is ever used, and only to test it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        referrer: Option<String>,
+        referrer: Option<Cow<'a, str>>,
         /// The page's title. Accepted for logs; never stored on a profile.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        title: Option<String>,
+        title: Option<Cow<'a, str>>,
     },
     /// Time the page was visible and how far it was scrolled, since the last report.
     Engagement {
         /// The page's URL.
-        url: String,
+        url: Cow<'a, str>,
         /// Visible seconds since the previous engagement report for this page view.
         #[serde(default)]
         seconds: f64,
@@ -39,41 +48,55 @@ pub enum Event {
     Click {
         /// The page the click happened on.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        url: Option<String>,
+        url: Option<Cow<'a, str>>,
         /// The tracked element's name (`data-intent-track`) or the link's URL.
-        target: String,
+        target: Cow<'a, str>,
     },
     /// A custom event, from `intent('event', name, props)`.
     Event {
         /// The event's name.
-        name: String,
+        name: Cow<'a, str>,
         /// A few properties.
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         props: BTreeMap<String, PropValue>,
     },
 }
 
+/// Text that borrows from the body unless it has escapes to undo. serde borrows a `Cow` only
+/// when it is a field's whole type, never inside an `Option`; `Option<Text>` does.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// Reads an optional text field, borrowing it from the body where it can.
+fn optional_text<'de: 'a, 'a, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Cow<'a, str>>, D::Error> {
+    Ok(Option::<Text<'a>>::deserialize(d)?.map(|t| t.0))
+}
+
 /// An event as it arrives, read field by field in one pass. serde's internally tagged enums
 /// buffer every event before reading it, which made parsing the slowest step of a collect call;
-/// this flat form is read directly and then checked into an [`Event`].
+/// this flat form is read directly and then checked into an [`Event`]. Its text borrows from
+/// the body unless it has escapes to undo.
 #[derive(Deserialize)]
-struct RawEvent {
+struct RawEvent<'a> {
     #[serde(rename = "type")]
     kind: Kind,
-    #[serde(default)]
-    url: Option<String>,
-    #[serde(default)]
-    referrer: Option<String>,
-    #[serde(default)]
-    title: Option<String>,
+    #[serde(default, borrow, deserialize_with = "optional_text")]
+    url: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "optional_text")]
+    referrer: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "optional_text")]
+    title: Option<Cow<'a, str>>,
     #[serde(default)]
     seconds: Option<f64>,
     #[serde(default)]
     scroll: Option<f64>,
-    #[serde(default)]
-    target: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
+    #[serde(default, borrow, deserialize_with = "optional_text")]
+    target: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "optional_text")]
+    name: Option<Cow<'a, str>>,
     #[serde(default)]
     props: Option<BTreeMap<String, PropValue>>,
 }
@@ -87,11 +110,11 @@ enum Kind {
     Event,
 }
 
-impl TryFrom<RawEvent> for Event {
+impl<'a> TryFrom<RawEvent<'a>> for Event<'a> {
     type Error = String;
 
-    fn try_from(raw: RawEvent) -> Result<Event, String> {
-        fn need(field: Option<String>, name: &str) -> Result<String, String> {
+    fn try_from(raw: RawEvent<'a>) -> Result<Event<'a>, String> {
+        fn need<'a>(field: Option<Cow<'a, str>>, name: &str) -> Result<Cow<'a, str>, String> {
             field.ok_or_else(|| format!("missing field `{name}`"))
         }
         Ok(match raw.kind {
@@ -117,13 +140,48 @@ impl TryFrom<RawEvent> for Event {
     }
 }
 
-impl Event {
+impl Event<'_> {
     /// A page view, as proxy mode records it from the request itself.
-    pub fn pageview(url: &str, referrer: Option<&str>) -> Event {
+    pub fn pageview(url: &str, referrer: Option<&str>) -> Event<'static> {
         Event::Pageview {
-            url: url.to_owned(),
-            referrer: referrer.map(str::to_owned),
+            url: Cow::Owned(url.to_owned()),
+            referrer: referrer.map(|r| Cow::Owned(r.to_owned())),
             title: None,
+        }
+    }
+
+    /// The same event, owning its text.
+    pub fn into_owned(self) -> Event<'static> {
+        fn own(s: Cow<'_, str>) -> Cow<'static, str> {
+            Cow::Owned(s.into_owned())
+        }
+        match self {
+            Event::Pageview {
+                url,
+                referrer,
+                title,
+            } => Event::Pageview {
+                url: own(url),
+                referrer: referrer.map(own),
+                title: title.map(own),
+            },
+            Event::Engagement {
+                url,
+                seconds,
+                scroll,
+            } => Event::Engagement {
+                url: own(url),
+                seconds,
+                scroll,
+            },
+            Event::Click { url, target } => Event::Click {
+                url: url.map(own),
+                target: own(target),
+            },
+            Event::Event { name, props } => Event::Event {
+                name: own(name),
+                props,
+            },
         }
     }
 
@@ -269,17 +327,19 @@ impl<'de> Deserialize<'de> for PropValue {
     }
 }
 
-/// The body of `POST /v1/collect`.
+/// The body of `POST /v1/collect`. Its text borrows from the body it was read from (`'a`)
+/// unless it has escapes to undo.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct CollectRequest {
+pub struct CollectRequest<'a> {
     /// The site's id, as in the script tag's `data-site`.
-    pub site: String,
+    #[serde(borrow)]
+    pub site: Cow<'a, str>,
     /// The visitor's token from the previous answer, or `null` for a new visitor.
-    #[serde(default)]
-    pub profile: Option<String>,
+    #[serde(default, borrow, deserialize_with = "optional_text")]
+    pub profile: Option<Cow<'a, str>>,
     /// What happened since the last call, oldest first.
-    #[serde(default)]
-    pub events: Vec<Event>,
+    #[serde(default, borrow)]
+    pub events: Vec<Event<'a>>,
 }
 
 /// A request body that cannot be used; the message names the field.
@@ -300,9 +360,18 @@ impl fmt::Display for RequestError {
 
 impl std::error::Error for RequestError {}
 
-impl CollectRequest {
+impl CollectRequest<'_> {
+    /// The same request, owning its text.
+    pub fn into_owned(self) -> CollectRequest<'static> {
+        CollectRequest {
+            site: Cow::Owned(self.site.into_owned()),
+            profile: self.profile.map(|p| Cow::Owned(p.into_owned())),
+            events: self.events.into_iter().map(Event::into_owned).collect(),
+        }
+    }
+
     /// Reads and checks a collect body: JSON syntax, types, known event kinds, and limits.
-    pub fn from_json(body: &str) -> Result<CollectRequest, RequestError> {
+    pub fn from_json(body: &str) -> Result<CollectRequest<'_>, RequestError> {
         // The fast path: a plain parse. Only a body that fails it is parsed again, tracking the
         // path, to name the field in the error; tracking it on every call doubles the cost.
         if let Ok(req) = serde_json::from_str::<CollectRequest>(body) {
@@ -374,7 +443,7 @@ pub struct LogEvent {
     /// When.
     pub at: Timestamp,
     /// What.
-    pub event: Event,
+    pub event: Event<'static>,
 }
 
 /// A log line that cannot be read.
@@ -395,11 +464,11 @@ impl fmt::Display for LogError {
 impl std::error::Error for LogError {}
 
 #[derive(Deserialize)]
-struct RawLogLine {
+struct RawLogLine<'a> {
     visitor: String,
     ts: String,
-    #[serde(flatten)]
-    event: Event,
+    #[serde(flatten, borrow)]
+    event: Event<'a>,
 }
 
 impl LogEvent {
@@ -420,7 +489,7 @@ impl LogEvent {
         Ok(LogEvent {
             visitor: raw.visitor,
             at,
-            event: raw.event,
+            event: raw.event.into_owned(),
         })
     }
 }
@@ -439,6 +508,28 @@ mod tests {
         let req = CollectRequest::from_json(body).unwrap();
         assert_eq!(req.events.len(), 4);
         assert_eq!(req.site, "demo");
+    }
+
+    #[test]
+    fn borrows_text_from_the_body_and_undoes_escapes() {
+        let body = r#"{"site":"demo","profile":"AQFj","events":[
+            {"type":"pageview","url":"https://acme.test/pricing","referrer":"https:\/\/mail.example\/"},
+            {"type":"click","target":"plan \"pro\" \u00e9"}]}"#;
+        let req = CollectRequest::from_json(body).unwrap();
+        assert!(matches!(req.site, Cow::Borrowed("demo")));
+        assert!(matches!(req.profile, Some(Cow::Borrowed("AQFj"))));
+        let Event::Pageview { url, referrer, .. } = &req.events[0] else {
+            panic!("{:?}", req.events[0]);
+        };
+        assert!(matches!(url, Cow::Borrowed("https://acme.test/pricing")));
+        assert_eq!(referrer.as_deref(), Some("https://mail.example/"));
+        assert!(matches!(referrer, Some(Cow::Owned(_))));
+        let Event::Click { target, .. } = &req.events[1] else {
+            panic!("{:?}", req.events[1]);
+        };
+        assert_eq!(target, "plan \"pro\" é");
+        let owned: Event<'static> = req.events[1].clone().into_owned();
+        assert_eq!(owned, req.events[1]);
     }
 
     #[test]

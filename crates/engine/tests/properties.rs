@@ -66,14 +66,14 @@ struct Visit {
 
 struct Reference<'a> {
     cfg: &'a RulesConfig,
-    events: Vec<(i64, Event)>,
+    events: Vec<(i64, Event<'static>)>,
     visits: Vec<Visit>,
     /// Per page view: (time, groups it matched, attributed seconds, scroll).
     views: Vec<(i64, Vec<String>, u32, u8)>,
 }
 
 impl<'a> Reference<'a> {
-    fn new(cfg: &'a RulesConfig, all: &[(i64, Event)], now: i64) -> Self {
+    fn new(cfg: &'a RulesConfig, all: &[(i64, Event<'static>)], now: i64) -> Self {
         let horizon = cfg.horizon.secs() as i64;
         // A gap longer than the horizon forgets everything before it, and so does `now`.
         let mut start = 0;
@@ -82,11 +82,12 @@ impl<'a> Reference<'a> {
                 start = i;
             }
         }
-        let events: Vec<(i64, Event)> = if all.last().is_some_and(|(t, _)| now - t > horizon) {
-            Vec::new()
-        } else {
-            all[start..].to_vec()
-        };
+        let events: Vec<(i64, Event<'static>)> =
+            if all.last().is_some_and(|(t, _)| now - t > horizon) {
+                Vec::new()
+            } else {
+                all[start..].to_vec()
+            };
         let mut r = Reference {
             cfg,
             events: Vec::new(),
@@ -117,7 +118,8 @@ impl<'a> Reference<'a> {
                     r.views.push((*t, groups_of(url), 0, 0));
                     if let Some(v) = r.visits.last_mut() {
                         if v.landing.is_none() {
-                            v.landing = Some((url.clone(), referrer.clone()));
+                            v.landing =
+                                Some((url.to_string(), referrer.as_deref().map(str::to_owned)));
                         }
                     }
                 }
@@ -326,7 +328,7 @@ impl<'a> Reference<'a> {
     }
 }
 
-fn event_strategy() -> impl Strategy<Value = Event> {
+fn event_strategy() -> impl Strategy<Value = Event<'static>> {
     let urls = prop::sample::select(vec![
         "https://acme.test/",
         "https://acme.test/pricing",
@@ -350,13 +352,13 @@ fn event_strategy() -> impl Strategy<Value = Event> {
     ]);
     prop_oneof![
         5 => (urls.clone(), referrers).prop_map(|(u, r)| Event::pageview(u, r)),
-        2 => (urls.clone(), 0.0f64..400.0, 0.0f64..100.0).prop_map(|(u, s, sc)| Event::Engagement { url: u.to_owned(), seconds: s, scroll: sc }),
+        2 => (urls.clone(), 0.0f64..400.0, 0.0f64..100.0).prop_map(|(u, s, sc)| Event::Engagement { url: u.into(), seconds: s, scroll: sc }),
         1 => prop::sample::select(vec!["pricing-plan-team", "pricing-plan-growth", "footer-jobs", "https://other.example/"])
-            .prop_map(|t| Event::Click { url: None, target: t.to_owned() }),
+            .prop_map(|t| Event::Click { url: None, target: t.into() }),
         1 => prop::sample::select(vec![("demo_request", "pro"), ("demo_request", "basic"), ("newsletter", "x")]).prop_map(|(n, p)| {
             let mut props = BTreeMap::new();
             props.insert("plan".to_owned(), PropValue::Text(p.to_owned()));
-            Event::Event { name: n.to_owned(), props }
+            Event::Event { name: n.into(), props }
         }),
     ]
 }
@@ -370,7 +372,7 @@ fn gap_strategy() -> impl Strategy<Value = i64> {
     ]
 }
 
-fn history() -> impl Strategy<Value = (Vec<(i64, Event)>, i64, Vec<usize>)> {
+fn history() -> impl Strategy<Value = (Vec<(i64, Event<'static>)>, i64, Vec<usize>)> {
     (
         prop::collection::vec((gap_strategy(), event_strategy()), 1..28),
         0i64..20 * 86_400,
@@ -396,7 +398,7 @@ fn campaigns() -> Rules {
 
 fn check_agreement(
     rules: &Rules,
-    events: &[(i64, Event)],
+    events: &[(i64, Event<'static>)],
     now: i64,
     batches: &[usize],
 ) -> Result<(), TestCaseError> {

@@ -89,7 +89,7 @@ pub fn rules(data: &[u8]) {
 
 /// A visitor who does everything the rules mention, more often than any count asks about, in
 /// separate visits over the last days, with UTM parameters and a referrer on every landing.
-fn busy_history(rules: &Rules) -> Vec<(Timestamp, Event)> {
+fn busy_history(rules: &Rules) -> Vec<(Timestamp, Event<'static>)> {
     let config = rules.config();
     let mut paths: Vec<String> = config
         .page_groups
@@ -136,7 +136,7 @@ fn busy_history(rules: &Rules) -> Vec<(Timestamp, Event)> {
     'rounds: for round in 0..rounds {
         // Two hours apart: every round is a new visit.
         let at = NOW.plus_secs((round - rounds) * 7_200);
-        let mut push = |event: Event| {
+        let mut push = |event: Event<'static>| {
             out.push((at, event));
             out.len() < MAX_FOLDS
         };
@@ -144,7 +144,7 @@ fn busy_history(rules: &Rules) -> Vec<(Timestamp, Event)> {
             let url = format!("https://acme.test{path}");
             let more = push(Event::pageview(&url, Some("https://www.google.com/search")))
                 && push(Event::Engagement {
-                    url,
+                    url: url.into(),
                     seconds: 1_800.0,
                     scroll: 100.0,
                 });
@@ -155,7 +155,7 @@ fn busy_history(rules: &Rules) -> Vec<(Timestamp, Event)> {
         for target in &targets {
             if !push(Event::Click {
                 url: None,
-                target: target.clone(),
+                target: target.clone().into(),
             }) {
                 break 'rounds;
             }
@@ -166,7 +166,7 @@ fn busy_history(rules: &Rules) -> Vec<(Timestamp, Event)> {
                 .map(|(k, v)| (k.clone(), PropValue::Text(v.clone())))
                 .collect();
             if !push(Event::Event {
-                name: name.clone(),
+                name: name.clone().into(),
                 props,
             }) {
                 break 'rounds;

@@ -303,7 +303,7 @@ enum FuzzEvent {
 }
 
 impl FuzzEvent {
-    fn build(&self) -> Event {
+    fn build(&self) -> Event<'static> {
         let url = |path: &Pick| format!("https://acme.test{}", path.from(PATHS));
         match self {
             FuzzEvent::Pageview {
@@ -328,16 +328,16 @@ impl FuzzEvent {
                 seconds,
                 scroll,
             } => Event::Engagement {
-                url: url(path),
+                url: url(path).into(),
                 seconds: *seconds,
                 scroll: *scroll,
             },
             FuzzEvent::Click { target } => Event::Click {
                 url: None,
-                target: target.from(TARGETS),
+                target: target.from(TARGETS).into(),
             },
             FuzzEvent::Custom { name, plan } => Event::Event {
-                name: name.from(NAMES),
+                name: name.from(NAMES).into(),
                 props: plan
                     .iter()
                     .map(|p| ("plan".to_owned(), PropValue::Text(p.from(&["pro", "team"]))))

@@ -73,16 +73,8 @@ pub async fn collect(mut req: Request, ctx: &Ctx<'_>) -> std::result::Result<Res
     // served and personalised, recognised by `data-intent-tier` on `<html>`; it does report
     // single-page navigations, which only it can see.)
     let cookie_mode = cookie.is_some();
-    let token = cookie.or(call.profile);
-    let events = call.events;
-    let out = process(
-        &rules.rules,
-        &keys,
-        &call.site,
-        token.as_deref(),
-        &events,
-        now(),
-    );
+    let token = cookie.as_deref().or(call.profile.as_deref());
+    let out = process(&rules.rules, &keys, &call.site, token, &call.events, now());
     let fresh = out.fresh.map(|f| f.code());
     let resp = answer(Some(&out.token), &out.decision, fresh)?;
     let mut extra = vec![("x-intent-tier", out.decision.tier.to_owned())];
