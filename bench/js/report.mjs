@@ -471,9 +471,9 @@ if (!misses.length) {
       L.push(`Where the ratio falls short (${gaps.map((g) => g.name).join(', ')}), everything but the HMAC (reading and checking the`);
       L.push('body, decoding, folding, classifying, encoding, writing the answer, crossing the boundary) would have to');
       L.push(`shrink by ${gaps.map((g) => `${Math.round(g.cut * 100)} % (${g.name})`).join(', ')}. The HMAC floor grows with the token, which`);
-      L.push('grows with the history kept, while the peers\' cost is dominated by fixed work (JSON, `node:crypto` calls), so');
-      L.push('the larger the profile the lower the ratio. SHA-256 has no hardware instructions in wasm; the peers hash');
-      L.push('in V8\'s native code.');
+      L.push('grows with the history kept (a new visitor\'s call only signs), while most of the peers\' cost is fixed work');
+      L.push('(JSON, `node:crypto` calls) that grows more slowly. SHA-256 has no hardware instructions in wasm; the');
+      L.push('peers hash in V8\'s native code.');
     }
   }
 }
