@@ -100,9 +100,9 @@ fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
     // Tested without stopping at the first hit: the loop then runs over whole vectors (the
     // worker is built with wasm SIMD), and tokens, the longest strings here, have none.
-    let plain = !s
-        .bytes()
-        .fold(false, |esc, b| esc | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    let plain = !s.bytes().fold(false, |esc, b| {
+        esc | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
     if plain {
         // Tokens, tier and segment names: nothing to escape.
         out.push_str(s);
