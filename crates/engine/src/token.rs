@@ -18,8 +18,7 @@
 
 use std::fmt;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
+use base64_simd::{Out, URL_SAFE_NO_PAD};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
@@ -195,7 +194,7 @@ impl Keyring {
         write_profile(&mut buf, rules, profile);
         let mac = Self::signature(key, site, &buf).finalize().into_bytes();
         buf.extend_from_slice(&mac);
-        URL_SAFE_NO_PAD.encode(&buf)
+        URL_SAFE_NO_PAD.encode_to_string(&buf)
     }
 
     /// Verifies and decodes a token for `site` under `rules` at `now`.
@@ -212,10 +211,11 @@ impl Keyring {
         // Decoded on the stack: a token of at most `2 * TOKEN_BYTES` characters decodes to at
         // most three quarters of that.
         let mut decoded = [0u8; 2 * Limits::TOKEN_BYTES * 3 / 4 + 3];
-        let len = URL_SAFE_NO_PAD
-            .decode_slice(token.trim(), &mut decoded)
+        // `decode` needs room for all of it (it would panic otherwise): the length check above
+        // keeps it within the buffer.
+        let bytes: &[u8] = URL_SAFE_NO_PAD
+            .decode(token.trim().as_bytes(), Out::from_slice(&mut decoded))
             .map_err(|_| FreshReason::Malformed)?;
-        let bytes = &decoded[..len];
         if bytes.len() < HEADER_LEN + MAC_LEN || bytes[0] != FORMAT {
             return Err(FreshReason::Malformed);
         }
@@ -296,6 +296,12 @@ impl Reader<'_> {
     }
 
     fn varint(&mut self) -> Option<u64> {
+        // Most fields fit in one byte.
+        let first = self.byte()?;
+        if first < 0x80 {
+            return Some(u64::from(first));
+        }
+        self.pos -= 1;
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;

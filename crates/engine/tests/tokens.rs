@@ -110,6 +110,16 @@ fn truncation_and_garbage_are_rejected_cleanly() {
     ] {
         assert!(decode(&k, "demo", junk, T0).is_err());
     }
+    // Around the longest token the decoder reads (2 KiB of base64): refused, never a panic.
+    for n in 2040..2060 {
+        for c in ["A", "_", "-", "z"] {
+            assert_eq!(
+                decode(&k, "demo", &c.repeat(n), T0).unwrap_err(),
+                FreshReason::Malformed,
+                "{n} × {c}"
+            );
+        }
+    }
 }
 
 #[test]
