@@ -83,7 +83,9 @@ pub struct ProfileSummary {
 pub(crate) const MAX_SECONDS: u32 = u16::MAX as u32;
 
 impl Profile {
-    /// A new visitor's empty profile, shaped for `rules`.
+    /// A new visitor's empty profile, for the `rules` it will be folded under. (An empty
+    /// profile is the same for all rules; the argument keeps the call the same whatever shape a
+    /// profile takes.)
     pub fn new(_rules: &Rules) -> Profile {
         Profile {
             last_seen: 0,
