@@ -298,46 +298,24 @@ fn token_verifies_a_visitors_token_and_explains_the_tier() {
     assert_eq!(json["profile"]["visits"], 3);
     assert_eq!(json["explanation"]["tier"], "ready");
 
-    // What the worker would do with it elsewhere: another site, an unknown key, much later.
-    let other_site = run(&["token", &token, "--site", "other", "--at", at], keys);
-    assert_eq!(other_site.status.code(), Some(1));
-    assert!(
-        text(&other_site.stderr).contains("(bad-signature)"),
-        "{}",
-        text(&other_site.stderr)
-    );
-    let retired = run(
-        &["token", &token, "--site", "demo", "--at", at],
-        "k9:a-third-secret-of-enough-length",
-    );
-    assert_eq!(retired.status.code(), Some(1));
-    assert!(
-        text(&retired.stderr).contains("(unknown-key)"),
-        "{}",
-        text(&retired.stderr)
-    );
-    let later = run(
-        &[
-            "token",
-            &token,
-            "--site",
+    // What the worker would do with it elsewhere: another site, an unknown key, much later;
+    // and a keyring that cannot be read. Each: (site, at, keys, exit code, what stderr says).
+    let refusals = [
+        ("other", at, keys, 1, "(bad-signature)"),
+        (
             "demo",
-            "--at",
-            "2027-06-01T00:00:00Z",
-        ],
-        keys,
-    );
-    assert_eq!(later.status.code(), Some(1));
-    assert!(
-        text(&later.stderr).contains("(expired)"),
-        "{}",
-        text(&later.stderr)
-    );
-    let bad_keys = run(&["token", &token, "--site", "demo"], "no-colon");
-    assert_eq!(bad_keys.status.code(), Some(2));
-    assert!(
-        text(&bad_keys.stderr).contains("--keys"),
-        "{}",
-        text(&bad_keys.stderr)
-    );
+            at,
+            "k9:a-third-secret-of-enough-length",
+            1,
+            "(unknown-key)",
+        ),
+        ("demo", "2027-06-01T00:00:00Z", keys, 1, "(expired)"),
+        ("demo", at, "no-colon", 2, "--keys"),
+    ];
+    for (site, when, keys, code, says) in refusals {
+        let out = run(&["token", &token, "--site", site, "--at", when], keys);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{site} {when} {keys}: {err}");
+        assert!(err.contains(says), "{site} {when} {keys}: {err}");
+    }
 }
