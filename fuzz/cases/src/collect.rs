@@ -4,7 +4,7 @@ use intent_engine::{process, CollectRequest, Rules};
 
 use crate::{campaigns, keys, NOW, TOKEN_BYTES};
 
-/// Reads a collect body as the worker does. A refused body must say why; an accepted one goes
+/// Reads a collect body as the worker does, and as `serde_json` does. A refused body must say why; an accepted one goes
 /// through [`process`] (the hot path) under the built-in rules and the campaigns example, and
 /// the answer's token must be at most 1 KiB, decode back to the same profile and decision, and
 /// be accepted on the visitor's next call.
@@ -12,6 +12,9 @@ pub fn collect(data: &[u8]) {
     let Ok(body) = std::str::from_utf8(data) else {
         return;
     };
+    // `from_json` reads the snippet's bodies on a fast path of its own: whatever it accepts,
+    // `serde_json` must read the same.
+    let by_serde = serde_json::from_str::<CollectRequest>(body).ok();
     let req = match CollectRequest::from_json(body) {
         Ok(req) => req,
         Err(e) => {
@@ -19,6 +22,11 @@ pub fn collect(data: &[u8]) {
             return;
         }
     };
+    assert_eq!(
+        Some(&req),
+        by_serde.as_ref(),
+        "read otherwise than serde_json reads it"
+    );
     for rules in [Rules::builtin(), campaigns()] {
         check_process(rules, &req);
     }
