@@ -11,6 +11,8 @@
 import { createHash, createHmac } from 'node:crypto';
 
 const DOMAIN = Buffer.from('intent-edge profile token\0', 'latin1');
+/** The format the worker issues (crates/engine/src/token.rs, `FORMAT`). */
+const FORMAT = 2;
 const HEADER_LEN = 6;
 const MAC_LEN = 32;
 
@@ -63,7 +65,7 @@ function sign(secret, site, payload) {
 export function reissue(token, { keysSpec, site = 'demo', shiftSecs = 0, secret, tag }) {
   const bytes = Buffer.from(token, 'base64url');
   const payload = bytes.subarray(0, bytes.length - MAC_LEN);
-  if (payload[0] !== 1) throw new Error(`unknown token format ${payload[0]}: update tests/worker/token.mjs`);
+  if (payload[0] !== FORMAT) throw new Error(`unknown token format ${payload[0]}: update tests/worker/token.mjs`);
   const key = keyring(keysSpec)[0];
   if (payload[1] !== key.tag) throw new Error('the token was not signed by the first dev key');
   const { value: lastSeen, end } = readVarint(payload, HEADER_LEN);
@@ -88,9 +90,10 @@ export function tamper(token) {
 
 /**
  * Decodes every field of a token, by the layout in crates/engine/src/token.rs, for rules with
- * no `engaged` condition and no score (the default rules): which series a hit list belongs to
- * is given by its position in the rules, so the lists are read until the payload ends, and
- * whatever the payload holds must be consumed exactly by these fields. Throws if it is not.
+ * no `engaged` condition, no UTM or referrer test and no score (the default rules): a visit is
+ * then only its start, and which series a hit list belongs to is given by its position in the
+ * rules, so the lists are read until the payload ends, and whatever the payload holds must be
+ * consumed exactly by these fields. Throws if it is not.
  */
 export function decodeToken(token) {
   const bytes = Buffer.from(token, 'base64url');
@@ -107,19 +110,13 @@ export function decodeToken(token) {
     return Number(value);
   };
   const format = byte();
-  if (format !== 1) throw new Error(`unknown token format ${format}: update tests/worker/token.mjs`);
+  if (format !== FORMAT) throw new Error(`unknown token format ${format}: update tests/worker/token.mjs`);
   const keyTag = byte();
   const fingerprint = payload.readUInt32LE(pos);
   pos += 4;
   const lastSeen = varint();
   const visitsTotal = varint();
-  const visits = Array.from({ length: byte() }, () => {
-    const age = varint();
-    const seconds = varint();
-    const scroll = byte();
-    const bits = varint();
-    return { age, seconds, scroll, tests: bits >> 1, landed: (bits & 1) === 1 };
-  });
+  const visits = Array.from({ length: byte() }, () => ({ age: varint() }));
   const series = [];
   while (pos < payload.length) series.push(Array.from({ length: byte() }, () => varint()));
   return { format, keyTag, fingerprint, lastSeen, visitsTotal, visits, series, payload, mac: bytes.subarray(payload.length) };

@@ -30,7 +30,9 @@ impl Profile {
                 seconds: 0,
                 scroll: 0,
                 tests: 0,
-                landed: false,
+                // With no visit tests there is nothing to do on landing: such a visit counts as
+                // landed from the start, and tokens need not carry the flag.
+                landed: rules.visit_tests.is_empty(),
             });
             self.visits_total = self.visits_total.saturating_add(1);
             self.add_points(rules, now, |s| matches!(s, SignalPlan::Visit));
@@ -48,7 +50,8 @@ impl Profile {
             } => {
                 let secs = seconds.clamp(0.0, f64::from(Limits::ENGAGEMENT_SECS_PER_EVENT)) as u32;
                 let scroll = scroll.clamp(0.0, 100.0) as u8;
-                if let Some(visit) = self.visits.last_mut() {
+                // Kept per visit only when a rule reads it.
+                if let Some(visit) = self.visits.last_mut().filter(|_| rules.visit_engagement) {
                     visit.seconds = (visit.seconds + secs).min(MAX_SECONDS);
                     visit.scroll = visit.scroll.max(scroll);
                 }

@@ -22,11 +22,17 @@ pub struct Rules {
     pub(crate) config: RulesConfig,
     source: String,
     id: String,
+    /// The shape of the profiles these rules keep, as tokens of the current format carry it.
     pub(crate) fingerprint: u32,
+    /// The same for tokens of format 1, which carried every visit field whatever the rules.
+    pub(crate) fingerprint_v1: u32,
     pub(crate) horizon: i64,
     pub(crate) groups: Vec<GroupPlan>,
     pub(crate) series: Vec<SeriesPlan>,
     pub(crate) visit_tests: Vec<VisitTest>,
+    /// Whether a rule reads visible seconds and scroll depth of visits (an `engaged` condition
+    /// without a group). Profiles keep them, and tokens carry them, only then.
+    pub(crate) visit_engagement: bool,
     pub(crate) score: Option<ScorePlan>,
     pub(crate) tiers: Vec<NamedPlan>,
     pub(crate) fallback: String,
@@ -228,6 +234,7 @@ struct Compiler<'c> {
     group_index: BTreeMap<&'c str, usize>,
     series: Vec<SeriesPlan>,
     visit_tests: Vec<VisitTest>,
+    visit_engagement: bool,
     conditions: usize,
     horizon: u64,
 }
@@ -331,6 +338,7 @@ impl<'c> Compiler<'c> {
             group_index,
             series: Vec::new(),
             visit_tests: Vec::new(),
+            visit_engagement: false,
             conditions: 0,
             horizon,
         })
@@ -415,10 +423,12 @@ impl<'c> Compiler<'c> {
         );
         let mut rules = Rules {
             fingerprint: 0,
+            fingerprint_v1: 0,
             horizon: self.horizon as i64,
             groups,
             series: self.series,
             visit_tests: self.visit_tests,
+            visit_engagement: self.visit_engagement,
             score,
             tiers,
             fallback: cfg.fallback.clone(),
@@ -428,7 +438,8 @@ impl<'c> Compiler<'c> {
             id,
             config,
         };
-        rules.fingerprint = fingerprint(&rules);
+        rules.fingerprint = fingerprint(&rules, crate::token::FORMAT);
+        rules.fingerprint_v1 = fingerprint(&rules, 1);
         let worst = rules.max_token_bytes();
         if worst > Limits::TOKEN_BYTES {
             return err(
@@ -642,7 +653,10 @@ impl<'c> Compiler<'c> {
                         let g = self.group(p.key("group"), name)?;
                         Counted::Series(self.series(Tracked::Group(g), Limits::COUNT, true))
                     }
-                    None => Counted::Visits,
+                    None => {
+                        self.visit_engagement = true;
+                        Counted::Visits
+                    }
                 };
                 Cond::Engaged {
                     of,
@@ -874,9 +888,10 @@ fn unsafe_url(url: &str) -> bool {
 }
 
 /// A hash of everything that shapes a profile: what is tracked, how much is kept, the visit
-/// tests, the horizon and the score. Rules that differ only in thresholds below the capacity,
-/// tiers or variants keep visitors' profiles; anything else starts them fresh.
-fn fingerprint(rules: &Rules) -> u32 {
+/// tests, the horizon and the score, and from token format 2 on, which visit fields are kept.
+/// Rules that differ only in thresholds below the capacity, tiers or variants keep visitors'
+/// profiles; anything else starts them fresh.
+fn fingerprint(rules: &Rules, format: u8) -> u32 {
     let mut h = Sha256::new();
     h.update(b"intent-profile-shape/1");
     h.update(rules.horizon.to_le_bytes());
@@ -888,6 +903,9 @@ fn fingerprint(rules: &Rules) -> u32 {
     }
     if let Some(score) = &rules.score {
         h.update(format!("score {} {:?};", score.half_life, score.signals).as_bytes());
+    }
+    if format >= 2 {
+        h.update(format!("visit engagement {};", rules.visit_engagement).as_bytes());
     }
     let d = h.finalize();
     u32::from_le_bytes([d[0], d[1], d[2], d[3]])

@@ -4,17 +4,20 @@
 //!
 //! | field | bytes |
 //! | --- | --- |
-//! | format version (`1`) | 1 |
+//! | format version (`2`) | 1 |
 //! | key tag (which key signed it) | 1 |
 //! | profile-shape fingerprint of the rules (u32 little-endian) | 4 |
 //! | last activity, seconds since the epoch | varint |
 //! | visits seen | varint |
-//! | kept visits: count (u8), then per visit: age at last activity, visible seconds, scroll (u8), tests bits << 1 \| landed | … |
+//! | kept visits: count (u8), then per visit: age at last activity; visible seconds and scroll (u8) when a rule reads visits' engagement; tests bits << 1 \| landed when the rules test landing pages | … |
 //! | per tracked series of the rules: count (u8), then per hit: age at last activity, and for engaged page groups visible seconds and scroll (u8) | … |
 //! | when the rules score: score (f32 little-endian), age of the score | 4 + varint |
 //! | HMAC-SHA256 over a domain label, the site id and all of the above | 32 |
 //!
 //! Nothing else is in it: no URL, referrer, title, IP address or user agent.
+//!
+//! Format 1 carried every visit field whatever the rules read. Its tokens are still accepted,
+//! so visitors keep their profiles across the upgrade; every token issued is format 2.
 
 use std::fmt;
 
@@ -27,7 +30,8 @@ use crate::profile::{Hit, Profile, VisitRec, MAX_SECONDS};
 use crate::rules::Rules;
 use crate::time::Timestamp;
 
-const FORMAT: u8 = 1;
+/// The format of the tokens this version issues.
+pub(crate) const FORMAT: u8 = 2;
 const MAC_LEN: usize = 32;
 const HEADER_LEN: usize = 6;
 const DOMAIN: &[u8] = b"intent-edge profile token\0";
@@ -154,8 +158,10 @@ impl Keyring {
                     "key `{label}`: its label collides with another key's; choose another label"
                 )));
             }
-            let mac = HmacSha256::new_from_slice(secret.as_bytes())
+            let mut mac = HmacSha256::new_from_slice(secret.as_bytes())
                 .map_err(|_| KeyError(format!("key `{label}`: unusable secret")))?;
+            // Every MAC starts with the domain label: hashed once here, not on every call.
+            mac.update(DOMAIN);
             keys.push(Key { tag, mac });
         }
         if keys.is_empty() {
@@ -172,13 +178,23 @@ impl Keyring {
         Ok(Keyring { keys })
     }
 
-    fn signature(key: &Key, site: &str, payload: &[u8]) -> HmacSha256 {
+    /// The MAC of a token's payload for `site`: over the domain label (already in `key.mac`),
+    /// the site id's length and the site id, and the payload.
+    fn signature(key: &Key, site: &str, payload: &[u8]) -> [u8; MAC_LEN] {
         let mut mac = key.mac.clone();
-        mac.update(DOMAIN);
-        mac.update(&[site.len().min(255) as u8]);
-        mac.update(site.as_bytes());
+        let site = site.as_bytes();
+        if site.len() <= Limits::SITE_BYTES {
+            // A well-formed site id with its length byte in one update.
+            let mut prefix = [0u8; 1 + Limits::SITE_BYTES];
+            prefix[0] = site.len() as u8;
+            prefix[1..=site.len()].copy_from_slice(site);
+            mac.update(&prefix[..=site.len()]);
+        } else {
+            mac.update(&[site.len().min(255) as u8]);
+            mac.update(site);
+        }
         mac.update(payload);
-        mac
+        mac.finalize().into_bytes().into()
     }
 
     /// Signs and encodes `profile` for `site`.
@@ -192,8 +208,7 @@ impl Keyring {
         buf.push(key.tag);
         buf.extend_from_slice(&rules.fingerprint.to_le_bytes());
         write_profile(&mut buf, rules, profile);
-        let mac = Self::signature(key, site, &buf).finalize().into_bytes();
-        buf.extend_from_slice(&mac);
+        buf.extend_from_slice(&Self::signature(key, site, &buf));
         URL_SAFE_NO_PAD.encode_to_string(&buf)
     }
 
@@ -216,7 +231,8 @@ impl Keyring {
         let bytes: &[u8] = URL_SAFE_NO_PAD
             .decode(token.trim().as_bytes(), Out::from_slice(&mut decoded))
             .map_err(|_| FreshReason::Malformed)?;
-        if bytes.len() < HEADER_LEN + MAC_LEN || bytes[0] != FORMAT {
+        let format = bytes.first().copied().unwrap_or(0);
+        if bytes.len() < HEADER_LEN + MAC_LEN || !(1..=FORMAT).contains(&format) {
             return Err(FreshReason::Malformed);
         }
         let (payload, mac) = bytes.split_at(bytes.len() - MAC_LEN);
@@ -225,14 +241,19 @@ impl Keyring {
             .iter()
             .find(|k| k.tag == payload[1])
             .ok_or(FreshReason::UnknownKey)?;
-        Self::signature(key, site, payload)
-            .verify_slice(mac)
-            .map_err(|_| FreshReason::BadSignature)?;
+        if !same_mac(&Self::signature(key, site, payload), mac) {
+            return Err(FreshReason::BadSignature);
+        }
         let fingerprint = u32::from_le_bytes([payload[2], payload[3], payload[4], payload[5]]);
-        if fingerprint != rules.fingerprint {
+        let expected = match format {
+            1 => rules.fingerprint_v1,
+            _ => rules.fingerprint,
+        };
+        if fingerprint != expected {
             return Err(FreshReason::OtherRules);
         }
-        let profile = read_profile(&payload[HEADER_LEN..], rules).ok_or(FreshReason::Malformed)?;
+        let profile =
+            read_profile(&payload[HEADER_LEN..], rules, format).ok_or(FreshReason::Malformed)?;
         if profile.last_seen > now.secs() + SKEW_SECS {
             return Err(FreshReason::FromTheFuture);
         }
@@ -241,6 +262,15 @@ impl Keyring {
         }
         Ok(profile)
     }
+}
+
+/// Whether two MACs are equal, in a time that does not depend on where they differ: every byte
+/// is compared, without a branch, and the result is only looked at once. (`hmac`'s own
+/// `verify_slice` does the same through a per-byte constant-time select that costs more than
+/// this whole function in wasm.)
+fn same_mac(a: &[u8; MAC_LEN], b: &[u8]) -> bool {
+    let diff = a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y));
+    b.len() == MAC_LEN && std::hint::black_box(diff) == 0
 }
 
 fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
@@ -262,9 +292,13 @@ fn write_profile(buf: &mut Vec<u8>, rules: &Rules, p: &Profile) {
     buf.push(p.visits.len() as u8);
     for v in &p.visits {
         put_varint(buf, age(v.start));
-        put_varint(buf, u64::from(v.seconds));
-        buf.push(v.scroll);
-        put_varint(buf, (u64::from(v.tests) << 1) | u64::from(v.landed));
+        if rules.visit_engagement {
+            put_varint(buf, u64::from(v.seconds));
+            buf.push(v.scroll);
+        }
+        if !rules.visit_tests.is_empty() {
+            put_varint(buf, (u64::from(v.tests) << 1) | u64::from(v.landed));
+        }
     }
     for (i, plan) in rules.series.iter().enumerate() {
         let hits = p.series(i);
@@ -289,21 +323,27 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    #[inline(always)]
     fn byte(&mut self) -> Option<u8> {
         let b = *self.bytes.get(self.pos)?;
         self.pos += 1;
         Some(b)
     }
 
+    #[inline(always)]
     fn varint(&mut self) -> Option<u64> {
-        // Most fields fit in one byte.
+        // Most fields fit in one byte: that case is inlined, longer ones are not.
         let first = self.byte()?;
         if first < 0x80 {
             return Some(u64::from(first));
         }
-        self.pos -= 1;
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
+        self.long_varint(first)
+    }
+
+    #[inline(never)]
+    fn long_varint(&mut self, first: u8) -> Option<u64> {
+        let mut v = u64::from(first & 0x7f);
+        for shift in (7..64).step_by(7) {
             let b = self.byte()?;
             v |= u64::from(b & 0x7f).checked_shl(shift)?;
             if b & 0x80 == 0 {
@@ -314,12 +354,15 @@ impl Reader<'_> {
     }
 
     /// A varint no larger than `max`.
+    #[inline(always)]
     fn bounded(&mut self, max: u64) -> Option<u64> {
         self.varint().filter(|v| *v <= max)
     }
 }
 
-fn read_profile(bytes: &[u8], rules: &Rules) -> Option<Profile> {
+/// Reads a profile in token format `format` (1 or 2). A format 1 profile comes out as format
+/// 2 would have kept it: without the visit fields no rule reads.
+fn read_profile(bytes: &[u8], rules: &Rules, format: u8) -> Option<Profile> {
     let mut r = Reader { bytes, pos: 0 };
     let horizon = rules.horizon as u64;
     let last_seen = i64::try_from(r.bounded(1 << 40)?).ok()?;
@@ -330,17 +373,31 @@ fn read_profile(bytes: &[u8], rules: &Rules) -> Option<Profile> {
     }
     // Room for the visit a call may start without growing the list.
     let mut visits = Vec::with_capacity(n_visits + 1);
+    let every_field = format == 1;
+    let tested = !rules.visit_tests.is_empty();
     for _ in 0..n_visits {
         let start = last_seen - r.bounded(horizon)? as i64;
-        let seconds = r.bounded(u64::from(MAX_SECONDS))? as u32;
-        let scroll = r.byte().filter(|s| *s <= 100)?;
-        let bits = r.bounded((1u64 << (rules.visit_tests.len() + 1)) - 1)?;
+        let (seconds, scroll) = if rules.visit_engagement || every_field {
+            (
+                r.bounded(u64::from(MAX_SECONDS))? as u32,
+                r.byte().filter(|s| *s <= 100)?,
+            )
+        } else {
+            (0, 0)
+        };
+        // Without visit tests, every visit counts as landed (see `Profile::fold`).
+        let bits = if tested || every_field {
+            r.bounded((1u64 << (rules.visit_tests.len() + 1)) - 1)?
+        } else {
+            1
+        };
+        let engaged = rules.visit_engagement;
         visits.push(VisitRec {
             start,
-            seconds,
-            scroll,
+            seconds: if engaged { seconds } else { 0 },
+            scroll: if engaged { scroll } else { 0 },
             tests: (bits >> 1) as u32,
-            landed: bits & 1 == 1,
+            landed: bits & 1 == 1 || !tested,
         });
     }
     // Every series' hits in one list; at most as many bytes as remain, with room for a few
@@ -397,9 +454,18 @@ fn read_profile(bytes: &[u8], rules: &Rules) -> Option<Profile> {
 pub(crate) fn max_token_len(rules: &Rules) -> usize {
     let horizon = varint_len(rules.horizon as u64);
     let seconds = varint_len(u64::from(MAX_SECONDS));
-    let tests = varint_len((1u64 << (rules.visit_tests.len() + 1)) - 1);
+    let engagement = if rules.visit_engagement {
+        seconds + 1
+    } else {
+        0
+    };
+    let tests = if rules.visit_tests.is_empty() {
+        0
+    } else {
+        varint_len((1u64 << (rules.visit_tests.len() + 1)) - 1)
+    };
     let mut n = HEADER_LEN + 6 /* last seen */ + 5 /* visits */ + 1;
-    n += Limits::VISITS_KEPT * (horizon + seconds + 1 + tests);
+    n += Limits::VISITS_KEPT * (horizon + engagement + tests);
     for s in &rules.series {
         n += 1 + s.capacity * (horizon + if s.engagement { seconds + 1 } else { 0 });
     }

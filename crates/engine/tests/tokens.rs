@@ -67,7 +67,32 @@ fn the_same_history_gives_the_same_token_bytes() {
     let k = keys("k1:0123456789abcdef0123");
     assert_eq!(
         token_after_pricing_views(&k, "demo"),
-        "AWr8ilDLgL3P1QYDA4DGCgAAAYCjBQAAAQAAAAEDgMYKgKMFAAAAAAAAFSN2zklYcsz-Z9m-5sbpflcnl_maDk7xRFPXRemzH5o"
+        "Amrz3xwGgL3P1QYDA4DGCoCjBQADgMYKgKMFAAAAAAAAFIkvZJCcNj1MjJ4L-detVHM0SO9CJHp4glnoZfhpQ3k"
+    );
+}
+
+/// The same history as a format 1 token, as the previous release issued it (every visit field
+/// carried, whatever the rules read): it is still read, to the same profile, so visitors keep
+/// theirs across the upgrade.
+#[test]
+fn format_1_tokens_are_still_read() {
+    let k = keys("k1:0123456789abcdef0123");
+    let v1 = "AWr8ilDLgL3P1QYDA4DGCgAAAYCjBQAAAQAAAAEDgMYKgKMFAAAAAAAAFSN2zklYcsz-Z9m-5sbpflcnl_maDk7xRFPXRemzH5o";
+    let v2 = token_after_pricing_views(&k, "demo");
+    assert!(
+        v2.len() < v1.len(),
+        "format 2 is smaller: {v2} against {v1}"
+    );
+    let at = T0 + 3 * 86_400;
+    let old = decode(&k, "demo", v1, at).unwrap();
+    assert_eq!(old, decode(&k, "demo", &v2, at).unwrap());
+    // Tampering with a format 1 token is caught as with any other.
+    let mut bytes = v1.as_bytes().to_vec();
+    bytes[12] = if bytes[12] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(bytes).unwrap();
+    assert_eq!(
+        decode(&k, "demo", &tampered, at),
+        Err(FreshReason::BadSignature)
     );
 }
 
