@@ -16,6 +16,13 @@ use super::{CollectRequest, Event, Kind, PropValue, RawEvent};
 
 /// Reads `body` if it has the shape the fast path knows; `None` otherwise.
 pub(super) fn read(body: &str) -> Option<CollectRequest<'_>> {
+    // The snippet's bodies (`JSON.stringify`) have no control characters at all, not even as
+    // whitespace: a body with any goes to `serde_json`. Tested once over the whole body,
+    // without stopping early, so that the loop runs over whole vectors; text and whitespace
+    // need no further test for them.
+    if body.bytes().fold(false, |any, b| any | (b < 0x20)) {
+        return None;
+    }
     let mut p = Parser { text: body, pos: 0 };
     let request = p.request()?;
     p.skip_ws();
@@ -63,17 +70,11 @@ const SECONDS: u64 = word(b"seconds");
 const SCROLL: u64 = word(b"scroll");
 const PROPS: u64 = word(b"props");
 
-/// How many bytes of `s` go before the first `"`, `\\` or control character (`s.len()` when
-/// none does). `memchr` searches with wasm SIMD in the worker: tokens, the longest strings
-/// here, take a few nanoseconds.
+/// How many bytes of `s` go before the first `"` or `\\` (`s.len()` when none does). `memchr`
+/// searches with wasm SIMD in the worker: tokens, the longest strings here, take a few
+/// nanoseconds.
 fn plain_len(s: &[u8]) -> usize {
-    let end = memchr::memchr2(b'"', b'\\', s).unwrap_or(s.len());
-    // Control characters are rare: tested over the whole span without stopping early, so the
-    // loop runs over whole vectors.
-    if s[..end].iter().fold(false, |any, &b| any | (b < 0x20)) {
-        return s.iter().position(|&b| b < 0x20).unwrap_or(end);
-    }
-    end
+    memchr::memchr2(b'"', b'\\', s).unwrap_or(s.len())
 }
 
 /// Sets a field that must appear at most once (`serde` refuses a repeated field).
@@ -92,8 +93,9 @@ impl<'a> Parser<'a> {
         self.text.as_bytes()
     }
 
+    /// Skips spaces, the only whitespace left (see [`read`]).
     fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes().get(self.pos) {
+        while self.bytes().get(self.pos) == Some(&b' ') {
             self.pos += 1;
         }
     }
@@ -124,6 +126,26 @@ impl<'a> Parser<'a> {
             self.pos = end;
         }
         found
+    }
+
+    /// A key of at most 8 bytes without escapes, as a [`word`]: every key of a collect body and
+    /// its events is one (a longer one is not, and ends the fast path).
+    fn key(&mut self) -> Option<u64> {
+        self.eat(b'"')?;
+        let rest = &self.bytes()[self.pos..];
+        let mut w = 0u64;
+        for i in 0..=8 {
+            match *rest.get(i)? {
+                b'"' => {
+                    self.pos += i + 1;
+                    return Some(w);
+                }
+                b'\\' => return None,
+                b if i < 8 => w |= u64::from(b) << (8 * i),
+                _ => return None,
+            }
+        }
+        None
     }
 
     /// A string without escapes, borrowed from the body.
@@ -184,10 +206,12 @@ impl<'a> Parser<'a> {
         Some(digits as f64 / POW10[decimals])
     }
 
-    /// Calls `field` with each key of an object, the parser placed at its value.
-    fn object(
+    /// Calls `field` with each key of an object, the parser placed at its value; `key` reads
+    /// the keys.
+    fn members<K>(
         &mut self,
-        mut field: impl FnMut(&mut Parser<'a>, &'a str) -> Option<()>,
+        key: impl Fn(&mut Parser<'a>) -> Option<K>,
+        mut field: impl FnMut(&mut Parser<'a>, K) -> Option<()>,
     ) -> Option<()> {
         self.eat(b'{')?;
         if self.peek()? == b'}' {
@@ -195,9 +219,10 @@ impl<'a> Parser<'a> {
             return Some(());
         }
         loop {
-            let key = self.string()?;
+            self.skip_ws();
+            let k = key(self)?;
             self.eat(b':')?;
-            field(self, key)?;
+            field(self, k)?;
             match self.peek()? {
                 b',' => self.pos += 1,
                 b'}' => {
@@ -209,11 +234,16 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// An object of known keys, each given to `field` as a [`word`].
+    fn fields(&mut self, field: impl FnMut(&mut Parser<'a>, u64) -> Option<()>) -> Option<()> {
+        self.members(Parser::key, field)
+    }
+
     fn request(&mut self) -> Option<CollectRequest<'a>> {
         let mut site = None;
         let mut profile = None;
         let mut events = None;
-        self.object(|p, key| match word(key.as_bytes()) {
+        self.fields(|p, key| match key {
             SITE => once(&mut site, p.string()?),
             PROFILE => once(&mut profile, p.optional_text()?),
             EVENTS => once(&mut events, p.events()?),
@@ -256,7 +286,7 @@ impl<'a> Parser<'a> {
         let mut target = None;
         let mut name = None;
         let mut props = None;
-        self.object(|p, key| match word(key.as_bytes()) {
+        self.fields(|p, key| match key {
             TYPE => once(
                 &mut kind,
                 match p.string()?.as_bytes() {
@@ -303,7 +333,7 @@ impl<'a> Parser<'a> {
             return Some(None);
         }
         let mut props = BTreeMap::new();
-        self.object(|p, key| {
+        self.members(Parser::string, |p, key| {
             let value = match p.peek()? {
                 b'"' => PropValue::Text(p.string()?.to_owned()),
                 b't' if p.literal("true") => PropValue::Bool(true),
@@ -331,11 +361,13 @@ mod tests {
 
     #[test]
     fn reads_the_snippets_bodies() {
-        let body = r#"{"site":"demo","profile":"AQFjZ_x-1","events":[
-            {"type":"pageview","url":"https://acme.test/pricing?utm_source=x","referrer":"https://www.google.com/","title":"Pricing — Acme"},
-            {"type":"engagement","url":"https://acme.test/pricing","seconds":12.5,"scroll":80},
-            {"type":"click","url":"https://acme.test/pricing","target":"plan-pro"},
-            {"type":"event","name":"demo_request","props":{"plan":"pro","seats":5,"trial":true,"ratio":0.25}}]}"#;
+        let body = concat!(
+            r#"{"site":"demo","profile":"AQFjZ_x-1","events":["#,
+            r#"{"type":"pageview","url":"https://acme.test/pricing?utm_source=x","referrer":"https://www.google.com/","title":"Pricing — Acme"},"#,
+            r#"{"type":"engagement","url":"https://acme.test/pricing","seconds":12.5,"scroll":80},"#,
+            r#"{"type":"click","url":"https://acme.test/pricing","target":"plan-pro"},"#,
+            r#"{"type":"event","name":"demo_request","props":{"plan":"pro","seats":5,"trial":true,"ratio":0.25}}]}"#,
+        );
         let fast = read(body).expect("the fast path reads the snippet's bodies");
         assert_eq!(Some(&fast), by_serde(body).as_ref());
         assert_eq!(fast.events.len(), 4);
@@ -353,7 +385,11 @@ mod tests {
     #[test]
     fn leaves_everything_else_to_serde() {
         for body in [
-            // Escapes, exponents, signs, leading zeros, repeated and unknown keys.
+            // Whitespace other than spaces (`JSON.stringify` writes none), escapes, exponents,
+            // signs, leading zeros, repeated and unknown keys.
+            "{\"site\":\"demo\",\n\"events\":[]}",
+            "{\"site\":\t\"demo\"}",
+            r#"{"site":"demo","events":[{"type":"pageview","url":"/","unknownkey":1}]}"#,
             r#"{"site":"de\u006do","events":[]}"#,
             r#"{"site":"demo","events":[{"type":"engagement","url":"/","seconds":1e2}]}"#,
             r#"{"site":"demo","events":[{"type":"engagement","url":"/","seconds":-1}]}"#,
