@@ -50,7 +50,13 @@ impl Glob {
         if !self.wildcard {
             return path == self.prefix;
         }
-        if path.len() < self.prefix.len() + self.suffix.len()
+        if path.len() < self.prefix.len() + self.suffix.len() {
+            return false;
+        }
+        // Page groups' patterns mostly differ in their prefix's last byte (`/pricing*`,
+        // `/docs*`): testing it first turns most misses away without comparing the prefix.
+        let last = self.prefix.len().checked_sub(1);
+        if last.is_some_and(|i| path.as_bytes()[i] != self.prefix.as_bytes()[i])
             || !path.starts_with(&self.prefix)
             || !path.ends_with(&self.suffix)
         {
