@@ -3,14 +3,14 @@
 //
 // This mirrors the token layout of crates/engine/src/token.rs: base64url (no padding) of
 //   [format u8][key tag u8][rules fingerprint u32 LE][varint last_seen][rest of profile][HMAC-SHA256]
-// with the HMAC over "intent-edge profile token\0", the site's length (u8), the site and the
-// payload. Every other time in the profile is stored relative to last_seen, so moving last_seen
+// with the HMAC over the site block ("intent-edge profile token/2\0", the site's length (u8) and
+// the site, zero-filled to a multiple of 64 bytes) and the payload. Every other time in the profile is stored relative to last_seen, so moving last_seen
 // moves the whole history. If the engine changes its layout, these helpers fail loudly, and
 // tests/worker/api.test.mjs checks them against the engine itself (`intentctl token`).
 
 import { createHash, createHmac } from 'node:crypto';
 
-const DOMAIN = Buffer.from('intent-edge profile token\0', 'latin1');
+const DOMAIN = Buffer.from('intent-edge profile token/2\0', 'latin1');
 /** The format the worker issues (crates/engine/src/token.rs, `FORMAT`). */
 const FORMAT = 2;
 const HEADER_LEN = 6;
@@ -49,12 +49,11 @@ function keyring(spec) {
 }
 
 function sign(secret, site, payload) {
-  const mac = createHmac('sha256', secret);
-  mac.update(DOMAIN);
-  mac.update(Buffer.from([Math.min(Buffer.byteLength(site), 255)]));
-  mac.update(Buffer.from(site));
-  mac.update(payload);
-  return mac.digest();
+  const id = Buffer.from(site);
+  if (id.length > 99) throw new Error('site ids this long are hashed into the site block: not needed here');
+  const head = Buffer.concat([DOMAIN, Buffer.from([id.length]), id]);
+  const block = Buffer.concat([head, Buffer.alloc(Math.ceil(head.length / 64) * 64 - head.length)]);
+  return createHmac('sha256', secret).update(block).update(payload).digest();
 }
 
 /**

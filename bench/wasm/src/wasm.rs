@@ -5,12 +5,11 @@ use intent_engine::{process, CollectRequest, Keyring, Profile, Rules, Timestamp}
 use sha2::Sha256;
 use wasm_bindgen::prelude::*;
 
-/// The bytes each token's MAC covers besides the token's own payload: the engine's domain label
-/// (`"intent-edge profile token\0"`, 26 bytes, `crates/engine/src/token.rs`) and the site id
-/// with its length byte.
-const MAC_LABEL_BYTES: usize = 26 + 1;
 /// The MAC at the end of every token.
 const MAC_BYTES: usize = 32;
+/// The site the benchmark's calls are for, prepared in the keyring as the worker prepares its
+/// `SITES` (`demo` by default).
+const SITE: &str = "demo";
 
 #[wasm_bindgen]
 extern "C" {
@@ -27,8 +26,9 @@ extern "C" {
 pub struct Engine {
     rules: Rules,
     keys: Keyring,
-    /// The same secret as an HMAC-SHA256 key with its pads already hashed, as the keyring
-    /// holds it: the floor of what verifying and signing cost.
+    /// The same secret as an HMAC-SHA256 key with its pads and a block standing for the site
+    /// block already hashed, as the keyring holds it for a prepared site: the floor of what
+    /// verifying and signing cost.
     mac: Hmac<Sha256>,
     /// The inputs of one call, split into its stages by [`Engine::prepare`].
     staged: Option<Staged>,
@@ -44,7 +44,7 @@ struct Staged {
     folded: Profile,
     token: String,
     answer: String,
-    /// The bytes the incoming and the outgoing token's MACs cover.
+    /// The bytes the incoming and the outgoing token's MACs cover on each call.
     mac_in: Vec<u8>,
     mac_out: Vec<u8>,
 }
@@ -52,7 +52,7 @@ struct Staged {
 #[wasm_bindgen]
 impl Engine {
     /// Compiles `rules_json` (the built-in default rules when empty) and reads the keyring
-    /// (`label:secret[,…]`).
+    /// (`label:secret[,…]`), prepared for the site `demo` as the worker prepares its `SITES`.
     #[wasm_bindgen(constructor)]
     pub fn new(rules_json: &str, keys: &str) -> Result<Engine, JsError> {
         let rules = if rules_json.trim().is_empty() {
@@ -65,8 +65,14 @@ impl Engine {
             .next()
             .and_then(|k| k.split_once(':'))
             .and_then(|(_, secret)| Hmac::<Sha256>::new_from_slice(secret.trim().as_bytes()).ok())
+            .map(|mut mac| {
+                mac.update(&[0; 64]);
+                mac
+            })
             .ok_or_else(|| JsError::new("expected `label:secret`"))?;
-        let keys = Keyring::parse(keys).map_err(|e| JsError::new(&e.to_string()))?;
+        let keys = Keyring::parse(keys)
+            .map_err(|e| JsError::new(&e.to_string()))?
+            .for_sites([SITE]);
         Ok(Engine {
             rules,
             keys,
@@ -126,10 +132,11 @@ impl Engine {
             now,
         );
         let answer = crate::collect(&self.rules, &self.keys, body, now);
-        // What each MAC covers has the length of the token's payload plus label and site.
+        // What each MAC covers on a call has the length of the token's payload (the site block
+        // before it is prepared).
         let covered = |token: &str| {
             let raw = token.len() * 3 / 4;
-            vec![0u8; raw.saturating_sub(MAC_BYTES) + MAC_LABEL_BYTES + call.site.len()]
+            vec![0u8; raw.saturating_sub(MAC_BYTES)]
         };
         let mac_in = call.profile.as_deref().map(covered).unwrap_or_default();
         let mac_out = covered(&out.token);

@@ -14,8 +14,11 @@ use intent_engine::{process, Event, Keyring, Rules, Timestamp};
 
 const T0: i64 = 1_790_000_000;
 
+/// The keyring as the worker holds it: prepared for its site.
 fn keys() -> Keyring {
-    Keyring::parse("k1:benchmark-secret-0123456789abcdef").unwrap_or_else(|e| panic!("{e}"))
+    Keyring::parse("k1:benchmark-secret-0123456789abcdef")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .for_sites(["demo"])
 }
 
 /// A config with 50 rules (20 tiers, 30 segments) over 12 page groups, events, clicks and UTM.

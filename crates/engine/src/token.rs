@@ -12,12 +12,13 @@
 //! | kept visits: count (u8), then per visit: age at last activity; visible seconds and scroll (u8) when a rule reads visits' engagement; tests bits << 1 \| landed when the rules test landing pages | … |
 //! | per tracked series of the rules: count (u8), then per hit: age at last activity, and for engaged page groups visible seconds and scroll (u8) | … |
 //! | when the rules score: score (f32 little-endian), age of the score | 4 + varint |
-//! | HMAC-SHA256 over a domain label, the site id and all of the above | 32 |
+//! | HMAC-SHA256 over the site block (a domain label and the site id, filled to whole SHA-256 blocks, see `site_block`) and all of the above | 32 |
 //!
 //! Nothing else is in it: no URL, referrer, title, IP address or user agent.
 //!
-//! Format 1 carried every visit field whatever the rules read. Its tokens are still accepted,
-//! so visitors keep their profiles across the upgrade; every token issued is format 2.
+//! Format 1 carried every visit field whatever the rules read, and its MAC began with a shorter
+//! label and the site id, not filled to a block. Its tokens are still accepted, so visitors keep
+//! their profiles across the upgrade; every token issued is format 2.
 
 use std::fmt;
 use std::mem::MaybeUninit;
@@ -35,7 +36,13 @@ use crate::time::Timestamp;
 pub(crate) const FORMAT: u8 = 2;
 const MAC_LEN: usize = 32;
 const HEADER_LEN: usize = 6;
-const DOMAIN: &[u8] = b"intent-edge profile token\0";
+/// The domain label at the start of every MAC of format 1.
+const DOMAIN_V1: &[u8] = b"intent-edge profile token\0";
+/// The domain label at the start of every MAC of format 2, in the site block (see
+/// [`site_block`]).
+const DOMAIN: &[u8] = b"intent-edge profile token/2\0";
+/// Sites a keyring prepares at most ([`Keyring::for_sites`]).
+const MAX_PREPARED_SITES: usize = 64;
 /// Clock skew tolerated between edge locations before a token counts as from the future.
 const SKEW_SECS: i64 = 300;
 /// Most signing keys in a keyring: the current one and a few still in their grace period.
@@ -105,7 +112,10 @@ impl std::error::Error for KeyError {}
 #[derive(Clone)]
 struct Key {
     tag: u8,
+    /// HMAC-SHA256 keyed with the secret: its padded key blocks are hashed once, here.
     mac: HmacSha256,
+    /// The same, past the site block of each prepared site ([`Keyring::for_sites`]).
+    sites: Vec<(Box<str>, HmacSha256)>,
 }
 
 /// Signing keys: the first signs, every key verifies. To rotate, put the new key first and keep
@@ -159,11 +169,13 @@ impl Keyring {
                     "key `{label}`: its label collides with another key's; choose another label"
                 )));
             }
-            let mut mac = HmacSha256::new_from_slice(secret.as_bytes())
+            let mac = HmacSha256::new_from_slice(secret.as_bytes())
                 .map_err(|_| KeyError(format!("key `{label}`: unusable secret")))?;
-            // Every MAC starts with the domain label: hashed once here, not on every call.
-            mac.update(DOMAIN);
-            keys.push(Key { tag, mac });
+            keys.push(Key {
+                tag,
+                mac,
+                sites: Vec::new(),
+            });
         }
         if keys.is_empty() {
             return Err(KeyError(
@@ -179,21 +191,46 @@ impl Keyring {
         Ok(Keyring { keys })
     }
 
-    /// The MAC of a token's payload for `site`: over the domain label (already in `key.mac`),
-    /// the site id's length and the site id, and the payload.
-    fn signature(key: &Key, site: &str, payload: &[u8]) -> [u8; MAC_LEN] {
-        let mut mac = key.mac.clone();
-        let site = site.as_bytes();
-        if site.len() <= Limits::SITE_BYTES {
-            // A well-formed site id with its length byte in one update.
-            let mut prefix = [0u8; 1 + Limits::SITE_BYTES];
-            prefix[0] = site.len() as u8;
-            prefix[1..=site.len()].copy_from_slice(site);
-            mac.update(&prefix[..=site.len()]);
-        } else {
-            mac.update(&[site.len().min(255) as u8]);
-            mac.update(site);
+    /// The keyring with the MAC state of each of `sites` (the worker's `SITES`) prepared for
+    /// every key: a token's MAC starts with a block naming its site, hashed here once rather than
+    /// on every call. Tokens of other sites are signed and verified all the same, hashing their
+    /// site block each time. At most 64 sites are prepared.
+    pub fn for_sites<'s>(mut self, sites: impl IntoIterator<Item = &'s str>) -> Keyring {
+        let sites: Vec<&str> = sites.into_iter().take(MAX_PREPARED_SITES).collect();
+        for key in &mut self.keys {
+            key.sites = sites
+                .iter()
+                .map(|site| {
+                    let mut mac = key.mac.clone();
+                    let (block, len) = site_block(site);
+                    mac.update(&block[..len]);
+                    (Box::from(*site), mac)
+                })
+                .collect();
         }
+        self
+    }
+
+    /// The MAC of a token's payload for `site`, in token format `format`.
+    ///
+    /// Format 2 (what is issued): over the site block ([`site_block`]: the domain label, the
+    /// site id with its length, zero-filled to whole SHA-256 blocks), then the payload. Format
+    /// 1: over the format 1 domain label, the site id with its length, and the payload.
+    fn signature(key: &Key, site: &str, payload: &[u8], format: u8) -> [u8; MAC_LEN] {
+        let mut mac = if format == 1 {
+            let mut mac = key.mac.clone();
+            mac.update(DOMAIN_V1);
+            mac.update(&[site.len().min(255) as u8]);
+            mac.update(site.as_bytes());
+            mac
+        } else if let Some((_, prepared)) = key.sites.iter().find(|(s, _)| **s == *site) {
+            prepared.clone()
+        } else {
+            let mut mac = key.mac.clone();
+            let (block, len) = site_block(site);
+            mac.update(&block[..len]);
+            mac
+        };
         mac.update(payload);
         mac.finalize().into_bytes().into()
     }
@@ -209,7 +246,7 @@ impl Keyring {
         buf.push(key.tag);
         buf.extend_from_slice(&rules.fingerprint.to_le_bytes());
         write_profile(&mut buf, rules, profile);
-        buf.extend_from_slice(&Self::signature(key, site, &buf));
+        buf.extend_from_slice(&Self::signature(key, site, &buf, FORMAT));
         URL_SAFE_NO_PAD.encode_to_string(&buf)
     }
 
@@ -247,7 +284,7 @@ impl Keyring {
             .iter()
             .find(|k| k.tag == payload[1])
             .ok_or(FreshReason::UnknownKey)?;
-        if !same_mac(&Self::signature(key, site, payload), mac) {
+        if !same_mac(&Self::signature(key, site, payload, format), mac) {
             return Err(FreshReason::BadSignature);
         }
         let fingerprint = u32::from_le_bytes([payload[2], payload[3], payload[4], payload[5]]);
@@ -268,6 +305,29 @@ impl Keyring {
         }
         Ok(profile)
     }
+}
+
+/// The block a format 2 MAC starts with: the domain label, the site id's length (one byte) and
+/// the site id, zero-filled to a whole number of SHA-256 blocks (64 bytes), so that a keyring can
+/// hash it once per site. The length byte keeps every site's block distinct. A site id too long
+/// for the buffer (never a valid one: those are at most 64 bytes) is named by its SHA-256 under
+/// the length byte 255, which no site id that fits has. Returns the buffer and how much of it is
+/// the block.
+fn site_block(site: &str) -> ([u8; 2 * 64], usize) {
+    let mut block = [0u8; 2 * 64];
+    let site = site.as_bytes();
+    let start = DOMAIN.len() + 1;
+    block[..DOMAIN.len()].copy_from_slice(DOMAIN);
+    let end = if site.len() <= block.len() - start {
+        block[DOMAIN.len()] = site.len() as u8;
+        block[start..start + site.len()].copy_from_slice(site);
+        start + site.len()
+    } else {
+        block[DOMAIN.len()] = u8::MAX;
+        block[start..start + MAC_LEN].copy_from_slice(&Sha256::digest(site));
+        start + MAC_LEN
+    };
+    (block, end.div_ceil(64) * 64)
 }
 
 /// Whether two MACs are equal, in a time that does not depend on where they differ: every byte

@@ -11,8 +11,9 @@ use sha2::Sha256;
 
 use crate::{keys, pick_rules, KEY_SPEC, NOW, SITE, TOKEN_BYTES};
 
-/// The token layout's signing label (see `crates/engine/src/token.rs`).
-const DOMAIN: &[u8] = b"intent-edge profile token\0";
+/// The token layout's signing label, at the start of the site block (see `site_block` in
+/// `crates/engine/src/token.rs`).
+const DOMAIN: &[u8] = b"intent-edge profile token/2\0";
 /// Format version, key tag and rules fingerprint.
 const HEADER_LEN: usize = 6;
 const MAC_LEN: usize = 32;
@@ -384,9 +385,10 @@ impl Signer {
         let mut payload = self.header.clone();
         payload.extend_from_slice(body);
         let mut mac = self.mac.clone();
-        mac.update(DOMAIN);
-        mac.update(&[site.len() as u8]);
-        mac.update(site.as_bytes());
+        // The site block: label, site id with its length, zero-filled to whole 64-byte blocks.
+        let mut block = [DOMAIN, &[site.len() as u8], site.as_bytes()].concat();
+        block.resize(block.len().div_ceil(64) * 64, 0);
+        mac.update(&block);
         mac.update(&payload);
         payload.extend_from_slice(&mac.finalize().into_bytes());
         URL_SAFE_NO_PAD.encode(payload)

@@ -67,7 +67,7 @@ pub async fn collect(mut req: Request, ctx: &Ctx<'_>) -> std::result::Result<Res
         return Ok(resp);
     }
 
-    let keys = visitor::keyring(ctx.env)?;
+    let keys = visitor::keyring(ctx.env, &ctx.settings.sites)?;
     // In proxy mode the profile travels in the first-party cookie, which wins over a token the
     // snippet may also keep. (The snippet does not report the page view of a page the worker
     // served and personalised, recognised by `data-intent-tier` on `<html>`; it does report
@@ -136,7 +136,7 @@ pub async fn decide(req: Request, ctx: &Ctx<'_>) -> std::result::Result<Response
         return Ok(resp);
     }
 
-    let keys = visitor::keyring(ctx.env)?;
+    let keys = visitor::keyring(ctx.env, &ctx.settings.sites)?;
     let token = header(&req, PROFILE_HEADER)
         .filter(|t| !t.trim().is_empty())
         .or_else(|| visitor::cookie_token(&req));

@@ -59,7 +59,7 @@ pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     let mut body = upstream.stream()?;
 
     let keys = if tracking.is_none() {
-        match visitor::keyring(ctx.env) {
+        match visitor::keyring(ctx.env, &ctx.settings.sites) {
             Ok(keys) => Some(keys),
             Err(err) => {
                 // The page still works: it shows the default content until the secret is set.

@@ -43,12 +43,20 @@ pub fn host(req: &Request) -> String {
         .unwrap_or_default()
 }
 
-thread_local! {
-    static KEYRING: RefCell<Option<(String, Rc<Keyring>)>> = const { RefCell::new(None) };
+/// A keyring with the secret and the sites it was made for.
+struct Made {
+    spec: String,
+    sites: Vec<String>,
+    keys: Rc<Keyring>,
 }
 
-/// The token keyring from the `PROFILE_KEYS` secret, parsed once per isolate.
-pub fn keyring(env: &Env) -> Result<Rc<Keyring>, ApiError> {
+thread_local! {
+    static KEYRING: RefCell<Option<Made>> = const { RefCell::new(None) };
+}
+
+/// The token keyring from the `PROFILE_KEYS` secret, prepared for the worker's `sites` (each
+/// site's MAC block hashed once), made once per isolate.
+pub fn keyring(env: &Env, sites: &[String]) -> Result<Rc<Keyring>, ApiError> {
     let spec = env
         .secret(names::PROFILE_KEYS)
         .map(|s| s.to_string())
@@ -62,8 +70,8 @@ pub fn keyring(env: &Env) -> Result<Rc<Keyring>, ApiError> {
     if let Some(keys) = KEYRING.with(|k| {
         k.borrow()
             .as_ref()
-            .filter(|(cached, _)| *cached == spec)
-            .map(|(_, keys)| Rc::clone(keys))
+            .filter(|made| made.spec == spec && made.sites == sites)
+            .map(|made| Rc::clone(&made.keys))
     }) {
         return Ok(keys);
     }
@@ -71,7 +79,13 @@ pub fn keyring(env: &Env) -> Result<Rc<Keyring>, ApiError> {
         console_error!("PROFILE_KEYS is unusable: {err}");
         ApiError::not_configured(format!("the PROFILE_KEYS secret is unusable: {err}"))
     })?;
-    let keys = Rc::new(keys);
-    KEYRING.with(|k| *k.borrow_mut() = Some((spec, Rc::clone(&keys))));
+    let keys = Rc::new(keys.for_sites(sites.iter().map(String::as_str)));
+    KEYRING.with(|k| {
+        *k.borrow_mut() = Some(Made {
+            spec,
+            sites: sites.to_vec(),
+            keys: Rc::clone(&keys),
+        })
+    });
     Ok(keys)
 }
