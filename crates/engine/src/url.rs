@@ -57,8 +57,19 @@ fn find_byte(s: &str, hit: impl Fn(u8) -> bool) -> Option<usize> {
     s.bytes().position(hit)
 }
 
+/// Where the first `://` of `url` starts.
 fn scheme_end(url: &str) -> Option<usize> {
-    url.as_bytes().windows(3).position(|w| w == b"://")
+    let bytes = url.as_bytes();
+    let mut from = 0;
+    // Each `:` in turn (usually the scheme's, a few bytes in), rather than every 3-byte window.
+    while let Some(i) = find_byte(&url[from..], |b| b == b':') {
+        let at = from + i;
+        if bytes.get(at + 1..at + 3) == Some(b"//") {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 fn after_authority(url: &str) -> &str {

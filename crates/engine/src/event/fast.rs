@@ -203,7 +203,12 @@ impl<'a> Parser<'a> {
             return None;
         }
         self.pos = i;
-        Some(digits as f64 / POW10[decimals])
+        // An integer needs no division (dividing by 1 would give the same number).
+        Some(if decimals == 0 {
+            digits as f64
+        } else {
+            digits as f64 / POW10[decimals]
+        })
     }
 
     /// Calls `field` with each key of an object, the parser placed at its value; `key` reads
