@@ -1,40 +1,103 @@
 //! Classifying a profile: the tier, the segments, the variants.
 
+use std::fmt;
+
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
 use crate::config::Variant;
+use crate::limits::Limits;
 use crate::profile::Profile;
-use crate::rules::{Cond, Counted, Rules};
+use crate::rules::{Cond, Counted, Rules, SlotPlan};
 use crate::time::Timestamp;
 
 /// What a visitor should see: their tier, the segments they are in, and a variant per slot.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// The variants are not copied out of the rules: a decision names the slots it shows, and
+/// [`Decision::variants`] reads them (and [`Decision::answer_json`] their JSON, rendered when
+/// the rules compiled) from the rules. Deciding allocates nothing but the segment list.
+#[derive(Clone)]
 pub struct Decision<'r> {
     /// The first tier, in priority order, whose condition holds; else the fallback.
     pub tier: &'r str,
     /// Every segment whose condition holds, in config order.
     pub segments: Vec<&'r str>,
-    /// Slot name and the variant it shows, for every slot with a variant for this tier.
-    pub variants: Vec<(&'r str, &'r Variant)>,
     /// The decayed lead score, when the rules define one.
     pub score: Option<f64>,
-    /// `"slot":{variant}` JSON of each entry of `variants`, in the same order.
-    fragments: Vec<&'r str>,
+    /// The rules' slots.
+    slots: &'r [SlotPlan],
+    /// Whose variants the slots show: tier `Some(i)` (the fallback is the last index), or the
+    /// `default` ones.
+    tier_index: Option<usize>,
+    /// Bit `i` set: slot `i` shows its variant (it has one, and [`Decision::only_slots`] kept
+    /// it).
+    shown: u64,
 }
 
+// A slot is a bit of `Decision::shown`.
+const _: () = assert!(Limits::SLOTS <= 64);
+
 impl<'r> Decision<'r> {
+    fn new(
+        rules: &'r Rules,
+        tier: &'r str,
+        tier_index: Option<usize>,
+        segments: Vec<&'r str>,
+        score: Option<f64>,
+    ) -> Decision<'r> {
+        let mut d = Decision {
+            tier,
+            segments,
+            score,
+            slots: &rules.slots,
+            tier_index,
+            shown: 0,
+        };
+        for (i, slot) in rules.slots.iter().enumerate() {
+            if d.variant_of(slot).is_some() {
+                d.shown |= 1 << i;
+            }
+        }
+        d
+    }
+
+    /// What `slot` shows under this decision's tier, whether or not it is kept.
+    fn variant_of(&self, slot: &'r SlotPlan) -> Option<&'r Variant> {
+        match self.tier_index {
+            Some(t) => slot.by_tier.get(t)?.as_ref(),
+            None => slot.default.as_ref(),
+        }
+    }
+
+    /// The shown slots with their variant and its `"slot":{variant}` JSON, in config order.
+    fn shown(&self) -> impl Iterator<Item = (&'r SlotPlan, &'r Variant, &'r str)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.shown & (1 << i) != 0)
+            .filter_map(|(_, slot)| {
+                let json = match self.tier_index {
+                    Some(t) => slot.by_tier_json.get(t)?.as_deref()?,
+                    None => slot.default_json.as_deref()?,
+                };
+                Some((slot, self.variant_of(slot)?, json))
+            })
+    }
+
+    /// Slot name and the variant it shows, for every slot with a variant for this tier, in
+    /// config order.
+    pub fn variants(&self) -> impl Iterator<Item = (&'r str, &'r Variant)> + '_ {
+        self.shown()
+            .map(|(slot, variant, _)| (slot.name.as_str(), variant))
+    }
+
     /// Keeps only the variants of the named slots (as `/v1/decide?slots=hero,cta` asks).
     pub fn only_slots(mut self, slots: &[&str]) -> Decision<'r> {
-        let kept: Vec<bool> = self
-            .variants
-            .iter()
-            .map(|(name, _)| slots.contains(name))
-            .collect();
-        let mut keep = kept.iter().copied();
-        self.variants.retain(|_| keep.next().unwrap_or(false));
-        let mut keep = kept.iter().copied();
-        self.fragments.retain(|_| keep.next().unwrap_or(false));
+        for (i, slot) in self.slots.iter().enumerate() {
+            if !slots.contains(&slot.name.as_str()) {
+                self.shown &= !(1 << i);
+            }
+        }
         self
     }
 
@@ -45,7 +108,7 @@ impl<'r> Decision<'r> {
     pub fn answer_json(&self, profile: Option<&str>, fresh: Option<&str>) -> String {
         let mut out = String::with_capacity(
             96 + profile.map_or(4, str::len)
-                + self.fragments.iter().map(|f| f.len() + 1).sum::<usize>(),
+                + self.shown().map(|(_, _, f)| f.len() + 1).sum::<usize>(),
         );
         out.push_str("{\"profile\":");
         match profile {
@@ -62,7 +125,7 @@ impl<'r> Decision<'r> {
             push_json_str(&mut out, segment);
         }
         out.push_str("],\"variants\":{");
-        for (i, fragment) in self.fragments.iter().enumerate() {
+        for (i, (_, _, fragment)) in self.shown().enumerate() {
             if i > 0 {
                 out.push(',');
             }
@@ -86,10 +149,28 @@ impl<'r> Decision<'r> {
 
     /// The variant for `slot`, if the visitor's tier has one.
     pub fn variant(&self, slot: &str) -> Option<&'r Variant> {
-        self.variants
-            .iter()
-            .find(|(n, _)| *n == slot)
-            .map(|(_, v)| *v)
+        self.variants().find(|(n, _)| *n == slot).map(|(_, v)| v)
+    }
+}
+
+impl fmt::Debug for Decision<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decision")
+            .field("tier", &self.tier)
+            .field("segments", &self.segments)
+            .field("variants", &self.variants().collect::<Vec<_>>())
+            .field("score", &self.score)
+            .finish()
+    }
+}
+
+/// Two decisions are equal when they show the same: tier, segments, score and variants.
+impl PartialEq for Decision<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.tier == other.tier
+            && self.segments == other.segments
+            && self.score == other.score
+            && self.variants().eq(other.variants())
     }
 }
 
@@ -136,12 +217,12 @@ fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-struct Variants<'a, 'r>(&'a [(&'r str, &'r Variant)]);
+struct Variants<'a, 'r>(&'a Decision<'r>);
 
 impl Serialize for Variants<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (slot, variant) in self.0 {
+        let mut map = s.serialize_map(None)?;
+        for (slot, variant) in self.0.variants() {
             map.serialize_entry(slot, variant)?;
         }
         map.end()
@@ -153,7 +234,7 @@ impl Serialize for Decision<'_> {
         let mut st = s.serialize_struct("Decision", 4)?;
         st.serialize_field("tier", self.tier)?;
         st.serialize_field("segments", &self.segments)?;
-        st.serialize_field("variants", &Variants(&self.variants))?;
+        st.serialize_field("variants", &Variants(self))?;
         if let Some(score) = self.score {
             // Two decimals are all a marketer reads, and they keep the answer short.
             st.serialize_field("score", &((score * 100.0).round() / 100.0))?;
@@ -180,44 +261,19 @@ impl Rules {
             .filter(|s| self.holds(&s.cond, profile, now))
             .map(|s| s.name.as_str())
             .collect();
-        let (variants, fragments) = self
-            .slots
-            .iter()
-            .filter_map(|slot| {
-                let variant = slot.by_tier.get(tier_index)?.as_ref()?;
-                let json = slot.by_tier_json.get(tier_index)?.as_deref()?;
-                Some(((slot.name.as_str(), variant), json))
-            })
-            .unzip();
-        Decision {
+        Decision::new(
+            self,
             tier,
+            Some(tier_index),
             segments,
-            variants,
-            score: profile.score(self, now),
-            fragments,
-        }
+            profile.score(self, now),
+        )
     }
 
     /// What a visitor who is not tracked (Global Privacy Control, Do Not Track, a bot) gets:
     /// the fallback tier, no segments, and only the `default` variants.
     pub fn decide_default(&self) -> Decision<'_> {
-        let (variants, fragments) = self
-            .slots
-            .iter()
-            .filter_map(|s| {
-                Some((
-                    (s.name.as_str(), s.default.as_ref()?),
-                    s.default_json.as_deref()?,
-                ))
-            })
-            .unzip();
-        Decision {
-            tier: &self.fallback,
-            segments: Vec::new(),
-            variants,
-            score: None,
-            fragments,
-        }
+        Decision::new(self, &self.fallback, None, Vec::new(), None)
     }
 
     pub(crate) fn holds(&self, cond: &Cond, p: &Profile, now: Timestamp) -> bool {
@@ -291,6 +347,41 @@ pub(crate) fn visit_test(p: &Profile, test: usize, from: i64) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::push_json_str;
+
+    #[test]
+    fn variants_come_from_the_tier_or_the_defaults() {
+        let rules = crate::Rules::from_json(
+            r#"{"version": 1, "page_groups": {}, "tiers": [{"name": "hot", "when": {"last_seen": {"within": "1d"}}}],
+                "fallback": "cold",
+                "variants": {
+                    "hero": {"hot": {"text": "H"}, "default": {"text": "D"}},
+                    "cta": {"cold": {"text": "C"}},
+                    "side": {"hot": {"text": "S"}}}}"#,
+        )
+        .unwrap();
+        let names = |d: &super::Decision<'_>| -> Vec<String> {
+            d.variants()
+                .map(|(s, v)| format!("{s}={}", v.text.as_deref().unwrap_or("")))
+                .collect()
+        };
+        let fresh = rules.decide(&crate::Profile::new(&rules), crate::Timestamp::from_secs(1));
+        assert_eq!(fresh.tier, "cold");
+        // In slot order; `hero` has no `cold` variant, so its default shows.
+        assert_eq!(names(&fresh), ["cta=C", "hero=D"]);
+        let untracked = rules.decide_default();
+        assert_eq!(names(&untracked), ["hero=D"]);
+        assert_eq!(
+            names(&fresh.clone().only_slots(&["cta", "nope"])),
+            ["cta=C"]
+        );
+        assert!(fresh
+            .only_slots(&[])
+            .answer_json(None, None)
+            .contains(r#""variants":{}"#));
+        assert!(untracked
+            .answer_json(None, None)
+            .contains(r#""variants":{"hero":{"text":"D"}}"#));
+    }
 
     #[test]
     fn strings_are_escaped_as_serde_json_escapes_them() {

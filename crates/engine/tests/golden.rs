@@ -97,6 +97,12 @@ fn check_answer_json(
     if slots.iter().any(|s| *s != "cta") {
         return Err(format!("only_slots kept {slots:?}"));
     }
+    if only.variants().any(|(s, _)| s != "cta")
+        || only.variant("hero").is_some()
+        || only.variant("cta") != decision.variant("cta")
+    {
+        return Err(format!("only_slots: {only:?} from {decision:?}"));
+    }
     Ok(())
 }
 

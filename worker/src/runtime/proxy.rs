@@ -160,8 +160,7 @@ fn pass_through(
 fn plan_for(decision: &Decision<'_>, site: &str) -> PagePlan {
     PagePlan {
         slots: decision
-            .variants
-            .iter()
+            .variants()
             .map(|(slot, v)| {
                 let content = SlotContent {
                     text: v.text.clone(),
@@ -169,7 +168,7 @@ fn plan_for(decision: &Decision<'_>, site: &str) -> PagePlan {
                     href: v.href.clone(),
                     attrs: v.attrs.clone(),
                 };
-                ((*slot).to_owned(), content)
+                (slot.to_owned(), content)
             })
             .collect(),
         tier: Some(decision.tier.to_owned()),
