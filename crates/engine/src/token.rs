@@ -237,17 +237,40 @@ impl Keyring {
 
     /// Signs and encodes `profile` for `site`.
     pub fn encode(&self, rules: &Rules, site: &str, profile: &Profile) -> String {
-        let mut buf = Vec::with_capacity(256);
+        // Written on the stack: most tokens are far smaller than this. A larger one is written
+        // again on the heap, at the size the first attempt found.
+        let mut stack = [0u8; 256];
+        match self.encode_into(&mut stack, rules, site, profile) {
+            Ok(token) => token,
+            Err(needed) => self
+                .encode_into(&mut vec![0; needed], rules, site, profile)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Writes the signed token into `buf` and encodes it, or says how many bytes it needs when
+    /// `buf` is too small.
+    fn encode_into(
+        &self,
+        buf: &mut [u8],
+        rules: &Rules,
+        site: &str,
+        profile: &Profile,
+    ) -> Result<String, usize> {
         // The keyring always holds at least one key (`parse` refuses an empty one).
         let Some(key) = self.keys.first() else {
-            return String::new();
+            return Ok(String::new());
         };
-        buf.push(FORMAT);
-        buf.push(key.tag);
-        buf.extend_from_slice(&rules.fingerprint.to_le_bytes());
-        write_profile(&mut buf, rules, profile);
-        buf.extend_from_slice(&Self::signature(key, site, &buf, FORMAT));
-        URL_SAFE_NO_PAD.encode_to_string(&buf)
+        let mut w = Writer { buf, len: 0 };
+        w.push(FORMAT);
+        w.push(key.tag);
+        w.extend(&rules.fingerprint.to_le_bytes());
+        write_profile(&mut w, rules, profile);
+        let payload = w.written().ok_or(w.len + MAC_LEN)?;
+        let mac = Self::signature(key, site, payload, FORMAT);
+        w.extend(&mac);
+        let token = w.written().ok_or(w.len)?;
+        Ok(URL_SAFE_NO_PAD.encode_to_string(token))
     }
 
     /// Verifies and decodes a token for `site` under `rules` at `now`.
@@ -339,7 +362,35 @@ fn same_mac(a: &[u8; MAC_LEN], b: &[u8]) -> bool {
     b.len() == MAC_LEN && std::hint::black_box(diff) == 0
 }
 
-fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+/// A token's bytes as they are written into a buffer of a fixed size. Past its end, bytes are
+/// counted but not kept, and [`Writer::written`] says so.
+struct Writer<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+}
+
+impl Writer<'_> {
+    #[inline(always)]
+    fn push(&mut self, byte: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = byte;
+        }
+        self.len += 1;
+    }
+
+    fn extend(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.push(b);
+        }
+    }
+
+    /// The bytes written, unless they did not all fit.
+    fn written(&self) -> Option<&[u8]> {
+        self.buf.get(..self.len)
+    }
+}
+
+fn put_varint(buf: &mut Writer<'_>, mut v: u64) {
     while v >= 0x80 {
         buf.push((v as u8) | 0x80);
         v >>= 7;
@@ -351,7 +402,7 @@ fn varint_len(v: u64) -> usize {
     (64 - v.max(1).leading_zeros() as usize).div_ceil(7)
 }
 
-fn write_profile(buf: &mut Vec<u8>, rules: &Rules, p: &Profile) {
+fn write_profile(buf: &mut Writer<'_>, rules: &Rules, p: &Profile) {
     let age = |t: i64| (p.last_seen - t).max(0) as u64;
     put_varint(buf, p.last_seen.max(0) as u64);
     put_varint(buf, u64::from(p.visits_total));
@@ -378,7 +429,7 @@ fn write_profile(buf: &mut Vec<u8>, rules: &Rules, p: &Profile) {
         }
     }
     if rules.score.is_some() {
-        buf.extend_from_slice(&(p.score as f32).to_le_bytes());
+        buf.extend(&(p.score as f32).to_le_bytes());
         put_varint(buf, age(p.score_at));
     }
 }

@@ -311,3 +311,49 @@ fn keyring_errors_are_clear() {
         "Keyring(1 keys)"
     );
 }
+
+/// Tokens are written in a small buffer first; one too large for it comes out whole all the
+/// same, and decodes back to the profile it was made from.
+#[test]
+fn large_tokens_come_out_whole() {
+    let groups: Vec<String> = (0..10).map(|i| format!(r#""g{i}": ["/g{i}*"]"#)).collect();
+    let any: Vec<String> = (0..10)
+        .map(|i| format!(r#"{{"viewed": {{"group": "g{i}", "at_least": 16}}}}"#))
+        .collect();
+    let rules = Rules::from_json(&format!(
+        r#"{{"version": 1, "page_groups": {{{}}}, "tiers": [{{"name": "busy", "when": {{"any": [{}]}}}}], "fallback": "idle"}}"#,
+        groups.join(", "),
+        any.join(", ")
+    ))
+    .unwrap();
+    let k = keys("k1:0123456789abcdef0123");
+    let mut token: Option<String> = None;
+    let mut at = T0;
+    for round in 0..16 {
+        let events: Vec<Event> = (0..10)
+            .map(|g| Event::pageview(&format!("https://acme.test/g{g}/{round}"), None))
+            .collect();
+        at += 3_600;
+        let out = process(
+            &rules,
+            &k,
+            "demo",
+            token.as_deref(),
+            &events,
+            Timestamp::from_secs(at),
+        );
+        assert_eq!(out.fresh, None);
+        token = Some(out.token);
+    }
+    let token = token.unwrap();
+    assert!(token.len() > 400, "a token of {} bytes", token.len());
+    assert!(token.len() <= rules.max_token_bytes());
+    let profile = k
+        .decode(&rules, "demo", &token, Timestamp::from_secs(at))
+        .unwrap();
+    assert_eq!(k.encode(&rules, "demo", &profile), token);
+    assert_eq!(
+        rules.decide(&profile, Timestamp::from_secs(at)).tier,
+        "busy"
+    );
+}
