@@ -309,7 +309,13 @@ if (def) {
   L.push('');
   L.push('Where the set-up favours the peers: their request check is lighter (types only, where the engine also');
   L.push('enforces every size limit and names the field), their glob patterns are V8 regular expressions, and');
-  L.push('their rules are compiled once at start-up like the engine\'s. Their tokens are JSON, two to three times');
+  const tokenRatios = (wasm.suites || []).flatMap((st) => st.cases)
+    .map((c) => c.token_bytes?.[JL] / c.token_bytes?.[ENGINE])
+    .filter((r) => Number.isFinite(r));
+  const tokenSpan = tokenRatios.length
+    ? `${Math.min(...tokenRatios).toFixed(1)}× to ${Math.max(...tokenRatios).toFixed(1)}× the size of`
+    : 'larger than';
+  L.push(`their rules are compiled once at start-up like the engine's. Their tokens are JSON, ${tokenSpan}`);
   L.push('the engine\'s (the last column), which costs on the wire rather than in this table.');
   L.push('');
   L.push('GrowthBook\'s `evalCondition` is a third peer, with the same rules written as GrowthBook (MongoDB-style)');
@@ -335,7 +341,7 @@ if (def) {
   L.push('');
   L.push('"shipped" is the engine built with the release profile the worker ships with: the crates the call');
   L.push('spends its time in (`intent-engine`, `sha2`, `hmac`, `digest`, `block-buffer`, `serde_json`,');
-  L.push('`serde_path_to_error`, `base64`, and this adapter, whose HMAC-SHA256 timing instantiates those crates\' code)');
+  L.push('`serde_path_to_error`, `base64-simd`, `vsimd`, `memchr`, and this adapter, whose HMAC-SHA256 timing instantiates those crates\' code)');
   L.push('at `opt-level = 3`, everything else tuned for size (`opt-level = "z"`).');
   L.push('"all opt-level 3" builds everything for speed, for comparison only. All sides ran');
   L.push('interleaved in the same process.');
