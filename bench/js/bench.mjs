@@ -355,7 +355,7 @@ for (const spec of opt('--suite')) {
       const stages = {
         'call into wasm (no work)': meanNs(stage(0), n),
         'bytes across the boundary (body in, answer out)': meanNs(() => e.echo(ebody), n),
-        'read + check body (serde_json)': meanNs(stage(1), n),
+        'read + check body': meanNs(stage(1), n),
         'verify + decode token': meanNs(stage(2), n),
         'fold 2 events (incl. profile clone)': meanNs(stage(3), n),
         'evaluate tiers + segments + variants': meanNs(stage(4), n),

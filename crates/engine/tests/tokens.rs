@@ -93,7 +93,7 @@ fn prepared_sites_change_nothing_but_the_cost() {
 }
 
 /// Site ids longer than the MAC's site block (never valid ones, but `decode` takes any text)
-/// stay apart: two that share their first hundred bytes do not accept each other's tokens.
+/// stay apart: two that differ only in their last byte do not accept each other's tokens.
 #[test]
 fn long_site_ids_stay_apart() {
     let k = keys("k1:0123456789abcdef0123");
