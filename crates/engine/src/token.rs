@@ -118,6 +118,16 @@ struct Key {
     sites: Vec<(Box<str>, HmacSha256)>,
 }
 
+impl Key {
+    /// The MAC state past `site`'s site block: where every format 2 MAC for `site` starts.
+    fn after_site_block(&self, site: &str) -> HmacSha256 {
+        let mut mac = self.mac.clone();
+        let (block, len) = site_block(site);
+        mac.update(&block[..len]);
+        mac
+    }
+}
+
 /// Signing keys: the first signs, every key verifies. To rotate, put the new key first and keep
 /// the old one after it for a grace period (as long as the rules' horizon to keep every visitor),
 /// then remove it.
@@ -200,12 +210,7 @@ impl Keyring {
         for key in &mut self.keys {
             key.sites = sites
                 .iter()
-                .map(|site| {
-                    let mut mac = key.mac.clone();
-                    let (block, len) = site_block(site);
-                    mac.update(&block[..len]);
-                    (Box::from(*site), mac)
-                })
+                .map(|site| (Box::from(*site), key.after_site_block(site)))
                 .collect();
         }
         self
@@ -226,10 +231,7 @@ impl Keyring {
         } else if let Some((_, prepared)) = key.sites.iter().find(|(s, _)| **s == *site) {
             prepared.clone()
         } else {
-            let mut mac = key.mac.clone();
-            let (block, len) = site_block(site);
-            mac.update(&block[..len]);
-            mac
+            key.after_site_block(site)
         };
         mac.update(payload);
         mac.finalize().into_bytes().into()
