@@ -54,33 +54,34 @@ impl<'r> Decision<'r> {
             shown: 0,
         };
         for (i, slot) in rules.slots.iter().enumerate() {
-            if d.variant_of(slot).is_some() {
+            if d.rendered(slot).is_some() {
                 d.shown |= 1 << i;
             }
         }
         d
     }
 
-    /// What `slot` shows under this decision's tier, whether or not it is kept.
-    fn variant_of(&self, slot: &'r SlotPlan) -> Option<&'r Variant> {
+    /// What `slot` shows under this decision's tier, with its `"slot":{variant}` JSON, whether
+    /// or not it is kept.
+    fn rendered(&self, slot: &'r SlotPlan) -> Option<(&'r Variant, &'r str)> {
         match self.tier_index {
-            Some(t) => slot.by_tier.get(t)?.as_ref(),
-            None => slot.default.as_ref(),
+            Some(t) => Some((
+                slot.by_tier.get(t)?.as_ref()?,
+                slot.by_tier_json.get(t)?.as_deref()?,
+            )),
+            None => Some((slot.default.as_ref()?, slot.default_json.as_deref()?)),
         }
     }
 
-    /// The shown slots with their variant and its `"slot":{variant}` JSON, in config order.
+    /// The shown slots with their variant and its JSON, in config order.
     fn shown(&self) -> impl Iterator<Item = (&'r SlotPlan, &'r Variant, &'r str)> + '_ {
         self.slots
             .iter()
             .enumerate()
             .filter(|(i, _)| self.shown & (1 << i) != 0)
             .filter_map(|(_, slot)| {
-                let json = match self.tier_index {
-                    Some(t) => slot.by_tier_json.get(t)?.as_deref()?,
-                    None => slot.default_json.as_deref()?,
-                };
-                Some((slot, self.variant_of(slot)?, json))
+                let (variant, json) = self.rendered(slot)?;
+                Some((slot, variant, json))
             })
     }
 
