@@ -13,7 +13,7 @@ cargo=${CARGO:-cargo}
 # The tools come from scripts/setup.sh (`make setup`): wasm-bindgen-cli at the exact version of
 # the wasm-bindgen library in Cargo.lock (else the glue does not match the wasm), and npm's
 # binaryen wasm-opt and esbuild (never Debian's wasm-opt 108: its output fails in Chromium).
-want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
+want=$(lock_version wasm-bindgen)
 if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $want"; then
   echo "build-snippet: wasm-bindgen $want is needed; run scripts/setup.sh" >&2
   exit 1
@@ -27,6 +27,13 @@ done
 # section to emit reference-type glue. Its own target dir keeps this from rebuilding the
 # worker's wasm dependencies back and forth.
 target_dir=target/snippet
+# The panic locations the wasm keeps name their source files: without the build machine's
+# registry folder, the shipped file is smaller and says nothing about where it was built.
+remap=""
+for src in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
+  remap+=" --remap-path-prefix=$src="
+done
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${remap# }" \
 CARGO_PROFILE_RELEASE_STRIP=false "$cargo" build --release --target wasm32-unknown-unknown \
   -p intent-snippet --target-dir "$target_dir"
 rm -rf "$out"

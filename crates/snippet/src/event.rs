@@ -10,15 +10,18 @@ use wasm_bindgen::JsValue;
 
 use crate::dom::{length, object, set};
 
-/// The engine's limits on event fields, in bytes (`intent_engine::Limits`). The snippet trims
-/// to them before sending, because one field over a limit makes the worker refuse the batch.
+/// The limits of a collect call on event fields, in bytes (`intent_policy::limits`, which the
+/// engine refuses past). The snippet trims to them before sending, because one field over a
+/// limit makes the worker refuse the batch.
 pub(crate) mod limits {
-    pub(crate) const URL: usize = 2048;
-    pub(crate) const TITLE: usize = 512;
-    pub(crate) const NAME: usize = 128;
-    pub(crate) const PROPS: u32 = 16;
-    pub(crate) const PROP: usize = 256;
-    pub(crate) const EVENTS_PER_CALL: u32 = 50;
+    use intent_policy::limits as policy;
+
+    pub(crate) const URL: usize = policy::URL_BYTES;
+    pub(crate) const TITLE: usize = policy::TITLE_BYTES;
+    pub(crate) const NAME: usize = policy::NAME_BYTES;
+    pub(crate) const PROPS: u32 = policy::PROPS as u32;
+    pub(crate) const PROP: usize = policy::PROP_BYTES;
+    pub(crate) const EVENTS_PER_CALL: u32 = policy::EVENTS_PER_CALL as u32;
 }
 
 /// `{"type": kind, ...fields}`.

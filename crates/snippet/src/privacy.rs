@@ -6,6 +6,7 @@
 //! or `data-intent-off` on the script tag). The loader makes the cheap checks too, so an
 //! opted-out visitor does not even download the tracker; this module is the full rule.
 
+use intent_policy::CRAWLER_PATTERN;
 use wasm_bindgen::JsValue;
 
 use crate::config::Config;
@@ -37,7 +38,7 @@ pub(crate) fn check(page: &Page, config: &Config) -> Option<Off> {
     let automated = get(nav, "webdriver").is_truthy() || ua_matches("headless");
     let allowed =
         config.allow_automation || get(&page.window, "intentAllowAutomation") == JsValue::TRUE;
-    if ua_matches(CRAWLERS) || (automated && !allowed) {
+    if ua_matches(CRAWLER_PATTERN) || (automated && !allowed) {
         return Some(Off::Bot);
     }
     let meta = call1(
@@ -50,8 +51,3 @@ pub(crate) fn check(page: &Page, config: &Config) -> Option<Off> {
     }
     None
 }
-
-/// User agents of known crawlers (matched ignoring case). `bot` alone would also match phones
-/// such as the Cubot X30, so it must be followed by `/`, `-` or `;` (Googlebot/2.1,
-/// AdsBot-Google, bingbot;).
-const CRAWLERS: &str = "bot[/;-]|crawl|spider|slurp|lighthouse";
