@@ -8,7 +8,9 @@
 
 mod support;
 
-use support::{collect_url, js, js_str, outbox, page, release_answers, sent, setup, sleep};
+use support::{
+    collect_url, js, js_str, outbox, page, release_answers, sent, setup, sleep, until_sent,
+};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -36,7 +38,7 @@ async fn a_proxied_page_view_is_not_recorded_twice() {
 
     let before = js_str("location.href");
     js("history.pushState({}, '', '/spa/next')");
-    sleep(100).await;
+    until_sent(1).await;
     let bodies = sent();
     assert_eq!(
         bodies.len(),
