@@ -2,7 +2,7 @@
 //!
 //! Every `X-Intent-*` header is named here once; the CORS expose list is derived from the same
 //! list, so a new response header is readable by the snippet on another origin as soon as it
-//! is added to [`intent_response_headers!`]'s invocation below.
+//! is added to the `intent_response_headers!` invocation below.
 
 /// Declares the `X-Intent-*` response headers and [`EXPOSED`], their names joined for
 /// `Access-Control-Expose-Headers`.
