@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Prints the raw and gzipped bytes of the snippet as it goes on the wire, and fails over budget:
-# the loader intent.js at most 1 KiB gzipped (it is on the page's critical path), and loader +
-# JS glue + wasm at most 12 KiB gzipped. Each file is gzipped on its own (gzip -9), as a server
+# the loader intent.js at most LOADER_GZIP_BUDGET gzipped (it is on the page's critical path),
+# and loader + JS glue + wasm at most SNIPPET_GZIP_BUDGET (budgets.env). Each file is gzipped on its own (gzip -9), as a server
 # or CDN would send it. Run scripts/build-snippet.sh first.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT"
 dir=${1:-dist/snippet}
-loader_budget=1024
-total_budget=$((12 * 1024))
+loader_budget=$LOADER_GZIP_BUDGET
+total_budget=$SNIPPET_GZIP_BUDGET
 
 files=("$dir/intent.js" "$dir/_intent/intent_snippet.js" "$dir/_intent/intent_snippet_bg.wasm")
 for f in "${files[@]}"; do
