@@ -34,6 +34,7 @@ mod event;
 mod explain;
 mod fold;
 mod identity;
+mod lapse;
 mod limits;
 mod locate;
 mod pattern;

@@ -5,7 +5,7 @@
 //! | --- | --- | --- |
 //! | `pageview` | the URL's scheme and host, path and `utm_*` parameters; the referrer's scheme and host | every other query parameter, the fragment, user and password in the URL, the referrer's path and query, the title |
 //! | `engagement` | the URL as for a page view; visible seconds; scroll | as for a page view |
-//! | `click` | the page URL as for a page view; the target, and a target that is a URL as a page URL is | a target URL's other query parameters and fragment |
+//! | `click` | the page URL as for a page view; the target, and of a target that is a URL what a page URL keeps | a target URL's user, other query parameters and fragment |
 //! | `event` | the name and props | nothing |
 //! | `identify` | the normalised email, a normalised `traits.company_domain` | every other trait |
 //!
@@ -14,8 +14,8 @@
 //! The rules read a page's path, the `utm_source`, `utm_medium` and `utm_campaign` of a landing
 //! page, the referrer's host, engagement, event names and props, and click targets. So folding
 //! a sanitised event gives the same profile as folding the event itself (a property test holds
-//! this), except for a click rule whose target pattern tests a link's query string: the log
-//! keeps no query but UTM, so replaying it cannot see one.
+//! this), except for a click rule whose target pattern tests a link's user name, fragment or
+//! query string other than UTM: the log does not keep them, so replaying it cannot see them.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
