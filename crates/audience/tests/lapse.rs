@@ -1,0 +1,1 @@
+//! Leaving audiences with no new event (the alarm), backfills when rules change, retention.
