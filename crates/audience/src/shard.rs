@@ -107,10 +107,10 @@ mod tests {
         }
         assert!(seen.iter().all(|&n| (800..1200).contains(&n)), "{seen:?}");
         // Fixed forever: a visitor's shard must not move between versions.
-        assert_eq!(
-            shard_of("AAAAAAAAAAAAAAAAAAAAAA", 4),
-            shard_of("AAAAAAAAAAAAAAAAAAAAAA", 4)
-        );
+        // (Computed once, independently: the first eight bytes of SHA-256, little-endian.)
+        assert_eq!(shard_of("AAAAAAAAAAAAAAAAAAAAAA", 4), 2);
+        assert_eq!(shard_of("AAAAAAAAAAAAAAAAAAAAAA", 7), 1);
+        assert_eq!(shard_of("v00000001-Zm9vYmFyYmF6", 7), 3);
         assert_eq!(shard_of("anything", 1), 0);
         assert_eq!(object_name("acme", 3), "acme:3");
     }
