@@ -103,7 +103,7 @@ impl<D: Sql> Store<'_, D> {
         let mut done = 0;
         for row in &rows {
             let mut v = VisitorState::from_row(row)?;
-            if row.opt_text(8)? == Some(self.rules.id()) {
+            if row.opt_text(10)? == Some(self.rules.id()) {
                 // Already computed under these rules (new events since they were published).
                 continue;
             }

@@ -2,7 +2,7 @@
 //! often the batch is delivered), the visitors upserted with their latest profile and identity,
 //! their audiences recomputed.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use intent_engine::{account_of, Email, Event, FreshReason, Timestamp, COMPANY_DOMAIN};
 use serde::Serialize;
@@ -119,15 +119,18 @@ impl<D: Sql> Store<'_, D> {
             }
         }
         let stored = self.append(&incoming)?;
+        let mut new: BTreeMap<&str, Vec<&Incoming>> = BTreeMap::new();
+        for e in incoming.iter().filter(|e| stored.contains(e.id)) {
+            new.entry(e.visitor).or_default().push(e);
+        }
+        let mut existing = self.load(records.keys().copied())?;
         let mut changes = Vec::new();
         let mut visitors = 0;
         for (visitor, mut calls) in records {
             calls.sort_by_key(|r| r.at);
-            let new: Vec<&Incoming> = incoming
-                .iter()
-                .filter(|e| e.visitor == visitor && stored.contains(e.id))
-                .collect();
-            if self.visit(visitor, &calls, &new, now, &mut changes)? {
+            let new = new.remove(visitor).unwrap_or_default();
+            let found = existing.remove(visitor);
+            if self.visit(visitor, found, &calls, &new, now, &mut changes)? {
                 visitors += 1;
             }
         }
@@ -172,21 +175,39 @@ impl<D: Sql> Store<'_, D> {
         Ok(stored)
     }
 
-    /// Updates one visitor from their calls in the batch (oldest first) and their events that
-    /// were new to the log. Returns whether the visitor was written.
+    /// The stored visitors among `ids`, read a hundred at a time.
+    fn load<'i>(
+        &self,
+        ids: impl Iterator<Item = &'i str>,
+    ) -> Result<HashMap<String, VisitorState>, Error> {
+        let ids: Vec<&str> = ids.collect();
+        let mut found = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_PARAMS) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let params: Vec<Value> = chunk.iter().map(|id| Value::from(*id)).collect();
+            for row in self.db.query(
+                &format!("SELECT {VISITOR_COLUMNS} FROM visitors WHERE id IN ({marks})"),
+                &params,
+            )? {
+                let v = VisitorState::from_row(&row)?;
+                found.insert(v.id.clone(), v);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Updates one visitor (`existing`, when stored) from their calls in the batch (oldest
+    /// first) and their events that were new to the log. Returns whether the visitor was
+    /// written.
     fn visit(
         &self,
         visitor: &str,
+        existing: Option<VisitorState>,
         calls: &[&Record],
         new: &[&Incoming],
         now: Timestamp,
         changes: &mut Vec<Change>,
     ) -> Result<bool, Error> {
-        let rows = self.db.query(
-            &format!("SELECT {VISITOR_COLUMNS} FROM visitors WHERE id = ?"),
-            &[visitor.into()],
-        )?;
-        let existing = rows.first().map(VisitorState::from_row).transpose()?;
         let latest = calls.iter().rev().find(|r| r.profile.is_some());
         // A profile from a later call is news; one from a call at the same second is news
         // unless it is the very one stored (a redelivery).
@@ -211,6 +232,7 @@ impl<D: Sql> Store<'_, D> {
             rebuilt: false,
             first_seen: first,
             last_seen: last,
+            audiences: Vec::new(),
         });
         v.first_seen = v.first_seen.min(first);
         v.last_seen = v.last_seen.max(last);

@@ -379,7 +379,7 @@ impl<D: Sql> Store<'_, D> {
     pub fn visitor(&self, id: &str, now: Timestamp) -> Result<VisitorReport, Error> {
         check_visitor(id)?;
         let rows = self.db.query(
-            &format!("SELECT {VISITOR_COLUMNS}, tier, segments, score FROM visitors WHERE id = ?"),
+            &format!("SELECT {VISITOR_COLUMNS}, score FROM visitors WHERE id = ?"),
             &[id.into()],
         )?;
         let row = rows

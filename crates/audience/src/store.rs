@@ -165,11 +165,13 @@ pub(crate) struct VisitorState {
     pub(crate) rebuilt: bool,
     pub(crate) first_seen: i64,
     pub(crate) last_seen: i64,
+    /// The audiences the visitor is in (their open memberships), sorted.
+    pub(crate) audiences: Vec<Audience>,
 }
 
 /// The columns [`VisitorState::from_row`] reads, in its order.
 pub(crate) const VISITOR_COLUMNS: &str =
-    "id, email, account, profile, profile_at, rebuilt, first_seen, last_seen";
+    "id, email, account, profile, profile_at, rebuilt, first_seen, last_seen, tier, segments";
 
 impl VisitorState {
     pub(crate) fn from_row(row: &Row) -> Result<VisitorState, Error> {
@@ -182,8 +184,29 @@ impl VisitorState {
             rebuilt: row.opt_int(5)? == Some(1),
             first_seen: row.int(6)?,
             last_seen: row.int(7)?,
+            audiences: audiences(row.text(8)?, row.text(9)?),
         })
     }
+}
+
+/// The audiences of a visitor whose tier and segments (`;`-joined) are these, sorted.
+pub(crate) fn audiences(tier: &str, segments: &str) -> Vec<Audience> {
+    let mut all: Vec<Audience> = std::iter::once(Audience {
+        name: tier.to_owned(),
+        kind: Kind::Tier,
+    })
+    .chain(
+        segments
+            .split(';')
+            .filter(|s| !s.is_empty())
+            .map(|s| Audience {
+                name: s.to_owned(),
+                kind: Kind::Segment,
+            }),
+    )
+    .collect();
+    all.sort();
+    all
 }
 
 /// One site's (or one shard's) audience store: the rules and settings in force, over a
@@ -319,20 +342,9 @@ impl<'s, D: Sql> Store<'s, D> {
             name: (*s).to_owned(),
             kind: Kind::Segment,
         }));
-        let open = self.db.query(
-            "SELECT kind, audience FROM memberships WHERE visitor = ? AND left_at IS NULL",
-            &[v.id.as_str().into()],
-        )?;
-        let mut open: Vec<Audience> = open
-            .iter()
-            .map(|row| {
-                Ok(Audience {
-                    kind: Kind::parse(row.text(0)?)?,
-                    name: row.text(1)?.to_owned(),
-                })
-            })
-            .collect::<Result<_, Error>>()?;
-        open.sort();
+        // The visitor's row holds their open memberships' audiences (both are written here,
+        // together), which saves reading the memberships.
+        let open = &v.audiences;
         let at = now.secs();
         for gone in open.iter().filter(|a| !wanted.contains(a)) {
             self.db.run(

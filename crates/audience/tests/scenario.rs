@@ -204,7 +204,7 @@ fn a_store_failing_mid_batch_loses_nothing_and_the_retry_lands_once() {
         assert_eq!(retried.events, 10);
         assert_eq!(state(&db), reference);
     }
-    assert!(failed > 20, "only {failed} statements");
+    assert!(failed >= 15, "only {failed} statements");
 }
 
 #[test]
