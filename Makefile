@@ -13,10 +13,11 @@ help:
 
 test: test-engine test-worker fuzz-smoke test-snippet size test-bench test-e2e
 
-# Engine and CLI: format, lints on native and wasm32, unit/golden/property tests, wasm32 build.
+# Engine, audience store and CLI: format, lints on native and wasm32, unit/golden/property
+# tests (the audience store's over SQLite), wasm32 builds.
 test-engine: lint
-	$(CARGO) test -p intent-engine -p intentctl
-	$(CARGO) build -p intent-engine --target wasm32-unknown-unknown
+	$(CARGO) test -p intent-engine -p intent-audience -p intentctl
+	$(CARGO) build -p intent-engine -p intent-audience --target wasm32-unknown-unknown
 
 # Every budget of the brief measured against the peers in one run (bench/run.sh): the native
 # criterion benches, the engine as wasm against JSON Logic in Node, sizes, cold start, and a
@@ -32,9 +33,9 @@ test-bench:
 
 lint:
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy -p intent-engine -p intentctl --all-targets -- -D warnings
-	$(CARGO) clippy -p intent-engine --target wasm32-unknown-unknown -- -D warnings
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p intent-engine -p intentctl --no-deps
+	$(CARGO) clippy -p intent-engine -p intent-audience -p intentctl --all-targets -- -D warnings
+	$(CARGO) clippy -p intent-engine -p intent-audience --target wasm32-unknown-unknown -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p intent-engine -p intent-audience -p intentctl --no-deps
 
 # Install only what is missing, at the pinned versions (wasm target, worker-build,
 # wasm-bindgen-cli, the npm tools of package-lock.json, Debian's Chromium).
