@@ -60,7 +60,6 @@ const TABLES: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS visitors_by_recheck ON visitors (recheck_at) WHERE recheck_at IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS visitors_by_email ON visitors (email) WHERE email IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS visitors_by_account ON visitors (account, last_seen) WHERE account IS NOT NULL",
-    "CREATE INDEX IF NOT EXISTS visitors_by_last_seen ON visitors (last_seen)",
     "CREATE TABLE IF NOT EXISTS memberships (
         id INTEGER PRIMARY KEY,
         visitor TEXT NOT NULL,

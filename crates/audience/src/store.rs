@@ -411,8 +411,9 @@ impl<'s, D: Sql> Store<'s, D> {
         if self.meta("backfill_rules")?.is_some() {
             return Ok(Some(now));
         }
+        // The first of the index, not `MIN`: an aggregate under a `WHERE` reads the whole range.
         let rows = self.db.query(
-            "SELECT MIN(recheck_at) FROM visitors WHERE recheck_at IS NOT NULL",
+            "SELECT recheck_at FROM visitors WHERE recheck_at IS NOT NULL ORDER BY recheck_at LIMIT 1",
             &[],
         )?;
         let recheck = match rows.first() {
