@@ -58,7 +58,6 @@ struct Incoming<'b> {
     at: i64,
     body: String,
     email: Option<Email>,
-    company_domain: Option<String>,
     identify: bool,
 }
 
@@ -236,22 +235,8 @@ impl<D: Sql> Store<'_, D> {
         });
         v.first_seen = v.first_seen.min(first);
         v.last_seen = v.last_seen.max(last);
-        for e in new.iter().filter(|e| e.identify) {
-            let account = account_of(e.email.as_ref(), e.company_domain.as_deref());
-            if let Some(email) = &e.email {
-                if v.email.as_deref() != Some(email.as_str()) {
-                    changes.push(Change::Identified {
-                        visitor: v.id.clone(),
-                        email: email.as_str().to_owned(),
-                        account: account.clone().or_else(|| v.account.clone()),
-                        at: Timestamp::from_secs(e.at),
-                    });
-                }
-                v.email = Some(email.as_str().to_owned());
-            }
-            if account.is_some() {
-                v.account = account;
-            }
+        if new.iter().any(|e| e.identify) {
+            self.identify(&mut v, now, changes)?;
         }
         let profile = match latest.filter(|_| newer_profile) {
             Some(record) => {
@@ -293,6 +278,53 @@ impl<D: Sql> Store<'_, D> {
     }
 }
 
+impl<D: Sql> Store<'_, D> {
+    /// Sets the visitor's identity from every identify event of theirs in the log, in time
+    /// order (ties by event id), so that the result does not depend on the order batches
+    /// arrive in: the email of the latest identify that gives one, and the account named by the
+    /// latest identify that names one (its company domain, else its email's domain unless a
+    /// free-mail one). A new email is a [`Change::Identified`].
+    fn identify(
+        &self,
+        v: &mut VisitorState,
+        now: Timestamp,
+        changes: &mut Vec<Change>,
+    ) -> Result<(), Error> {
+        let rows = self.db.query(
+            "SELECT at, body FROM events WHERE visitor = ? AND body LIKE '{\"type\":\"identify\"%' ORDER BY at, id",
+            &[v.id.as_str().into()],
+        )?;
+        let (mut email, mut account, mut at) = (None, None, now);
+        for row in &rows {
+            let event: Event<'_> = serde_json::from_str(row.text(1)?)
+                .map_err(|e| Error::Corrupt(format!("a logged event: {e}")))?;
+            let Event::Identify { email: e, traits } = event else {
+                continue;
+            };
+            let e = e.as_deref().and_then(|e| Email::parse(e).ok());
+            let domain = traits.get(COMPANY_DOMAIN).map(|d| d.as_text());
+            if let Some(named) = account_of(e.as_ref(), domain.as_deref()) {
+                account = Some(named);
+            }
+            if let Some(e) = e {
+                email = Some(e.as_str().to_owned());
+                at = Timestamp::from_secs(row.int(0)?);
+            }
+        }
+        if let Some(email) = email.as_ref().filter(|e| v.email.as_ref() != Some(*e)) {
+            changes.push(Change::Identified {
+                visitor: v.id.clone(),
+                email: email.clone(),
+                account: account.clone(),
+                at,
+            });
+        }
+        v.email = email.or(v.email.take());
+        v.account = account.or(v.account.take());
+        Ok(())
+    }
+}
+
 /// Reads, checks and sanitises one event of a record.
 fn read_event<'b>(record: &'b Record, id: &'b str, json: &str) -> Result<Incoming<'b>, String> {
     check_event(id).map_err(|e| e.to_string())?;
@@ -300,13 +332,11 @@ fn read_event<'b>(record: &'b Record, id: &'b str, json: &str) -> Result<Incomin
         serde_json::from_str(json).map_err(|e| format!("`event`: not an event: {e}"))?;
     // Sanitised again, whatever the producer did: the log holds nothing else.
     let event = event.sanitized();
-    let (identify, email, company_domain) = match &event {
-        Event::Identify { email, traits } => (
-            true,
-            email.as_deref().and_then(|e| Email::parse(e).ok()),
-            traits.get(COMPANY_DOMAIN).map(|d| d.as_text()),
-        ),
-        _ => (false, None, None),
+    let (identify, email) = match &event {
+        Event::Identify { email, .. } => {
+            (true, email.as_deref().and_then(|e| Email::parse(e).ok()))
+        }
+        _ => (false, None),
     };
     Ok(Incoming {
         id,
@@ -314,7 +344,6 @@ fn read_event<'b>(record: &'b Record, id: &'b str, json: &str) -> Result<Incomin
         at: record.at,
         body: event_json(&event),
         email,
-        company_domain,
         identify,
     })
 }

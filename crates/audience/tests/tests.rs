@@ -10,3 +10,5 @@ mod lapse;
 mod queries;
 // A site split over two shards answers as one store does.
 mod shards;
+// However often and in whatever order batches are redelivered, nothing counts twice.
+mod redelivery;
