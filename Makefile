@@ -13,10 +13,11 @@ help:
 
 test: test-engine test-worker fuzz-smoke test-snippet size test-bench test-e2e
 
-# Engine, policy and CLI: unit/golden/property tests, wasm32 build (after every crate's lints).
+# Engine, policy, audience store and CLI: unit/golden/property tests (the audience store's over
+# SQLite), wasm32 builds (after every crate's lints).
 test-engine: lint
-	$(CARGO) test -p intent-engine -p intent-policy -p intentctl
-	$(CARGO) build -p intent-engine --target wasm32-unknown-unknown
+	$(CARGO) test -p intent-engine -p intent-policy -p intent-audience -p intentctl
+	$(CARGO) build -p intent-engine -p intent-audience --target wasm32-unknown-unknown
 
 # Every budget of the brief measured against the peers in one run (bench/run.sh): the native
 # criterion benches, the engine as wasm against JSON Logic in Node, sizes, cold start, and a

@@ -4,7 +4,7 @@
 #   - `cargo fmt`, `cargo clippy -D warnings` for every crate of the workspace, natively (tests
 #     and benches included) and for wasm32 where the crate builds there;
 #   - no `unwrap`/`expect`/`panic!` outside tests in the crates that opt in to the workspace
-#     lints (engine, policy, worker: `[workspace.lints]` in Cargo.toml);
+#     lints (engine, policy, audience, worker: `[workspace.lints]` in Cargo.toml);
 #   - `cargo doc` without warnings;
 #   - the engine's dependency tree holds no wasm-bindgen, web-sys, js-sys or worker: it is
 #     pure, for every target.
@@ -17,7 +17,7 @@ cargo=${CARGO:-cargo}
 "$cargo" clippy --workspace --all-targets -- -D warnings
 # The crates that build for wasm32, with the rustc flags each ships with. (The engine's tests
 # use proptest, which does not build for wasm32; the snippet's run there, in a browser.)
-"$cargo" clippy -p intent-engine -p intent-policy -p intent-bench-wasm \
+"$cargo" clippy -p intent-engine -p intent-policy -p intent-audience -p intent-bench-wasm \
   --target wasm32-unknown-unknown -- -D warnings
 "$cargo" clippy -p intent-snippet --all-targets --target wasm32-unknown-unknown -- -D warnings
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$WORKER_WASM_RUSTFLAGS" \

@@ -33,11 +33,14 @@ mod decide;
 mod event;
 mod explain;
 mod fold;
+mod identity;
+mod lapse;
 mod limits;
 mod locate;
 mod pattern;
 mod profile;
 mod rules;
+mod sanitize;
 mod simulate;
 mod time;
 mod token;
@@ -51,6 +54,7 @@ pub use crate::config::{
 pub use crate::decide::Decision;
 pub use crate::event::{CollectRequest, Event, LogEvent, PropValue};
 pub use crate::explain::{Check, Explanation, RuleCheck};
+pub use crate::identity::{account_of, company_domain, is_free_mail, Email, COMPANY_DOMAIN};
 pub use crate::limits::Limits;
 pub use crate::profile::{Profile, ProfileSummary};
 pub use crate::rules::Rules;
@@ -62,6 +66,7 @@ pub use crate::token::{FreshReason, Keyring};
 pub mod errors {
     pub use crate::config::ConfigError;
     pub use crate::event::{LogError, RequestError};
+    pub use crate::identity::IdentityError;
     pub use crate::time::TimeError;
     pub use crate::token::KeyError;
 }

@@ -12,3 +12,7 @@ mod properties;
 mod attacks;
 // Token tampering, expiry, site binding and key rotation.
 mod tokens;
+// When a visitor's tier or segments next change with no new event.
+mod lapse;
+// The event log's sanitiser keeps what the rules read.
+mod sanitize;
