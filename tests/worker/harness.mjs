@@ -186,6 +186,23 @@ export async function startWrangler({ dir, config, kv = {}, vars = {}, logLevel 
   };
   for (const [key, value] of Object.entries(kv)) await putKv(key, value);
 
+  // A free port can be taken by another process between `freePort` and wrangler's bind (other
+  // workers starting on the machine): wrangler then exits with "Address already in use", and
+  // the start is tried again on another port.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchWrangler({ dir, config, state, vars, logLevel, ready, extra, putKv, deleteKv, listKv });
+    } catch (err) {
+      if (attempt >= 3 || !/Address already in use/.test(err.message)) {
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
+    }
+  }
+}
+
+/** One start of `wrangler dev` on a free port; see `startWrangler`. Leaves `dir` on failure. */
+async function launchWrangler({ dir, config, state, vars, logLevel, ready, extra, putKv, deleteKv, listKv }) {
   const port = await freePort();
   const args = [
     'dev', '--local', '--config', config, '--persist-to', state,
@@ -204,6 +221,15 @@ export async function startWrangler({ dir, config, kv = {}, vars = {}, logLevel 
   // (wrangler's own process group) down with it.
   const reap = () => { if (!exited) { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } } };
   process.once('exit', reap);
+  const kill = async () => {
+    if (!exited) {
+      try { process.kill(-child.pid, 'SIGINT'); } catch { /* already gone */ }
+      const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
+      await exit;
+      clearTimeout(timer);
+    }
+    process.removeListener('exit', reap);
+  };
 
   const url = `http://127.0.0.1:${port}`;
   const worker = {
@@ -216,13 +242,7 @@ export async function startWrangler({ dir, config, kv = {}, vars = {}, logLevel 
     /** The keys in the worker's KV namespace. */
     listKv,
     async stop() {
-      if (!exited) {
-        try { process.kill(-child.pid, 'SIGINT'); } catch { /* already gone */ }
-        const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
-        await exit;
-        clearTimeout(timer);
-      }
-      process.removeListener('exit', reap);
+      await kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -239,7 +259,7 @@ export async function startWrangler({ dir, config, kv = {}, vars = {}, logLevel 
       }
     }, `wrangler dev to answer ${ready}`, 120_000, 250);
   } catch (err) {
-    await worker.stop();
+    await kill();
     err.message += `\n${worker.log()}`;
     throw err;
   }
