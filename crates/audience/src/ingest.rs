@@ -97,11 +97,14 @@ impl<D: Sql> Store<'_, D> {
         let mut incoming = Vec::new();
         let mut records: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
         for (i, record) in batch.iter().enumerate() {
-            if let Err(e) = check_visitor(&record.visitor) {
+            let checked = check_visitor(&record.visitor)
+                .map_err(|e| e.to_string())
+                .and_then(|()| check_time(record.at, now));
+            if let Err(reason) = checked {
                 rejected.push(Rejected {
                     record: i,
                     event: None,
-                    reason: e.to_string(),
+                    reason,
                 });
                 continue;
             }
@@ -323,6 +326,21 @@ impl<D: Sql> Store<'_, D> {
         v.account = account.or(v.account.take());
         Ok(())
     }
+}
+
+/// Clock skew between the edge and the store beyond which a record's time is refused.
+const MAX_AHEAD_SECS: i64 = 86_400;
+
+/// Checks a record's time: after the epoch, and not more than a day ahead of the store's clock
+/// (a record from the future would keep its visitor past every retention run).
+fn check_time(at: i64, now: Timestamp) -> Result<(), String> {
+    if at <= 0 || at > now.secs() + MAX_AHEAD_SECS {
+        return Err(format!(
+            "`at`: {at} is not a time up to a day ahead of the store's clock ({})",
+            now.secs()
+        ));
+    }
+    Ok(())
 }
 
 /// Reads, checks and sanitises one event of a record.
