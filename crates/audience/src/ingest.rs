@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use intent_engine::{account_of, Email, Event, FreshReason, Timestamp, COMPANY_DOMAIN};
+use intent_engine::{account_of, Email, Event, FreshReason, LogEvent, Timestamp, COMPANY_DOMAIN};
 use serde::Serialize;
 
 use crate::codec::decode_profile;
@@ -350,6 +350,14 @@ fn read_event<'b>(record: &'b Record, id: &'b str, json: &str) -> Result<Incomin
         serde_json::from_str(json).map_err(|e| format!("`event`: not an event: {e}"))?;
     // Sanitised again, whatever the producer did: the log holds nothing else.
     let event = event.sanitized();
+    let body = event_json(&event);
+    // Only what the event log's readers read back is stored: `intentctl simulate` reads the
+    // export line by line with this parser.
+    let line = crate::query::log_line(&record.visitor, record.at, &body)
+        .ok_or_else(|| "`event`: not an object".to_owned())?;
+    if let Err(e) = LogEvent::parse(&line, 1) {
+        return Err(format!("`event`: {}", e.message));
+    }
     let (identify, email) = match &event {
         Event::Identify { email, .. } => {
             (true, email.as_deref().and_then(|e| Email::parse(e).ok()))
@@ -360,7 +368,7 @@ fn read_event<'b>(record: &'b Record, id: &'b str, json: &str) -> Result<Incomin
         id,
         visitor: &record.visitor,
         at: record.at,
-        body: event_json(&event),
+        body,
         email,
         identify,
     })

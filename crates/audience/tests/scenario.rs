@@ -249,11 +249,17 @@ fn bad_records_are_left_out_and_the_rest_lands() {
     batch[1].events[0].event = r#"{"type":"teleport"}"#.to_owned();
     batch[2].events[0].id = "bad id!".to_owned();
     batch[3].at = T0 + 3 * DAY;
+    // An identify with an address no browser field accepts: nothing of it would be left.
+    batch[4].events[0].event = r#"{"type":"identify","email":"jane@localhost"}"#.to_owned();
     let done = store.ingest(&batch, at(T0 + 4 * MINUTE)).unwrap();
-    assert_eq!(done.rejected.len(), 4, "{:?}", done.rejected);
+    assert_eq!(done.rejected.len(), 5, "{:?}", done.rejected);
     assert!(done.rejected[0].reason.contains("not a visitor id"));
     assert!(done.rejected[1].reason.contains("`event`"));
     assert!(done.rejected[2].reason.contains("not an event id"));
     assert!(done.rejected[3].reason.starts_with("`at`"));
-    assert_eq!(done.events, 6);
+    assert_eq!(
+        done.rejected[4].reason,
+        "`event`: `email`: give an email address, a `traits.company_domain`, or both"
+    );
+    assert_eq!(done.events, 5);
 }
