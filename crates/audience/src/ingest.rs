@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use intent_engine::{account_of, Email, Event, FreshReason, Timestamp, COMPANY_DOMAIN};
+use intent_engine::{account_of, Email, Event, FreshReason, LogEvent, Timestamp, COMPANY_DOMAIN};
 use serde::Serialize;
 
 use crate::codec::decode_profile;
@@ -97,11 +97,14 @@ impl<D: Sql> Store<'_, D> {
         let mut incoming = Vec::new();
         let mut records: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
         for (i, record) in batch.iter().enumerate() {
-            if let Err(e) = check_visitor(&record.visitor) {
+            let checked = check_visitor(&record.visitor)
+                .map_err(|e| e.to_string())
+                .and_then(|()| check_time(record.at, now));
+            if let Err(reason) = checked {
                 rejected.push(Rejected {
                     record: i,
                     event: None,
-                    reason: e.to_string(),
+                    reason,
                 });
                 continue;
             }
@@ -325,6 +328,21 @@ impl<D: Sql> Store<'_, D> {
     }
 }
 
+/// Clock skew between the edge and the store beyond which a record's time is refused.
+const MAX_AHEAD_SECS: i64 = 86_400;
+
+/// Checks a record's time: after the epoch, and not more than a day ahead of the store's clock
+/// (a record from the future would keep its visitor past every retention run).
+fn check_time(at: i64, now: Timestamp) -> Result<(), String> {
+    if at <= 0 || at > now.secs() + MAX_AHEAD_SECS {
+        return Err(format!(
+            "`at`: {at} is not a time up to a day ahead of the store's clock ({})",
+            now.secs()
+        ));
+    }
+    Ok(())
+}
+
 /// Reads, checks and sanitises one event of a record.
 fn read_event<'b>(record: &'b Record, id: &'b str, json: &str) -> Result<Incoming<'b>, String> {
     check_event(id).map_err(|e| e.to_string())?;
@@ -332,6 +350,14 @@ fn read_event<'b>(record: &'b Record, id: &'b str, json: &str) -> Result<Incomin
         serde_json::from_str(json).map_err(|e| format!("`event`: not an event: {e}"))?;
     // Sanitised again, whatever the producer did: the log holds nothing else.
     let event = event.sanitized();
+    let body = event_json(&event);
+    // Only what the event log's readers read back is stored: `intentctl simulate` reads the
+    // export line by line with this parser.
+    let line = crate::query::log_line(&record.visitor, record.at, &body)
+        .ok_or_else(|| "`event`: not an object".to_owned())?;
+    if let Err(e) = LogEvent::parse(&line, 1) {
+        return Err(format!("`event`: {}", e.message));
+    }
     let (identify, email) = match &event {
         Event::Identify { email, .. } => {
             (true, email.as_deref().and_then(|e| Email::parse(e).ok()))
@@ -342,7 +368,7 @@ fn read_event<'b>(record: &'b Record, id: &'b str, json: &str) -> Result<Incomin
         id,
         visitor: &record.visitor,
         at: record.at,
-        body: event_json(&event),
+        body,
         email,
         identify,
     })

@@ -277,6 +277,15 @@ fn member(row: &Row) -> Result<Member, Error> {
     })
 }
 
+/// One line of the event log as `intentctl simulate` reads it,
+/// `{"visitor": …, "ts": …, "type": …, …}`, from a stored event's JSON `body`.
+pub(crate) fn log_line(visitor: &str, at: i64, body: &str) -> Option<String> {
+    let fields = body.strip_prefix('{')?;
+    let visitor = serde_json::to_string(visitor).ok()?;
+    let ts = Timestamp::from_secs(at);
+    Some(format!("{{\"visitor\":{visitor},\"ts\":\"{ts}\",{fields}"))
+}
+
 impl<D: Sql> Store<'_, D> {
     /// Every audience of the active rules with its member count, as of `now`.
     pub fn audiences(&self, now: Timestamp) -> Result<AudienceCounts, Error> {
@@ -459,17 +468,9 @@ impl<D: Sql> Store<'_, D> {
         let mut lines = String::with_capacity(rows.len() * 128);
         for row in rows.iter().take(EVENTS_PAGE) {
             let body = row.text(3)?;
-            let fields = body
-                .strip_prefix('{')
+            let line = log_line(row.text(1)?, row.int(2)?, body)
                 .ok_or_else(|| Error::Corrupt(format!("a logged event: {body}")))?;
-            let visitor =
-                serde_json::to_string(row.text(1)?).map_err(|e| Error::Corrupt(e.to_string()))?;
-            lines.push_str("{\"visitor\":");
-            lines.push_str(&visitor);
-            lines.push_str(",\"ts\":\"");
-            lines.push_str(&Timestamp::from_secs(row.int(2)?).to_string());
-            lines.push_str("\",");
-            lines.push_str(fields);
+            lines.push_str(&line);
             lines.push('\n');
         }
         let next = if rows.len() > EVENTS_PAGE {

@@ -170,6 +170,18 @@ fn a_redelivered_batch_counts_nothing_twice() {
     part.push(eve.call(rules, T0 + 9 * MINUTE, &[page("/docs/")]));
     let third = store.ingest(&part, at(T0 + 10 * MINUTE)).unwrap();
     assert_eq!((third.events, third.duplicates), (1, 4));
+    // The same message twice in one batch (the queue delivers at least once).
+    let fresh = crate::support::db();
+    let store = Store::new(&fresh, rules, &settings);
+    let twice = [batch[6].clone(), batch[6].clone()];
+    let done = store.ingest(&twice, at(T0 + 4 * MINUTE)).unwrap();
+    assert_eq!((done.events, done.duplicates, done.visitors), (2, 2, 1));
+    let identified = done
+        .changes
+        .iter()
+        .filter(|c| matches!(c, Change::Identified { .. }))
+        .count();
+    assert_eq!(identified, 1);
 }
 
 #[test]
@@ -236,10 +248,18 @@ fn bad_records_are_left_out_and_the_rest_lands() {
     batch[0].visitor = "short".to_owned();
     batch[1].events[0].event = r#"{"type":"teleport"}"#.to_owned();
     batch[2].events[0].id = "bad id!".to_owned();
+    batch[3].at = T0 + 3 * DAY;
+    // An identify with an address no browser field accepts: nothing of it would be left.
+    batch[4].events[0].event = r#"{"type":"identify","email":"jane@localhost"}"#.to_owned();
     let done = store.ingest(&batch, at(T0 + 4 * MINUTE)).unwrap();
-    assert_eq!(done.rejected.len(), 3, "{:?}", done.rejected);
+    assert_eq!(done.rejected.len(), 5, "{:?}", done.rejected);
     assert!(done.rejected[0].reason.contains("not a visitor id"));
     assert!(done.rejected[1].reason.contains("`event`"));
     assert!(done.rejected[2].reason.contains("not an event id"));
-    assert_eq!(done.events, 7);
+    assert!(done.rejected[3].reason.starts_with("`at`"));
+    assert_eq!(
+        done.rejected[4].reason,
+        "`event`: `email`: give an email address, a `traits.company_domain`, or both"
+    );
+    assert_eq!(done.events, 5);
 }
