@@ -210,6 +210,8 @@ export async function startWrangler({ dir, config, kv = {}, vars = {}, logLevel 
     url,
     port,
     dir,
+    /** wrangler's process id (workerd runs in its process group). */
+    pid: child.pid,
     log: () => log.join(''),
     putKv,
     deleteKv,
