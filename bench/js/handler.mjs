@@ -19,14 +19,12 @@
 // the body, parses a few bytes and answers a fixed 400 (the runtime boundary, without the
 // engine). The JavaScript peer does collect, the page and health.
 
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 
-import { UA, collectBody, pageCookie, returningToken } from './visitors.mjs';
+import { ROOT, UA, collectBody, drive, median, pageCookie, returningToken } from './drive.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
   const i = args.indexOf(name);
@@ -42,10 +40,6 @@ const ONLY = opt('--routes', 'collect,decide,page,health,floor').split(',');
 const PROFILE = opt('--profile', 'yes') !== 'no';
 const PROFILE_ROUTE = opt('--profile-route', 'collect');
 
-const median = (xs) => {
-  const v = [...xs].sort((a, b) => a - b);
-  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-};
 const r2 = (x) => Math.round(x * 100) / 100;
 
 /** The processes below `pid`, as `[pid, command line]`. */
@@ -224,13 +218,6 @@ async function start(harness, { main, source, kv, vars }) {
 }
 
 async function main() {
-  for (const built of ['worker/build/index.js', 'worker/build/index_bg.wasm', 'dist/site/pricing/index.html']) {
-    if (!existsSync(join(ROOT, built))) {
-      writeFileSync(outFile, `${JSON.stringify({ missing: `${built} is not built` })}\n`);
-      console.log(`handler: ${built} is missing; no handler benchmark`);
-      return;
-    }
-  }
   const harness = await import(join(ROOT, 'tests/worker/harness.mjs'));
   let real;
   let peer;
@@ -290,8 +277,4 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error(`handler: ${e.stack || e}`);
-  writeFileSync(outFile, `${JSON.stringify({ failed: String(e.message || e).slice(0, 2000) })}\n`);
-  process.exit(1);
-});
+drive('handler', outFile, main);

@@ -10,14 +10,12 @@
 // (tests/worker/harness.mjs: the built bundle, no rebuild, their own local KV).
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 
-import { collectBody, pageCookie, returningToken } from './visitors.mjs';
+import { ROOT, collectBody, drive, median, pageCookie, returningToken } from './drive.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
   const i = args.indexOf(name);
@@ -60,10 +58,6 @@ function wrk(url, vars, secs) {
   });
 }
 
-const median = (xs) => {
-  const v = [...xs].sort((x, y) => x - y);
-  return v.length ? (v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2) : null;
-};
 
 /**
  * The runs of one request kind on one side, as one figure: counts summed over every run (so
@@ -91,13 +85,6 @@ function combine(runs) {
 }
 
 async function main() {
-  for (const built of ['worker/build/index.js', 'worker/build/index_bg.wasm', 'dist/site/pricing/index.html']) {
-    if (!existsSync(join(ROOT, built))) {
-      writeFileSync(outFile, `${JSON.stringify({ missing: `${built} is not built` })}\n`);
-      console.log(`load: ${built} is missing; no load test`);
-      return;
-    }
-  }
   const { startWorker, startWrangler, PROFILE_KEYS } = await import(join(ROOT, 'tests/worker/harness.mjs'));
   let real;
   let peer;
@@ -157,8 +144,4 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error(`load: ${e.stack || e}`);
-  writeFileSync(outFile, `${JSON.stringify({ failed: String(e.message || e).slice(0, 2000) })}\n`);
-  process.exit(1);
-});
+drive('load', outFile, main);

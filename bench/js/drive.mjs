@@ -1,5 +1,12 @@
-// Visitors for the benchmarks that drive a worker over HTTP (load.mjs, handler.mjs): a
-// returning visitor's token, and the proxy-mode cookie of a page view.
+// What the benchmarks that drive workers over HTTP (load.mjs, handler.mjs) share: a returning
+// visitor's token and collect body, the proxy-mode cookie of a page view, the check that the
+// worker and the site are built, a median, and the way a driver ends.
+
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 export const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36';
 
@@ -39,4 +46,30 @@ export async function pageCookie(base) {
   const set = r.headers.getSetCookie().find((c) => c.startsWith('intent_profile='));
   if (!set) throw new Error(`${base}/pricing/ set no profile cookie`);
   return set.split(';')[0];
+}
+
+export const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  if (!v.length) return null;
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+
+/**
+ * Runs a driver's `main`: when the worker or the site is not built, writes `{"missing": ...}`
+ * to `outFile` and runs nothing; when `main` fails, writes `{"failed": ...}` and exits 1. The
+ * report says either in the figure's place.
+ */
+export function drive(name, outFile, main) {
+  for (const built of ['worker/build/index.js', 'worker/build/index_bg.wasm', 'dist/site/pricing/index.html']) {
+    if (!existsSync(join(ROOT, built))) {
+      writeFileSync(outFile, `${JSON.stringify({ missing: `${built} is not built` })}\n`);
+      console.log(`${name}: ${built} is missing; not run`);
+      return;
+    }
+  }
+  main().catch((e) => {
+    console.error(`${name}: ${e.stack || e}`);
+    writeFileSync(outFile, `${JSON.stringify({ failed: String(e.message || e).slice(0, 2000) })}\n`);
+    process.exit(1);
+  });
 }
