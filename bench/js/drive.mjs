@@ -73,3 +73,15 @@ export function drive(name, outFile, main) {
     process.exit(1);
   });
 }
+
+/**
+ * The command line of a driver: `opt(name, default)` reads `--name value`; every driver takes
+ * `--out FILE` and `--jsonlogic DOC.json` (the rules as JSON Logic, for the peer).
+ */
+export function driverOptions(argv = process.argv.slice(2)) {
+  const opt = (name, dflt) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : dflt;
+  };
+  return { opt, outFile: opt('--out'), docPath: resolve(opt('--jsonlogic')) };
+}

@@ -21,17 +21,11 @@
 
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
-import { ROOT, UA, collectBody, drive, median, pageCookie, returningToken } from './drive.mjs';
+import { ROOT, UA, collectBody, drive, driverOptions, median, pageCookie, returningToken } from './drive.mjs';
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const outFile = opt('--out');
-const docPath = resolve(opt('--jsonlogic'));
+const { opt, outFile, docPath } = driverOptions();
 const N = Number(opt('--n', '400'));
 const ROUNDS = Number(opt('--rounds', '9'));
 const PROFILE_REQUESTS = Number(opt('--profile-requests', '10'));

@@ -12,17 +12,11 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
-import { ROOT, collectBody, drive, median, pageCookie, returningToken } from './drive.mjs';
+import { ROOT, collectBody, drive, driverOptions, median, pageCookie, returningToken } from './drive.mjs';
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const outFile = opt('--out');
-const docPath = resolve(opt('--jsonlogic'));
+const { opt, outFile, docPath } = driverOptions();
 const seconds = Math.min(30, Number(opt('--seconds', '10')));
 // Runs per side (the figure is their median) and the warm-up before them.
 const rounds = Math.max(3, Number(opt('--rounds', '3')));

@@ -526,6 +526,16 @@ if (handler.real) {
     }
   }
   L.push('');
+  L.push('What a call costs beyond the engine, stage by stage, as the profile names them: the runtime\'s');
+  L.push('`Request` and `Response` objects (workerd builds each; the loop\'s copy of the request is in the');
+  L.push('baseline too, the answer\'s `Response` is the handler\'s); the async glue (wasm-bindgen-futures runs the');
+  L.push('handler\'s future from `queueMicrotask`, and the body\'s `arrayBuffer` resolves through it); a call out of');
+  L.push('wasm for each request header read, for the URL and the method, and for the `JSON.parse` that builds the');
+  L.push('answer\'s status and headers at once; UTF-8 decoding of the strings that leave wasm (`decode`); the');
+  L.push('garbage collection of all these objects; and the wasm itself (`wasm-function[…]`: reading the body,');
+  L.push('verifying and re-signing the token — two HMAC-SHA256 —, folding, the rules, the answer). The floor row');
+  L.push('is what is left with the engine taken out: the price of the runtime boundary.');
+  L.push('');
   L.push('To rerun the profile alone: `node bench/js/handler.mjs --jsonlogic target/bench/default.jsonlogic.json --out');
   L.push('target/bench/handler.json` (after `make worker site`); it starts both workers with `--inspector-port`, runs');
   L.push('the collect loop under `Profiler.start` / `Profiler.stop` and prints the top entries. The same profile');
