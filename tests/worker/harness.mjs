@@ -236,6 +236,8 @@ async function launchWrangler({ dir, config, state, vars, logLevel, ready, extra
     url,
     port,
     dir,
+    /** wrangler's process id (workerd runs in its process group). */
+    pid: child.pid,
     log: () => log.join(''),
     putKv,
     deleteKv,

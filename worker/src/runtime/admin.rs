@@ -56,9 +56,9 @@ pub async fn get(_req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> {
 }
 
 /// `PUT /v1/admin/rules`.
-pub async fn put(mut req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> {
-    let length = http::header(&req, std_names::CONTENT_LENGTH);
-    let text = http::read_text(&mut req, length.as_deref(), Limits::CONFIG_BYTES).await?;
+pub async fn put(req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> {
+    let length = req.headers().get(std_names::CONTENT_LENGTH)?;
+    let text = http::read_text(req.inner(), length.as_deref(), Limits::CONFIG_BYTES).await?;
     let new_rules = Rules::from_json(&text).map_err(|e| ApiError::invalid_rules(e.to_string()))?;
 
     let kv = ctx.env.kv(names::RULES_KV)?;

@@ -3,7 +3,7 @@
 
 use intent_engine::{CollectRequest, Limits};
 use serde_json::json;
-use worker::Request;
+use worker::web_sys::Request;
 
 use super::http::{self, header};
 use super::{now, Ctx, Failure};
@@ -53,11 +53,11 @@ fn answer(ctx: &Ctx<'_>, resolved: &Resolved<'_, '_, '_>) -> Answer {
 }
 
 /// `POST /v1/collect`: fold the events into the visitor's profile and answer the decision.
-pub async fn collect(mut req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
+pub async fn collect(req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
     http::check_origin(ctx.origin, ctx.settings)?;
     check_content_type(header(&req, std_names::CONTENT_TYPE).as_deref())?;
     let length = header(&req, std_names::CONTENT_LENGTH);
-    let body = http::read_text(&mut req, length.as_deref(), MAX_BODY_BYTES).await?;
+    let body = http::read_text(&req, length.as_deref(), MAX_BODY_BYTES).await?;
     let call =
         CollectRequest::from_json(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if !ctx.settings.knows_site(&call.site) {

@@ -1,7 +1,7 @@
 //! Who may call a route: the admin bearer token check that every `Guard::Admin` route of the
 //! table gets before its handler runs.
 
-use worker::{console_error, Request};
+use worker::{console_error, web_sys::Request};
 
 use super::http::header;
 use super::isolate::Isolate;

@@ -4,7 +4,7 @@ use futures_util::StreamExt;
 use wasm_bindgen::JsCast;
 use worker::js_sys::{self, Uint8Array};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{web_sys, Request, Response, ResponseBody, Result};
+use worker::{web_sys, Response, ResponseBody, Result};
 
 use super::Reply;
 use crate::api_error::ApiError;
@@ -12,7 +12,7 @@ use crate::headers::{std_names, Answer, ALLOWED_REQUEST_HEADERS, EXPOSED};
 use crate::settings::Settings;
 
 /// The request's header value, if present and readable.
-pub fn header(req: &Request, name: &str) -> Option<String> {
+pub fn header(req: &web_sys::Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
@@ -143,7 +143,7 @@ pub fn json(body: String, status: u16) -> Result<Response> {
 /// length within the limit is read in one native call; one without is read chunk by chunk, so
 /// that it is refused as soon as it passes the limit.
 pub async fn read_body(
-    req: &mut Request,
+    req: &web_sys::Request,
     content_length: Option<&str>,
     limit: usize,
 ) -> std::result::Result<Vec<u8>, ApiError> {
@@ -156,7 +156,6 @@ pub async fn read_body(
             return Ok(Vec::new());
         }
         let read = req
-            .inner()
             .array_buffer()
             .map_err(|e| ApiError::bad_request(format!("could not read the body: {e:?}")))?;
         let buffer = JsFuture::from(read)
@@ -169,6 +168,9 @@ pub async fn read_body(
         }
         return Ok(bytes.to_vec());
     }
+    // A body of undeclared length: through workers-rs's byte stream, chunk by chunk (the same
+    // request object, not a copy of its body).
+    let mut req = worker::Request::from(Clone::clone(req));
     let mut stream = match req.stream() {
         Ok(stream) => stream,
         // No body at all.
@@ -188,7 +190,7 @@ pub async fn read_body(
 
 /// Reads a bounded UTF-8 body.
 pub async fn read_text(
-    req: &mut Request,
+    req: &web_sys::Request,
     content_length: Option<&str>,
     limit: usize,
 ) -> std::result::Result<String, ApiError> {

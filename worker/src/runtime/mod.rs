@@ -14,7 +14,7 @@ mod rules;
 
 use futures_util::future::LocalBoxFuture;
 use intent_engine::Timestamp;
-use worker::{console_error, event, Context, Env, Request, Response, Result};
+use worker::{console_error, event, web_sys, Context, Env, Request, Response, Result};
 
 use crate::api_error::ApiError;
 use crate::headers::{std_names, Answer};
@@ -80,18 +80,33 @@ impl From<worker::Error> for Failure {
     }
 }
 
-/// A route's handler.
-pub type Handler =
-    for<'a> fn(Request, &'a Ctx<'a>) -> LocalBoxFuture<'a, std::result::Result<Reply, Failure>>;
+/// A route's handler, given the runtime's request object.
+pub type Handler = for<'a> fn(
+    web_sys::Request,
+    &'a Ctx<'a>,
+) -> LocalBoxFuture<'a, std::result::Result<Reply, Failure>>;
 
-/// A handler of the table: an `async fn(Request, &Ctx) -> Result<impl Into<Reply>, Failure>`.
+/// A handler of the table: an `async fn(Request, &Ctx) -> Result<impl Into<Reply>, Failure>`,
+/// given workers-rs's `Request`; or, written `handler!(raw f)`, given the runtime's
+/// `web_sys::Request` itself. workers-rs's `Request` reads the method, the URL, the headers
+/// object and the `cf` properties when it is made; the hot routes need none of that, and
+/// read what they need from the request object directly.
 macro_rules! handler {
-    ($f:path) => {{
+    (raw $f:path) => {{
         fn boxed<'a>(
-            req: Request,
+            req: web_sys::Request,
             ctx: &'a Ctx<'a>,
         ) -> LocalBoxFuture<'a, std::result::Result<Reply, Failure>> {
             Box::pin(async move { $f(req, ctx).await.map(Reply::from) })
+        }
+        boxed as Handler
+    }};
+    ($f:path) => {{
+        fn boxed<'a>(
+            req: web_sys::Request,
+            ctx: &'a Ctx<'a>,
+        ) -> LocalBoxFuture<'a, std::result::Result<Reply, Failure>> {
+            Box::pin(async move { $f(Request::from(req), ctx).await.map(Reply::from) })
         }
         boxed as Handler
     }};
@@ -104,17 +119,17 @@ pub static ROUTES: &[Route<Handler>] = &[
     Route {
         path: "/v1/collect",
         guard: Guard::Public,
-        methods: &[(Method::Post, handler!(api::collect))],
+        methods: &[(Method::Post, handler!(raw api::collect))],
     },
     Route {
         path: "/v1/decide",
         guard: Guard::Public,
-        methods: &[(Method::Get, handler!(api::decide))],
+        methods: &[(Method::Get, handler!(raw api::decide))],
     },
     Route {
         path: "/v1/health",
         guard: Guard::Public,
-        methods: &[(Method::Get, handler!(api::health))],
+        methods: &[(Method::Get, handler!(raw api::health))],
     },
     Route {
         path: "/v1/admin/rules",
@@ -157,11 +172,12 @@ fn now() -> Timestamp {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, wctx: Context) -> Result<worker::web_sys::Response> {
+async fn fetch(req: web_sys::Request, env: Env, wctx: Context) -> Result<web_sys::Response> {
     let isolate = isolate::get(&env);
-    let url = req.inner().url();
+    let url = req.url();
     let parts = UrlParts::of(&url);
-    let method = Method::parse(&req.inner().method());
+    let method_name = req.method();
+    let method = Method::parse(&method_name);
     let origin_header = http::header(&req, std_names::ORIGIN);
     // Same-origin calls (the worker's own pages) need no CORS.
     let origin = origin_header.as_deref().filter(|o| *o != parts.origin);
@@ -200,31 +216,27 @@ async fn fetch(req: Request, env: Env, wctx: Context) -> Result<worker::web_sys:
             Guard::Public => handler(req, &ctx).await,
         },
         Found::WrongMethod(route) => {
-            let err = ApiError::method_not_allowed(&method_name(&req, method), &route.expected());
+            let err = ApiError::method_not_allowed(&method_name, &route.expected());
             Ok(Reply::Answer(
                 http::error(&err).with(std_names::ALLOW, route.allow()),
             ))
         }
         Found::NoRoute if api => Err(ApiError::not_found(parts.path).into()),
-        Found::NoRoute => return proxy::page(req, &ctx).await.and_then(http::into_raw),
+        Found::NoRoute => {
+            return proxy::page(Request::from(req), &ctx)
+                .await
+                .and_then(http::into_raw)
+        }
     };
     let reply = match result {
         Ok(reply) => reply,
         Err(Failure::Api(err)) => Reply::Answer(http::error(&err)),
         Err(Failure::Runtime(err)) => {
-            console_error!("{} {} failed: {err}", method.as_str(), parts.path);
+            console_error!("{method_name} {} failed: {err}", parts.path);
             Reply::Answer(http::error(&ApiError::unavailable(
                 "the worker could not complete this call; try again",
             )))
         }
     };
     http::with_cors(reply, origin, &isolate.settings).and_then(http::finish)
-}
-
-/// The request's method as the client wrote it, for messages.
-fn method_name(req: &Request, method: Method) -> String {
-    match method {
-        Method::Other => req.inner().method(),
-        m => m.as_str().to_owned(),
-    }
 }

@@ -10,7 +10,7 @@ use worker::{
 };
 
 use super::api::{said, visitor};
-use super::http::header;
+use super::http;
 use super::{now, Ctx, Failure};
 use crate::headers::{std_names, X_INTENT_TRACKING};
 use crate::rewrite::{HeadScan, HeadVerdict, PagePlan, SlotRewriter};
@@ -35,11 +35,11 @@ pub async fn snippet_file(req: Request, ctx: &Ctx<'_>) -> Result<Response, Failu
 /// through untouched, and nothing is recorded or stored.
 pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     let is_get = req.method() == Method::Get;
-    let referrer = header(&req, std_names::REFERER);
-    let said = said(&req);
+    let referrer = http::header(req.inner(), std_names::REFERER);
+    let said = said(req.inner());
     // Speculative loads (prefetch, prerender) are not views: personalise without recording.
-    let speculative = header(&req, std_names::SEC_PURPOSE)
-        .or_else(|| header(&req, std_names::PURPOSE))
+    let speculative = http::header(req.inner(), std_names::SEC_PURPOSE)
+        .or_else(|| http::header(req.inner(), std_names::PURPOSE))
         .is_some_and(|p| p.contains("prefetch") || p.contains("prerender"));
 
     let upstream = match fetch_upstream(req, ctx.env, ctx.settings, &ctx.url).await {
@@ -164,8 +164,9 @@ pub async fn fetch_upstream(
 /// validators, so this only costs one full response per cached page.
 fn without_validators_for_pages(req: Request, url: &UrlParts<'_>) -> Result<Request> {
     let wants_page = req.method() == Method::Get
-        && (header(&req, std_names::SEC_FETCH_DEST).is_some_and(|d| d == "document")
-            || header(&req, std_names::ACCEPT).is_some_and(|a| a.contains("text/html")));
+        && (http::header(req.inner(), std_names::SEC_FETCH_DEST).is_some_and(|d| d == "document")
+            || http::header(req.inner(), std_names::ACCEPT)
+                .is_some_and(|a| a.contains("text/html")));
     let conditional =
         req.headers().has("if-none-match")? || req.headers().has("if-modified-since")?;
     if !wants_page || !conditional {
