@@ -117,8 +117,11 @@ function stub(path, pattern) {
   ]));
 }
 stub(wasmPath, STUBBED);
+// -Oz twice: the second pass finds what the first one's inlining exposed. Low memory (the first
+// 1 KiB) is unused: Rust's data starts at 1 MiB, and its stack would have to be nearly 1 MiB
+// deep to reach it.
 const mapText = execFileSync(wasmOpt, [
-  "-Oz", ...features, "--strip-debug", "--strip-producers", "--strip-target-features",
+  "--low-memory-unused", "-Oz", "-Oz", ...features, "--strip-debug", "--strip-producers", "--strip-target-features",
   "--minify-imports-and-exports-and-modules", wasmPath, "-o", wasmPath,
 ], { encoding: "utf8" });
 const map = JSON.parse(mapText.slice(mapText.indexOf("{")));
@@ -136,9 +139,21 @@ const replace = (pattern, by, what) => {
   if (glue === before) throw new Error(`glue: ${what} not found`);
 };
 replace(/"\.\/intent_snippet_bg\.js": import0/, `"${module}": import0`, "import module");
-for (const [, name, short] of map.imports) {
-  replace(new RegExp(`\\b${escape(name)}(?=: function)`), JSON.stringify(short), `import ${name}`);
+// The helpers of src/dom.rs (`inline_js`) are imports of their own module, which the glue
+// passes as one namespace object per import; now that binaryen gave every import the same
+// module, they join the others under their short names.
+const helpers = new Map();
+for (const [from, name, short] of map.imports) {
+  if (from === "./intent_snippet_bg.js") {
+    replace(new RegExp(`\\b${escape(name)}(?=: function)`), JSON.stringify(short), `import ${name}`);
+    continue;
+  }
+  if (!helpers.has(from)) helpers.set(from, `helpers${helpers.size}`);
+  replace(/const import0 = \{\n\s*__proto__: null,/,
+    (head) => `${head}\n${JSON.stringify(short)}: ${helpers.get(from)}[${JSON.stringify(name)}],`, `helper ${name}`);
 }
+glue = glue.replace(/^\s*"\.\/snippets\/[^"]*": import\d+,$/gm, "");
+glue = [...helpers].map(([from, id]) => `import * as ${id} from ${JSON.stringify(from)};\n`).join("") + glue;
 for (const [name, short] of map.exports) {
   // Not every export is used by the glue (the abort-handler globals are not).
   glue = glue.replace(new RegExp(`\\bwasm\\.${escape(name)}\\b`, "g"), `wasm.${short}`);
@@ -152,3 +167,5 @@ buildSync({
   outfile: gluePath, allowOverwrite: true, legalComments: "none", logLevel: "warning",
 });
 rmSync(entry);
+// The helpers of src/dom.rs (`inline_js`) are bundled into the glue above.
+rmSync(join(outDir, "snippets"), { recursive: true, force: true });

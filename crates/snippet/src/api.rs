@@ -6,29 +6,33 @@
 
 use wasm_bindgen::prelude::*;
 
-use crate::dom::{get, get_at, get_key, length, object, set, set_key, Page};
-use crate::event::{self, clip, limits, prop_value};
-use crate::tracker::{handle, Msg};
+use crate::dom::{clip, get, get_at, get_key, is, length, object, set, set_key, Page};
+use crate::event::{self, limits, prop_value};
+use crate::tracker::{entry, handle, Entry, Msg};
 
 /// Replaces the stub with the real `intent()` and replays the calls it queued.
 pub(crate) fn install(page: &Page) {
     let queue = get(&get(&page.window, "intent"), "q");
-    let real = Closure::<dyn FnMut(JsValue, JsValue, JsValue)>::new(command).into_js_value();
-    set(&page.window, "intent", &real);
+    set(&page.window, "intent", &entry(Entry::Intent));
     for i in 0..length(&queue) {
         let args = get_at(&queue, i);
-        command(get_at(&args, 0), get_at(&args, 1), get_at(&args, 2));
+        handle(command(
+            get_at(&args, 0),
+            get_at(&args, 1),
+            get_at(&args, 2),
+        ));
     }
 }
 
 /// One call of `intent(name, a, b)`. Unknown commands are ignored (and logged with `data-debug`).
-pub(crate) fn command(name: JsValue, a: JsValue, b: JsValue) {
-    let msg = match name.as_string().as_deref() {
-        Some("event") => Msg::Custom(a, b),
-        Some("tier") if a.is_function() => Msg::OnTier(a),
-        _ => Msg::Custom(JsValue::UNDEFINED, name),
-    };
-    handle(msg);
+pub(crate) fn command(name: JsValue, a: JsValue, b: JsValue) -> Msg {
+    if is(&name, "event") {
+        Msg::Custom(a, b)
+    } else if is(&name, "tier") && a.is_function() {
+        Msg::OnTier(a)
+    } else {
+        Msg::Custom(JsValue::UNDEFINED, name)
+    }
 }
 
 /// A custom event from the site's arguments. Properties keep only what the engine accepts:

@@ -2,7 +2,7 @@
 
 use wasm_bindgen::JsValue;
 
-use crate::dom::{call1, has_attr, Page};
+use crate::dom::{attr, has_attr, Page};
 
 /// The tracker's settings, read once from the loader's script tag.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,7 +33,7 @@ impl Config {
         }
         // The engine's rule for site ids (the worker refuses any other), ignoring case: ASCII
         // letters, digits, `-` and `_`. Tested in the browser, as Rust string code costs wasm.
-        let site = call1(script, "getAttribute", &"data-site".into()).unwrap_or_default();
+        let site = attr(script, "data-site");
         if !site.is_string() || !page.test("^[a-z0-9_-]{1,64}$", &site) {
             return Err("data-site must be 1 to 64 letters, digits, - or _");
         }

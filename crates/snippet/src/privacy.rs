@@ -9,7 +9,7 @@
 use wasm_bindgen::JsValue;
 
 use crate::config::Config;
-use crate::dom::{call1, get, get_str, Page};
+use crate::dom::{call1, get, is, Page};
 
 /// Why a visitor is not tracked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +25,7 @@ pub(crate) enum Off {
 /// `None` if the visitor may be tracked, else why not.
 pub(crate) fn check(page: &Page, config: &Config) -> Option<Off> {
     let nav = &page.navigator;
-    let dnt = |obj: &JsValue| get_str(obj, "doNotTrack").as_deref() == Some("1");
+    let dnt = |obj: &JsValue| is(&get(obj, "doNotTrack"), "1");
     if get(nav, "globalPrivacyControl").is_truthy() || dnt(nav) || dnt(&page.window) {
         return Some(Off::VisitorChoice);
     }

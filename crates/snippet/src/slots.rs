@@ -7,7 +7,7 @@
 
 use wasm_bindgen::JsValue;
 
-use crate::dom::{call1, call2, get, get_at, get_key, length, object, set, set_key, Page};
+use crate::dom::{attr, call1, call2, get, get_at, get_key, length, object, set, set_key, Page};
 
 /// The element property that keeps what a slot looked like before the snippet changed it:
 /// `{html, attrs: {name: original value or null}, shown: JSON of the variant shown}`. Kept on
@@ -26,7 +26,7 @@ pub(crate) fn apply(page: &Page, variants: &JsValue) {
     };
     for i in 0..length(&list) {
         let el = get_at(&list, i);
-        let slot = call1(&el, "getAttribute", &"data-intent-slot".into()).unwrap_or_default();
+        let slot = attr(&el, "data-intent-slot");
         let variant = if variants.is_object() {
             get_key(variants, &slot)
         } else {

@@ -12,7 +12,8 @@ use wasm_bindgen::prelude::*;
 
 use crate::config::Config;
 use crate::dom::{
-    append, call, call1, call2, closest, get, get_str, length, log, now, object, push, set, Page,
+    append, attr, bind, bind_this, call, call1, call2, closest, get, get_at, is, length, log, now,
+    object, push, set, Page,
 };
 use crate::engagement::Engagement;
 use crate::event::{self, limits};
@@ -89,9 +90,50 @@ pub(crate) fn install(tracker: Tracker) {
     });
 }
 
-/// A JS function that calls `f` with its argument; it lives as long as the page.
-pub(crate) fn callback(f: impl FnMut(JsValue) + 'static) -> JsValue {
-    Closure::<dyn FnMut(JsValue)>::new(f).into_js_value()
+/// The ways the browser calls into the tracker. Each is the one closure of [`entry`] with
+/// its kind bound as the first argument.
+#[derive(Clone, Copy)]
+pub(crate) enum Entry {
+    /// A listened-to browser event, `(event)`.
+    Browser,
+    /// An answer of the edge, or why the request failed, `(answer)`.
+    Answer,
+    /// `intent(command, a, b)`.
+    Intent,
+    /// `history.pushState` or `replaceState` was called.
+    Navigated,
+    /// The once-a-second heartbeat.
+    Heartbeat,
+}
+
+thread_local! {
+    // NOTE: one closure for every entry point, told apart by a bound argument. Each closure
+    // of its own costs a wasm shim and glue per signature and per body; with one, the
+    // listeners, `intent()`, the history wrapper, the heartbeat and the fetch callbacks share
+    // them. It lives as long as the page.
+    static DISPATCH: JsValue =
+        Closure::<dyn FnMut(JsValue, JsValue, JsValue, JsValue)>::new(dispatch).into_js_value();
+}
+
+/// A JS function through which the browser calls into the tracker as `kind`.
+pub(crate) fn entry(kind: Entry) -> JsValue {
+    DISPATCH
+        .try_with(|f| bind(f, &JsValue::NULL, &(kind as u32).into()))
+        .unwrap_or_default()
+}
+
+fn dispatch(kind: JsValue, a: JsValue, b: JsValue, c: JsValue) {
+    const BROWSER: u32 = Entry::Browser as u32;
+    const ANSWER: u32 = Entry::Answer as u32;
+    const INTENT: u32 = Entry::Intent as u32;
+    const NAVIGATED: u32 = Entry::Navigated as u32;
+    handle(match kind.as_f64().unwrap_or(-1.0) as u32 {
+        BROWSER => Msg::Browser(a),
+        ANSWER => Msg::Answer(a),
+        INTENT => crate::api::command(a, b, c),
+        NAVIGATED => Msg::Navigated,
+        _ => Msg::Heartbeat,
+    });
 }
 
 /// Site callbacks registered with `intent('tier', fn)`, due to be called with the tier.
@@ -107,7 +149,7 @@ pub(crate) struct TierCall {
 impl TierCall {
     pub(crate) fn run(self) {
         for i in 0..length(&self.callbacks) {
-            let f = crate::dom::get_at(&self.callbacks, i);
+            let f = get_at(&self.callbacks, i);
             if let Err(e) = call(&f, "call", &JsValue::NULL, &self.tier, &self.segments) {
                 log(self.debug, "intent: tier callback threw", &e);
             }
@@ -156,10 +198,7 @@ impl Tracker {
             .unwrap_or(JsValue::NULL);
         // Function.prototype.call.bind(Response.prototype.json): no closure needed.
         let json = get(&get(&get(&page.window, "Response"), "prototype"), "json");
-        let read_json: JsValue = get(&json, "call")
-            .unchecked_into::<js_sys::Function>()
-            .bind0(&json)
-            .into();
+        let read_json = bind_this(&get(&json, "call"), &json);
         Tracker {
             token,
             config,
@@ -178,7 +217,7 @@ impl Tracker {
             page,
             read_json,
             // Failures come here too: `answered` tells them apart (they have no tier).
-            on_answer: callback(|a| handle(Msg::Answer(a))),
+            on_answer: entry(Entry::Answer),
         }
     }
 
@@ -246,12 +285,7 @@ impl Tracker {
         // In proxy mode the worker served this page: it recorded the view, filled the slots
         // and put the tier on <html> before any answer of ours could. That view is not
         // recorded twice; later (single-page, back/forward cache) views are the snippet's.
-        let served = call1(
-            &get(doc, "documentElement"),
-            "getAttribute",
-            &"data-intent-tier".into(),
-        )
-        .unwrap_or_default();
+        let served = attr(&get(doc, "documentElement"), "data-intent-tier");
         if first && self.tier.is_undefined() && served.is_string() {
             self.proxied = true;
             self.tier = served;
@@ -296,31 +330,39 @@ impl Tracker {
 
     /// Every listened-to browser event comes here, by its `type`.
     pub(crate) fn on_event(&mut self, event: &JsValue) {
-        match get_str(event, "type").as_deref() {
-            Some("click") => self.clicked(event),
-            Some("scroll") => self.measure_scroll(),
-            Some("visibilitychange") if self.hidden() => {
+        // Compared in the browser: copying the type into wasm would cost an allocation for
+        // every scroll event.
+        let kind = get(event, "type");
+        let kind = |name| is(&kind, name);
+        if kind("click") {
+            self.clicked(event);
+        } else if kind("scroll") {
+            self.measure_scroll();
+        } else if kind("visibilitychange") {
+            if self.hidden() {
                 // The page may never come back (mobile browsers discard hidden tabs): report now.
                 self.report_engagement();
                 self.flush();
+            } else {
+                self.engagement.tick(now(), true);
             }
-            Some("visibilitychange") => self.engagement.tick(now(), true),
-            Some("pagehide") => {
-                self.unloading = true;
-                self.report_engagement();
-                self.flush();
-            }
+        } else if kind("pagehide") {
+            self.unloading = true;
+            self.report_engagement();
+            self.flush();
+        } else if kind("pageshow") {
             // Back from the back/forward cache: a new view of the same page.
-            Some("pageshow") if get(event, "persisted").is_truthy() => {
+            if get(event, "persisted").is_truthy() {
                 self.unloading = false;
                 self.url = JsValue::UNDEFINED;
                 self.navigated();
             }
-            Some("popstate") => self.navigated(),
+        } else if kind("popstate") {
+            self.navigated();
+        } else if kind("DOMContentLoaded") {
             // A tag without `defer` can start the snippet before the page is parsed: slots
             // that arrive later get the last answer's variants.
-            Some("DOMContentLoaded") => slots::apply(&self.page, &self.variants),
-            _ => {}
+            slots::apply(&self.page, &self.variants);
         }
     }
 
@@ -342,7 +384,7 @@ impl Tracker {
     fn clicked(&mut self, event: &JsValue) {
         let target = get(event, "target");
         let name = if let Some(el) = closest(&target, "[data-intent-track]") {
-            let name = call1(&el, "getAttribute", &"data-intent-track".into()).unwrap_or_default();
+            let name = attr(&el, "data-intent-track");
             if length(&name) > 0 {
                 name
             } else {
@@ -350,9 +392,8 @@ impl Tracker {
             }
         } else if let Some(link) = closest(&target, "a[href]") {
             // A link to another origin, over http(s) (not mailto:, tel:, javascript:).
-            let web = get(&link, "protocol")
-                .as_string()
-                .is_some_and(|p| p.starts_with("http"));
+            let protocol = get(&link, "protocol");
+            let web = is(&protocol, "https:") || is(&protocol, "http:");
             let outbound = web && get(&link, "origin") != get(&self.page.location, "origin");
             if outbound {
                 get(&link, "href")
