@@ -38,9 +38,22 @@ const STUBBED = new RegExp([
   String.raw`^core\[[0-9a-f]+\]::panicking::panic_fmt$`,
   String.raw`panic_handler::FormatStringPayload as`,
   String.raw`^js_sys::futures::jspi::(SpawnedTask::wake|task_waker::)`,
+  String.raw`panic_handler::StaticStrPayload as`,
 ].join("|"));
 
-function stub(path, pattern) {
+// NOTE: the same holds for closure shims. wasm-bindgen learns each closure signature from a
+// describe function that takes the address of its `invoke` shim, so every signature js-sys and
+// wasm-bindgen mention (dozens) leaves an `invoke` in the function table after the describe
+// functions are gone, about 2 KiB. The glue calls the shims of the closures the snippet makes
+// through exports it names; no other is ever called.
+const used = new Set(readFileSync(gluePath, "utf8").match(/(?<=closures_____invoke__)h[0-9a-f]{16}/g));
+const INVOKE = /^wasm_bindgen::convert::closures::_::invoke::(h[0-9a-f]{16})$/;
+const stubbed = (name) => {
+  const invoke = INVOKE.exec(name);
+  return invoke ? !used.has(invoke[1]) : STUBBED.test(name);
+};
+
+function stub(path, isStubbed) {
   const b = readFileSync(path);
   const leb = (i) => {
     let r = 0, shift = 0, x;
@@ -106,9 +119,8 @@ function stub(path, pattern) {
   for (let k = 0; k < count; k++) {
     let size, p;
     [size, p] = leb(j);
-    const stubbed = pattern.test(names.get(imported + k) || "");
     // No locals; `unreachable`; `end`.
-    bodies.push(stubbed ? Buffer.from([3, 0, 0x00, 0x0b]) : b.subarray(j, p + size));
+    bodies.push(isStubbed(names.get(imported + k) || "") ? Buffer.from([3, 0, 0x00, 0x0b]) : b.subarray(j, p + size));
     j = p + size;
   }
   const payload = Buffer.concat([uleb(count), ...bodies]);
@@ -116,7 +128,8 @@ function stub(path, pattern) {
     b.subarray(0, code.header), Buffer.from([10]), uleb(payload.length), payload, b.subarray(code.end),
   ]));
 }
-stub(wasmPath, STUBBED);
+if (used.size === 0) throw new Error("glue: no closure shim found");
+stub(wasmPath, stubbed);
 // -Oz twice: the second pass finds what the first one's inlining exposed. Low memory (the first
 // 1 KiB) is unused: Rust's data starts at 1 MiB, and its stack would have to be nearly 1 MiB
 // deep to reach it.
