@@ -132,9 +132,11 @@ if (used.size === 0) throw new Error("glue: no closure shim found");
 stub(wasmPath, stubbed);
 // -Oz twice: the second pass finds what the first one's inlining exposed. Low memory (the first
 // 1 KiB) is unused: Rust's data starts at 1 MiB, and its stack would have to be nearly 1 MiB
-// deep to reach it.
+// deep to reach it. KEEP_NAMES=1 (scripts/profile-snippet.sh) keeps the function names, for
+// twiggy, and is never shipped.
+const names = process.env.KEEP_NAMES === "1" ? ["-g", "--strip-dwarf"] : ["--strip-debug"];
 const mapText = execFileSync(wasmOpt, [
-  "--low-memory-unused", "-Oz", "-Oz", ...features, "--strip-debug", "--strip-producers", "--strip-target-features",
+  "--low-memory-unused", "-Oz", "-Oz", ...features, ...names, "--strip-producers", "--strip-target-features",
   "--minify-imports-and-exports-and-modules", wasmPath, "-o", wasmPath,
 ], { encoding: "utf8" });
 const map = JSON.parse(mapText.slice(mapText.indexOf("{")));

@@ -19,6 +19,7 @@ use wasm_bindgen::JsCast;
 export function get(o, k) { try { return o[k] } catch (e) {} }
 export function set(o, k, v) { try { o[k] = v; return true } catch (e) { return false } }
 export function call(o, m, a, b, c) { return o[m](a, b, c) }
+export function tryCall(o, m, a, b) { try { return o[m](a, b) } catch (e) {} }
 export function bind(f, t, a) { return f.bind(t, a) }
 export function bindThis(f, t) { return f.bind(t) }
 export function after(o, m, f) {
@@ -48,7 +49,9 @@ extern "C" {
     #[wasm_bindgen(js_name = set)]
     pub(crate) fn set_key(obj: &JsValue, key: &JsValue, value: &JsValue) -> bool;
     /// `obj[method](a, b, c)`: missing arguments are `undefined`, and an exception is an
-    /// `Err`. Always three arguments: not for methods that count them (`push`, `bind`).
+    /// `Err`. Always three arguments: not for methods that count them (`push`, `bind`). For
+    /// the few calls whose failure matters; the others use the `try_call` family, whose wasm
+    /// is a fifth of the size.
     #[wasm_bindgen(catch)]
     pub(crate) fn call(
         obj: &JsValue,
@@ -57,6 +60,21 @@ extern "C" {
         b: &JsValue,
         c: &JsValue,
     ) -> Result<JsValue, JsValue>;
+    /// `obj[method](a)`, or `undefined` if that throws.
+    #[wasm_bindgen(js_name = tryCall)]
+    pub(crate) fn try_call(obj: &JsValue, method: &str, a: &JsValue) -> JsValue;
+    /// `obj[method](a, b)`, or `undefined` if that throws.
+    #[wasm_bindgen(js_name = tryCall)]
+    pub(crate) fn try_call2(obj: &JsValue, method: &str, a: &JsValue, b: &JsValue) -> JsValue;
+    /// `obj[method](a)` for a string `a`, or `undefined` if that throws.
+    #[wasm_bindgen(js_name = tryCall)]
+    pub(crate) fn try_call_s(obj: &JsValue, method: &str, a: &str) -> JsValue;
+    /// `obj[method](a, b)` for a string `a`, or `undefined` if that throws.
+    #[wasm_bindgen(js_name = tryCall)]
+    pub(crate) fn try_call_sv(obj: &JsValue, method: &str, a: &str, b: &JsValue) -> JsValue;
+    /// `obj[method](a, b)` for strings `a` and `b`, or `undefined` if that throws.
+    #[wasm_bindgen(js_name = tryCall)]
+    pub(crate) fn try_call_ss(obj: &JsValue, method: &str, a: &str, b: &str) -> JsValue;
     /// `f.bind(this)`: `f` with `this` fixed.
     #[wasm_bindgen(js_name = bindThis)]
     pub(crate) fn bind_this(f: &JsValue, this: &JsValue) -> JsValue;
@@ -70,36 +88,32 @@ extern "C" {
     pub(crate) fn clip(value: &JsValue, max: usize) -> JsValue;
 }
 
-/// `obj[method](a)`.
-pub(crate) fn call1(obj: &JsValue, method: &str, a: &JsValue) -> Result<JsValue, JsValue> {
-    call(obj, method, a, &JsValue::UNDEFINED, &JsValue::UNDEFINED)
-}
-
-/// `obj[method](a, b)`.
-pub(crate) fn call2(
-    obj: &JsValue,
-    method: &str,
-    a: &JsValue,
-    b: &JsValue,
-) -> Result<JsValue, JsValue> {
-    call(obj, method, a, b, &JsValue::UNDEFINED)
-}
-
 /// `el.getAttribute(name)`: a string, or `null` (also when that throws).
 pub(crate) fn attr(el: &JsValue, name: &str) -> JsValue {
-    call1(el, "getAttribute", &name.into()).unwrap_or(JsValue::NULL)
+    let value = try_call_s(el, "getAttribute", name);
+    if value.is_undefined() {
+        JsValue::NULL
+    } else {
+        value
+    }
+}
+
+/// `el.setAttribute(name, value)`, or `el.removeAttribute(name)` when `value` is `None`.
+pub(crate) fn set_attr(el: &JsValue, name: &str, value: Option<&JsValue>) {
+    match value {
+        Some(value) => try_call_sv(el, "setAttribute", name, value),
+        None => try_call_s(el, "removeAttribute", name),
+    };
 }
 
 /// `el.hasAttribute(name)`.
 pub(crate) fn has_attr(el: &JsValue, name: &str) -> bool {
-    call1(el, "hasAttribute", &name.into()).is_ok_and(|v| v.is_truthy())
+    try_call_s(el, "hasAttribute", name).is_truthy()
 }
 
 /// `el.closest(selector)`, if there is one.
 pub(crate) fn closest(el: &JsValue, selector: &str) -> Option<JsValue> {
-    call1(el, "closest", &selector.into())
-        .ok()
-        .filter(JsValue::is_object)
+    Some(try_call_s(el, "closest", selector)).filter(JsValue::is_object)
 }
 
 /// Whether `value` is the string `s`.
@@ -148,26 +162,23 @@ impl Page {
     /// a full storage refuses `setItem`). Storage is best effort: nothing waits on it.
     #[inline(never)]
     pub(crate) fn store(&self, method: &str, key: &str, value: &JsValue) -> JsValue {
-        call2(
-            &get(&self.window, "localStorage"),
-            method,
-            &key.into(),
-            value,
-        )
-        .unwrap_or_default()
+        try_call_sv(&get(&self.window, "localStorage"), method, key, value)
     }
 
-    /// `Object.keys(obj)`, or an empty list if that throws (a hostile proxy).
+    /// `Object.keys(obj)`, or `undefined` if that throws (a hostile proxy): no keys.
     pub(crate) fn keys(&self, obj: &JsValue) -> JsValue {
-        call1(&get(&self.window, "Object"), "keys", obj).unwrap_or_else(|_| Array::new().into())
+        try_call(&get(&self.window, "Object"), "keys", obj)
     }
 
     /// Whether `value` (as a string) matches `pattern`, ignoring case. The browser's own
     /// regular expressions: matching in Rust costs more wasm.
     pub(crate) fn test(&self, pattern: &str, value: &JsValue) -> bool {
-        call2(&self.window, "RegExp", &pattern.into(), &"i".into())
-            .and_then(|re| call1(&re, "test", value))
-            .is_ok_and(|found| found.is_truthy())
+        try_call(
+            &try_call_ss(&self.window, "RegExp", pattern, "i"),
+            "test",
+            value,
+        )
+        .is_truthy()
     }
 
     /// `JSON.stringify(value)`, `undefined` if that throws.
@@ -182,7 +193,7 @@ impl Page {
 
     #[inline(never)]
     fn json(&self, method: &str, value: &JsValue) -> JsValue {
-        call1(&get(&self.window, "JSON"), method, value).unwrap_or_default()
+        try_call(&get(&self.window, "JSON"), method, value)
     }
 }
 

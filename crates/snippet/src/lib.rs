@@ -34,6 +34,7 @@ static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::LeakingAllocator> =
 
 mod api;
 mod config;
+mod consent;
 mod dom;
 mod engagement;
 mod event;
@@ -69,18 +70,29 @@ fn run(script: &JsValue, collect_url: JsValue) -> Result<(), &'static str> {
     }
     let page = Page::of(script).ok_or("no window")?;
     let config = Config::from_script(&page, script, collect_url)?;
+    let none = JsValue::UNDEFINED;
     match privacy::check(&page, &config) {
         None => {}
         Some(Off::VisitorChoice) => {
-            let none = JsValue::UNDEFINED;
             page.store("removeItem", TOKEN_KEY, &none);
             page.store("removeItem", OUTBOX_KEY, &none);
             return Ok(());
         }
         Some(_) => return Ok(()),
     }
+    // The choice a previous page recorded: granted, denied (what it denied is gone, and stays
+    // gone), or none yet, when a site that requires consent waits for it. Either way the
+    // tracker is installed, so that `intent('consent', ...)` can change it.
+    let consent = consent::recorded(&page);
+    if consent == Some(false) {
+        page.store("removeItem", TOKEN_KEY, &none);
+        page.store("removeItem", OUTBOX_KEY, &none);
+    }
+    let tracking = consent.unwrap_or(!config.consent_required);
     let mut tracker = Tracker::new(page.clone(), config);
-    tracker.pageview();
+    if tracking {
+        tracker.begin();
+    }
     tracker::install(tracker);
     api::install(&page);
     listen::listen(&page);

@@ -2,7 +2,7 @@
 
 use wasm_bindgen::JsValue;
 
-use crate::dom::{after, call, call2, get, Page};
+use crate::dom::{after, call, get, try_call2, Page};
 use crate::engagement::HEARTBEAT_MS;
 use crate::tracker::{entry, Entry};
 
@@ -41,7 +41,7 @@ pub(crate) fn listen(page: &Page) {
     for name in ["pushState", "replaceState"] {
         after(&history, name, &navigated);
     }
-    let _ = call2(
+    try_call2(
         &page.window,
         "setInterval",
         &entry(Entry::Heartbeat),

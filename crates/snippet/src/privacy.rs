@@ -9,7 +9,7 @@
 use wasm_bindgen::JsValue;
 
 use crate::config::Config;
-use crate::dom::{call1, get, is, Page};
+use crate::dom::{get, is, try_call_s, Page};
 
 /// Why a visitor is not tracked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,12 +40,12 @@ pub(crate) fn check(page: &Page, config: &Config) -> Option<Off> {
     if ua_matches(CRAWLERS) || (automated && !allowed) {
         return Some(Off::Bot);
     }
-    let meta = call1(
+    let meta = try_call_s(
         &page.document,
         "querySelector",
-        &JsValue::from_str("meta[name=intent-edge][content=off]"),
+        "meta[name=intent-edge][content=off]",
     );
-    if config.off || meta.is_ok_and(|m| m.is_object()) {
+    if config.off || meta.is_object() {
         return Some(Off::Page);
     }
     None
