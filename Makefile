@@ -78,7 +78,8 @@ snippet: setup
 
 # The snippet: lints on native and wasm32, docs, native unit tests, the browser tests
 # (wasm-bindgen-test in Debian's headless Chromium; options in crates/snippet/webdriver.json),
-# then the built loader + glue + wasm served over HTTP to headless Chromium.
+# then the built loader + glue + wasm served over HTTP to headless Chromium, and consent with
+# each consent platform's adapter (stand-ins for their JavaScript APIs) and the demo's banner.
 test-snippet: setup snippet
 	$(CARGO) clippy -p intent-snippet --all-targets -- -D warnings
 	$(CARGO) clippy -p intent-snippet --all-targets --target wasm32-unknown-unknown -- -D warnings
@@ -89,6 +90,7 @@ test-snippet: setup snippet
 	WASM_BINDGEN_TEST_TIMEOUT=60 \
 	$(CARGO) test -p intent-snippet --target wasm32-unknown-unknown
 	python3 crates/snippet/tests/loader/check.py dist/snippet
+	source scripts/env.sh && node --test --test-reporter=spec crates/snippet/tests/consent/*.test.mjs
 
 # Prints the loader's and the whole snippet's raw and gzipped bytes; fails over budget
 # (loader <= 1 KiB, loader + glue + wasm <= 12 KiB, gzipped).
