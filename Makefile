@@ -77,7 +77,8 @@ snippet: setup
 
 # The snippet: native unit tests, the browser tests (wasm-bindgen-test in Debian's headless
 # Chromium; options in crates/snippet/webdriver.json), then the built loader + glue + wasm
-# served over HTTP to headless Chromium (after every crate's lints).
+# served over HTTP to headless Chromium, and consent with each consent platform's adapter
+# (stand-ins for their JavaScript APIs) and the demo's banner (after every crate's lints).
 test-snippet: lint setup snippet
 	$(CARGO) test -p intent-snippet
 	CHROMEDRIVER=/usr/bin/chromedriver \
@@ -85,6 +86,7 @@ test-snippet: lint setup snippet
 	WASM_BINDGEN_TEST_TIMEOUT=60 \
 	$(CARGO) test -p intent-snippet --target wasm32-unknown-unknown
 	python3 crates/snippet/tests/loader/check.py dist/snippet
+	source scripts/env.sh && node --test --test-reporter=spec crates/snippet/tests/consent/*.test.mjs
 
 # Prints the loader's and the whole snippet's raw and gzipped bytes; fails over budget
 # (loader <= 1 KiB, loader + glue + wasm <= 12 KiB, gzipped).

@@ -3,6 +3,7 @@
 #   intent.js                         the loader (crates/snippet/js/intent.js, minified)
 #   _intent/intent_snippet.js         wasm-bindgen's JS glue (ES module, loaded by import())
 #   _intent/intent_snippet_bg.wasm    the tracker (crates/snippet), optimised for size
+#   _intent/consent.js                the consent platforms' adapters (crates/snippet/js/consent.js)
 # scripts/size-check.sh then checks them against the budgets.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -45,7 +46,10 @@ wasm-bindgen "$target_dir/wasm32-unknown-unknown/release/intent_snippet.wasm" \
   --remove-producers-section
 # wasm-opt -Oz, short import/export names, and a minified glue: see the script for why.
 node crates/snippet/build/minify.mjs "$out/_intent" "$WASM_OPT_BIN"
-# The loader is written to be read; it ships minified.
+# The loader is written to be read; it ships minified. So do the consent adapters, which the
+# loader imports only for a tag with data-consent-from (not part of the 12 KiB budget).
 node_modules/.bin/esbuild crates/snippet/js/intent.js --minify --target=es2017 --log-level=warning \
   --outfile="$out/intent.js"
+node_modules/.bin/esbuild crates/snippet/js/consent.js --minify --format=esm --target=es2017 \
+  --log-level=warning --outfile="$out/_intent/consent.js"
 echo "built $out"

@@ -26,6 +26,10 @@ for f in "${files[@]}"; do
   [ "$f" = "$dir/intent.js" ] && loader_gz=$gz
 done
 printf '%-36s %8d %8d\n' "snippet total (loader+glue+wasm)" "$raw_total" "$gz_total"
+# Loaded only for a tag with data-consent-from, after the snippet: not on the budget's path.
+adapters="$dir/_intent/consent.js"
+[ -f "$adapters" ] || { echo "size-check: $adapters is missing; run scripts/build-snippet.sh" >&2; exit 1; }
+printf '%-36s %8d %8d\n' "_intent/consent.js (only if asked)" "$(wc -c <"$adapters")" "$(gzip -9 -c "$adapters" | wc -c)"
 
 status=0
 if [ "$loader_gz" -gt "$loader_budget" ]; then

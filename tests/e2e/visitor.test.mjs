@@ -287,6 +287,32 @@ describe('a visitor in headless Chromium', () => {
     assert.equal((await served(page, '/product/'))['x-intent-tier'], 'ready');
   }));
 
+  test('the book-a-demo form sends demo_request, then identifies the visitor', journey(async () => {
+    const { context, wire } = await visitor();
+    const page = await context.newPage();
+    await served(page, '/book-a-demo/');
+    await waitForSnippet(page);
+    await page.fill('#demo-name', 'Jane Doe');
+    await page.fill('#demo-email', ' Jane@Acme.com ');
+    await page.selectOption('#demo-size', '51-200');
+    await page.click('#demo-form button[type=submit]');
+    await page.locator('#demo-thanks').waitFor({ state: 'visible' });
+
+    // The request is counted first: identify waits for its answer and goes in a call of its own.
+    await until(() => wire.events('identify').length === 1, 'the identify event');
+    const bodies = wire.collectBodies();
+    const first = bodies.findIndex((b) => b.events.some((e) => e.type === 'event'));
+    const second = bodies.findIndex((b) => b.events.some((e) => e.type === 'identify'));
+    assert.ok(first >= 0 && second > first, JSON.stringify(bodies));
+    assert.deepEqual(bodies[first].events.find((e) => e.type === 'event'),
+      { type: 'event', name: 'demo_request', props: { size: '51-200' } });
+    assert.deepEqual(wire.events('identify'),
+      [{ type: 'identify', email: 'Jane@Acme.com', traits: { company_size: '51-200' } }]);
+    assert.deepEqual(await waitForTier(page, 'ready'), { hero: HERO.ready, tier: 'ready' });
+    assert.equal(await page.evaluate(() => JSON.stringify(localStorage).includes('@')), false,
+      'the email is not stored in the browser');
+  }));
+
   test('the tag included twice sends each event once', journey(async () => {
     const { context, wire } = await visitor();
     const TAG = '<script defer src="/intent.js" data-site="demo"></script>';

@@ -10,7 +10,7 @@ use intent_policy::CRAWLER_PATTERN;
 use wasm_bindgen::JsValue;
 
 use crate::config::Config;
-use crate::dom::{call1, get, get_str, Page};
+use crate::dom::{get, is, try_call_s, Page};
 
 /// Why a visitor is not tracked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +26,7 @@ pub(crate) enum Off {
 /// `None` if the visitor may be tracked, else why not.
 pub(crate) fn check(page: &Page, config: &Config) -> Option<Off> {
     let nav = &page.navigator;
-    let dnt = |obj: &JsValue| get_str(obj, "doNotTrack").as_deref() == Some("1");
+    let dnt = |obj: &JsValue| is(&get(obj, "doNotTrack"), "1");
     if get(nav, "globalPrivacyControl").is_truthy() || dnt(nav) || dnt(&page.window) {
         return Some(Off::VisitorChoice);
     }
@@ -41,12 +41,12 @@ pub(crate) fn check(page: &Page, config: &Config) -> Option<Off> {
     if ua_matches(CRAWLER_PATTERN) || (automated && !allowed) {
         return Some(Off::Bot);
     }
-    let meta = call1(
+    let meta = try_call_s(
         &page.document,
         "querySelector",
-        &JsValue::from_str("meta[name=intent-edge][content=off]"),
+        "meta[name=intent-edge][content=off]",
     );
-    if config.off || meta.is_ok_and(|m| m.is_object()) {
+    if config.off || meta.is_object() {
         return Some(Off::Page);
     }
     None
