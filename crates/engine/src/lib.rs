@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod audit;
 mod config;
 mod decide;
 mod event;
@@ -36,13 +37,18 @@ mod fold;
 mod limits;
 mod locate;
 mod pattern;
+mod preview;
 mod profile;
+mod replay;
 mod rules;
 mod simulate;
 mod time;
 mod token;
 mod url;
 
+pub use crate::audit::{
+    AudienceStats, Audit, AuditPeriod, ConditionStats, PageStats, TierPages, Warning,
+};
 pub use crate::config::{
     ClickCondition, Condition, EngagedCondition, EventCondition, LastSeenCondition,
     ReferrerCondition, Rule, RulesConfig, ScoreCondition, ScoreConfig, ScoreSignal, Signal,
@@ -52,7 +58,9 @@ pub use crate::decide::Decision;
 pub use crate::event::{CollectRequest, Event, LogEvent, PropValue};
 pub use crate::explain::{Check, Explanation, RuleCheck};
 pub use crate::limits::Limits;
+pub use crate::preview::{preview, AudienceChange, Move, Preview, PREVIEW_MOVES_LISTED};
 pub use crate::profile::{Profile, ProfileSummary};
+pub use crate::replay::{VisitorEvents, VisitorLog};
 pub use crate::rules::Rules;
 pub use crate::simulate::{simulate, SimulatedVisitor, Simulation};
 pub use crate::time::Timestamp;

@@ -9,7 +9,9 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use intent_engine::{simulate, Keyring, LogEvent, Rules, Timestamp};
+use intent_engine::{simulate, AuditPeriod, Keyring, LogEvent, Rules, Timestamp, VisitorLog};
+
+mod sample;
 
 #[derive(Parser)]
 #[command(
@@ -71,6 +73,47 @@ enum Command {
         /// Print the profile and the explanation as JSON instead of words.
         #[arg(long)]
         json: bool,
+    },
+    /// Audit rules over a period of an event log: members, entries and exits per tier and
+    /// segment, how often each condition was true, the pages each tier used most, and warnings
+    /// (an audience no one reaches or almost everyone does, a condition never true, a shadowed
+    /// tier, rules not reviewed for 30 days).
+    Audit {
+        /// The rules JSON file; the built-in default rules when absent.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// The event log, JSON Lines (`-` for standard input).
+        #[arg(long)]
+        events: PathBuf,
+        /// The period's start, RFC 3339 (default: 30 days before its end).
+        #[arg(long)]
+        from: Option<String>,
+        /// The period's end, RFC 3339 (default: the log's latest event).
+        #[arg(long)]
+        to: Option<String>,
+        /// When the rules were last reviewed, that is published, RFC 3339; rules older than
+        /// 30 days at the period's end are flagged. Unknown when absent.
+        #[arg(long)]
+        reviewed: Option<String>,
+        /// Print the report as JSON instead of words.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a synthetic event log of the demo site (JSON Lines), the same for the same seed:
+    /// traffic to try `simulate`, `audit` and the console's preview on.
+    SampleTraffic {
+        /// How many visitors.
+        #[arg(long, default_value_t = 1000)]
+        visitors: u32,
+        /// How many days, ending at `--end`.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// The end of the period, RFC 3339.
+        #[arg(long, default_value = "2026-11-30T00:00:00Z")]
+        end: String,
+        /// The seed: another seed, other visitors.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Validate a rules config, then publish it through the worker's admin API.
     Publish {
@@ -134,6 +177,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
             at,
             json,
         } => token_cmd(&token, &site, &keys, rules.as_deref(), at.as_deref(), json),
+        Command::Audit {
+            rules,
+            events,
+            from,
+            to,
+            reviewed,
+            json,
+        } => audit_cmd(
+            rules.as_deref(),
+            &events,
+            [from.as_deref(), to.as_deref(), reviewed.as_deref()],
+            json,
+        ),
+        Command::SampleTraffic {
+            visitors,
+            days,
+            end,
+            seed,
+        } => {
+            let end = Timestamp::parse_rfc3339(&end).map_err(|e| anyhow::anyhow!("--end: {e}"))?;
+            let mut out = io::stdout().lock();
+            out.write_all(sample::traffic(visitors, days, end, seed).as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Publish { file, url, token } => publish(&file, &url, &token),
     }
 }
@@ -224,25 +291,83 @@ fn read_inputs(inputs: &Inputs) -> Result<std::result::Result<Loaded, String>> {
         Err(message) => return Ok(Err(message)),
     };
     let at = evaluation_time(inputs.at.as_deref())?;
-    let reader: Box<dyn BufRead> = if inputs.events == Path::new("-") {
+    let log = match read_log(&inputs.events)? {
+        Ok(log) => log,
+        Err(message) => return Ok(Err(message)),
+    };
+    Ok(Ok(Loaded { rules, log, at }))
+}
+
+/// Reads an event log (`-` for standard input); a line that cannot be read as its message.
+fn read_log(path: &Path) -> Result<std::result::Result<Vec<LogEvent>, String>> {
+    let reader: Box<dyn BufRead> = if path == Path::new("-") {
         Box::new(BufReader::new(io::stdin()))
     } else {
-        let file = std::fs::File::open(&inputs.events)
-            .with_context(|| format!("reading {}", inputs.events.display()))?;
+        let file =
+            std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
         Box::new(BufReader::new(file))
     };
     let mut log = Vec::new();
     for (i, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("reading {}", inputs.events.display()))?;
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
         if line.trim().is_empty() {
             continue;
         }
         match LogEvent::parse(&line, i + 1) {
             Ok(e) => log.push(e),
-            Err(e) => return Ok(Err(format!("{}: {e}", inputs.events.display()))),
+            Err(e) => return Ok(Err(format!("{}: {e}", path.display()))),
         }
     }
-    Ok(Ok(Loaded { rules, log, at }))
+    Ok(Ok(log))
+}
+
+fn audit_cmd(
+    rules: Option<&Path>,
+    events: &Path,
+    [from, to, reviewed]: [Option<&str>; 3],
+    json: bool,
+) -> Result<ExitCode> {
+    let rules = match rules_or_builtin(rules)? {
+        Ok(r) => r,
+        Err(message) => {
+            eprintln!("{message}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let log = match read_log(events)? {
+        Ok(log) => VisitorLog::new(log),
+        Err(message) => {
+            eprintln!("{message}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let time = |flag: &str, text: Option<&str>| -> Result<Option<Timestamp>> {
+        text.map(|t| Timestamp::parse_rfc3339(t).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
+            .transpose()
+    };
+    let Some(to) = time("to", to)?.or_else(|| log.latest()) else {
+        eprintln!(
+            "{}: the log has no events, and no --to was given",
+            events.display()
+        );
+        return Ok(ExitCode::from(1));
+    };
+    let from = time("from", from)?.unwrap_or(to.plus_secs(-30 * 86_400));
+    if from > to {
+        bail!("--from ({from}) is after --to ({to})");
+    }
+    let period = AuditPeriod {
+        from,
+        to,
+        reviewed: time("reviewed", reviewed)?,
+    };
+    let report = rules.audit(&log, period);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn simulate_cmd(inputs: &Inputs) -> Result<ExitCode> {
