@@ -11,7 +11,7 @@ help:
 	@echo "make bench  - benchmarks against the budgets (not part of make test)"
 	@echo "make fuzz   - each fuzz target for 5 minutes (make test runs them for 15 s each)"
 
-test: test-engine test-worker fuzz-smoke test-snippet size test-bench test-e2e
+test: test-engine test-worker fuzz-smoke test-snippet size test-bench test-engine-wasm test-e2e
 
 # Engine and CLI: format, lints on native and wasm32, unit/golden/property tests, wasm32 build.
 test-engine: lint
@@ -101,3 +101,16 @@ size: snippet
 .PHONY: test-e2e
 test-e2e: worker site
 	source scripts/env.sh && node --test --test-concurrency=1 --test-timeout=120000 --test-reporter=spec tests/e2e/*.test.mjs
+
+# The console's engine (crates/engine-wasm): wasm-bindgen bindings built into dist/engine-wasm/.
+# Its tests load that build in Node 22 and hold it to what intentctl says about the same inputs.
+.PHONY: engine-wasm test-engine-wasm
+engine-wasm: setup
+	scripts/build-engine-wasm.sh
+
+test-engine-wasm: engine-wasm
+	$(CARGO) clippy -p intent-engine-wasm --all-targets -- -D warnings
+	$(CARGO) clippy -p intent-engine-wasm --target wasm32-unknown-unknown -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p intent-engine-wasm --no-deps
+	$(CARGO) test -p intent-engine-wasm
+	source scripts/env.sh && node --test --test-reporter=spec crates/engine-wasm/tests/*.test.mjs

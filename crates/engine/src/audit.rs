@@ -386,10 +386,17 @@ impl<'r> Auditor<'r> {
     /// Replays one visitor; `None` when they have no event in the period.
     fn visitor(&mut self, v: VisitorEvents<'_>) -> Option<VisitorTally> {
         let (from, to) = (self.period.from.secs(), self.period.to.secs());
-        let first_in = v
-            .events
-            .iter()
-            .position(|(t, _)| t.secs() >= from && t.secs() <= to)?;
+        let mut events = v.events().peekable();
+        let mut first = Vec::new();
+        while let Some((t, _)) = events.peek() {
+            if t.secs() >= from {
+                break;
+            }
+            first.extend(events.next());
+        }
+        if events.peek().is_none_or(|(t, _)| t.secs() > to) {
+            return None;
+        }
         let audiences = self.tiers + self.segments;
         let mut tally = VisitorTally {
             reached: vec![false; audiences],
@@ -401,7 +408,7 @@ impl<'r> Auditor<'r> {
         };
         let rules = self.rules;
         let mut profile = Profile::new(rules);
-        for (t, e) in &v.events[..first_in] {
+        for (t, e) in &first {
             profile.fold(rules, *t, e);
         }
         let mut state: Option<Snapshot> = None;
@@ -418,21 +425,18 @@ impl<'r> Auditor<'r> {
             state = Some(s);
             last = from;
         }
-        for (t, e) in v.events[first_in..]
-            .iter()
-            .take_while(|(t, _)| t.secs() <= to)
-        {
+        for (t, e) in events.take_while(|(t, _)| t.secs() <= to) {
             if state.is_some() {
                 for m in self.lapses(&profile, last, t.secs() - 1) {
                     let s = self.snapshot(&profile, Timestamp::from_secs(m));
                     self.step(s, &mut state, &mut tally);
                 }
             }
-            profile.fold(rules, *t, e);
-            let s = self.snapshot(&profile, *t);
+            profile.fold(rules, t, &e);
+            let s = self.snapshot(&profile, t);
             self.step(s, &mut state, &mut tally);
             let tier = state.as_ref().map_or(self.tiers - 1, |s| s.tier);
-            self.page(tier, e, &mut tally);
+            self.page(tier, &e, &mut tally);
             tally.events += 1;
             last = t.secs();
         }
