@@ -32,7 +32,7 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
 rm -rf "$out"
 mkdir -p "$out"
 wasm-bindgen "$target_dir/wasm32-unknown-unknown/release/intent_engine_wasm.wasm" \
-  --out-dir "$out" --target web --no-typescript --remove-producers-section
+  --out-dir "$out" --target web --no-typescript --remove-producers-section --omit-default-module-path
 "$WASM_OPT_BIN" -O3 --strip-debug --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
   "$out/intent_engine_wasm_bg.wasm" -o "$out/intent_engine_wasm_bg.wasm"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Assembles dist/site/, the worker's static assets: the demo site from www/ with the built
-# snippet from dist/snippet/ on top (intent.js and _intent/). A missing snippet build is
-# tolerated so the site and the worker can be worked on before the snippet exists.
+# snippet from dist/snippet/ on top (intent.js and _intent/), and the marketer's console from
+# dist/console/ (admin/). A missing snippet or console build is tolerated so the site and the
+# worker can be worked on before they exist.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
@@ -19,6 +20,11 @@ if [ -f dist/snippet/intent.js ]; then
   cp -R dist/snippet/. "$staging/"
 else
   echo "build-site: dist/snippet/ is not built yet (scripts/build-snippet.sh); /intent.js will be 404" >&2
+fi
+if [ -f dist/console/admin/index.html ]; then
+  cp -R dist/console/. "$staging/"
+else
+  echo "build-site: dist/console/ is not built yet (scripts/build-console.sh); /admin/ will be 404" >&2
 fi
 # Swap in one step so a running `wrangler dev` never sees a half-copied folder.
 rm -rf "$out"

@@ -184,6 +184,16 @@ pub fn audit(
     Ok(json!({"text": report.to_string(), "report": report}).to_string())
 }
 
+/// A day-by-day series of `days` days from `from_ms` under `rules`: JSON
+/// `{"tiers": [...], "days": [{"day", "active", "members": [...], "entries": [...]}]}`, members
+/// and newcomers per tier at each day's end (the console's overview).
+#[wasm_bindgen]
+pub fn daily(rules: &str, log: &Log, from_ms: f64, days: u32) -> Result<String, JsError> {
+    let rules = compile(rules, "the rules")?;
+    let series = log.inner.daily(&rules, time(from_ms), days.min(366));
+    Ok(json!({"tiers": rules.tier_names().collect::<Vec<_>>(), "days": series}).to_string())
+}
+
 /// What publishing `edited` in place of `published` would do to the log's visitors at
 /// `at_ms`: JSON of the engine's `Preview` (members per tier and segment before and after, and
 /// who moves). A broken `edited` config is an error with its line and field.

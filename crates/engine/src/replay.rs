@@ -269,6 +269,62 @@ impl VisitorLog {
     }
 }
 
+/// One day of a [`VisitorLog::daily`] series.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Day {
+    /// The day's start (UTC midnight, or the series' start).
+    pub day: Timestamp,
+    /// Visitors with an event that day.
+    pub active: usize,
+    /// Per tier (the rules' order, fallback last): visitors in it at the day's end.
+    pub members: Vec<usize>,
+    /// Per tier: visitors in it at the day's end who were not at the previous day's end.
+    pub entries: Vec<usize>,
+}
+
+impl VisitorLog {
+    /// A day-by-day series of `days` days from `from`: active visitors, and each tier's members
+    /// and newcomers at each day's end (visitors seen by then), for the console's overview.
+    pub fn daily(&self, rules: &Rules, from: Timestamp, days: u32) -> Vec<Day> {
+        let tiers: Vec<&str> = rules.tier_names().collect();
+        let mut out: Vec<Day> = (0..days)
+            .map(|d| Day {
+                day: from.plus_secs(i64::from(d) * 86_400),
+                active: 0,
+                members: vec![0; tiers.len()],
+                entries: vec![0; tiers.len()],
+            })
+            .collect();
+        for v in self.visitors() {
+            let mut profile = Profile::new(rules);
+            let mut events = v.events.iter().peekable();
+            let mut before: Option<usize> = None;
+            for day in out.iter_mut() {
+                let end = day.day.secs() + 86_400;
+                let mut active = false;
+                while let Some(c) = events.next_if(|c| c.at < end) {
+                    active |= c.at >= day.day.secs();
+                    profile.fold(rules, Timestamp::from_secs(c.at), &self.event(c));
+                }
+                day.active += usize::from(active);
+                if profile.is_new() {
+                    continue;
+                }
+                let d = rules.decide(&profile, Timestamp::from_secs(end - 1));
+                let Some(t) = tiers.iter().position(|t| *t == d.tier) else {
+                    continue;
+                };
+                day.members[t] += 1;
+                if before != Some(t) {
+                    day.entries[t] += 1;
+                }
+                before = Some(t);
+            }
+        }
+        out
+    }
+}
+
 /// `url` as its path, lower-cased, and with `utm` its UTM parameters as they were written.
 fn compact_url(url: &str, utm: bool) -> Cow<'_, str> {
     let path = url::path_of(url);
@@ -334,6 +390,28 @@ mod tests {
         assert_eq!((log.len(), log.visitor_count()), (4, 2));
         let bad = VisitorLog::from_jsonl("{}\n").unwrap_err();
         assert_eq!(bad.line, 1);
+    }
+
+    #[test]
+    fn a_daily_series_counts_members_and_newcomers_at_each_days_end() {
+        let log = VisitorLog::from_jsonl(concat!(
+            r#"{"visitor":"a","ts":"2026-11-01T10:00:00Z","type":"pageview","url":"/pricing"}"#,
+            "\n",
+            r#"{"visitor":"a","ts":"2026-11-02T10:00:00Z","type":"pageview","url":"/pricing"}"#,
+            "\n",
+            r#"{"visitor":"a","ts":"2026-11-02T11:00:00Z","type":"pageview","url":"/pricing"}"#,
+            "\n",
+            r#"{"visitor":"b","ts":"2026-11-02T10:00:00Z","type":"pageview","url":"/blog"}"#,
+            "\n",
+        ))
+        .unwrap();
+        let from = Timestamp::parse_rfc3339("2026-11-01T00:00:00Z").unwrap();
+        let days = log.daily(Rules::builtin(), from, 3);
+        let row = |d: &Day| (d.active, d.members.clone(), d.entries.clone());
+        // Tiers: ready, evaluating, researching.
+        assert_eq!(row(&days[0]), (1, vec![0, 1, 0], vec![0, 1, 0]));
+        assert_eq!(row(&days[1]), (2, vec![1, 0, 1], vec![1, 0, 1]));
+        assert_eq!(row(&days[2]), (0, vec![1, 0, 1], vec![0, 0, 0]));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -39,6 +40,10 @@ enum Command {
     Simulate {
         #[command(flatten)]
         inputs: Inputs,
+        /// Also print on stderr, as one JSON line after `timings: `, how long reading the log
+        /// (JSON), grouping it, replaying it (folding and deciding) and writing took.
+        #[arg(long)]
+        timings: bool,
     },
     /// Explain in words why one visitor of an event log got their tier.
     Explain {
@@ -163,7 +168,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", Rules::builtin_json());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Simulate { inputs } => simulate_cmd(&inputs),
+        Command::Simulate { inputs, timings } => simulate_cmd(&inputs, timings),
         Command::Explain {
             visitor,
             inputs,
@@ -370,23 +375,40 @@ fn audit_cmd(
     Ok(ExitCode::SUCCESS)
 }
 
-fn simulate_cmd(inputs: &Inputs) -> Result<ExitCode> {
+fn simulate_cmd(inputs: &Inputs, timings: bool) -> Result<ExitCode> {
+    let started = Instant::now();
     let Some(Loaded { rules, log, at }) = load(inputs)? else {
         return Ok(ExitCode::from(1));
     };
-    let sim = simulate(&rules, &log, at);
+    let read = started.elapsed();
+    let total_events = log.len();
+    let log = VisitorLog::new(log);
+    let grouped = started.elapsed() - read;
+    // Replaying: each visitor's events folded into a profile, then the decision.
+    let replay_start = Instant::now();
+    let mut replayed_events = 0;
+    let results: Vec<_> = log
+        .visitors()
+        .map(|v| {
+            let (profile, n) = v.profile_at(&rules, at);
+            replayed_events += n;
+            let d = rules.decide(&profile, at);
+            (v.visitor, profile, d)
+        })
+        .collect();
+    let replayed = replay_start.elapsed();
+    let write_start = Instant::now();
     let mut tally: BTreeMap<String, usize> =
         rules.tier_names().map(|t| (t.to_owned(), 0)).collect();
     let stdout = io::stdout();
-    let mut out = stdout.lock();
-    for v in &sim.visitors {
-        let d = rules.decide(&v.profile, at);
+    let mut out = io::BufWriter::new(stdout.lock());
+    for (visitor, profile, d) in &results {
         *tally.entry(d.tier.to_owned()).or_default() += 1;
         let mut line = serde_json::json!({
-            "visitor": v.visitor,
+            "visitor": visitor,
             "tier": d.tier,
             "segments": d.segments,
-            "visits": v.profile.summary(&rules).visits,
+            "visits": profile.summary(&rules).visits,
         });
         if let (Some(score), Some(obj)) = (d.score, line.as_object_mut()) {
             obj.insert(
@@ -396,7 +418,9 @@ fn simulate_cmd(inputs: &Inputs) -> Result<ExitCode> {
         }
         writeln!(out, "{line}")?;
     }
-    let total = sim.visitors.len().max(1) as f64;
+    out.flush()?;
+    let written = write_start.elapsed();
+    let total = results.len().max(1) as f64;
     let parts: Vec<String> = rules
         .tier_names()
         .map(|t| {
@@ -404,12 +428,13 @@ fn simulate_cmd(inputs: &Inputs) -> Result<ExitCode> {
             format!("{t} {n} ({:.0}%)", n as f64 * 100.0 / total)
         })
         .collect();
+    let after_at = total_events - replayed_events;
     eprintln!(
         "{} visitors, {} events{} — rules {} at {}",
-        sim.visitors.len(),
-        log.len() - sim.after_at,
-        if sim.after_at > 0 {
-            format!(" ({} after --at left out)", sim.after_at)
+        results.len(),
+        replayed_events,
+        if after_at > 0 {
+            format!(" ({after_at} after --at left out)")
         } else {
             String::new()
         },
@@ -417,6 +442,26 @@ fn simulate_cmd(inputs: &Inputs) -> Result<ExitCode> {
         at
     );
     eprintln!("tiers: {}", parts.join(", "));
+    if timings {
+        let per_s =
+            |n: usize, d: std::time::Duration| (n as f64 / d.as_secs_f64().max(1e-9)).round();
+        let all = started.elapsed();
+        eprintln!(
+            "timings: {}",
+            serde_json::json!({
+                "events": total_events,
+                "replayed_events": replayed_events,
+                "read_ms": read.as_secs_f64() * 1e3,
+                "read_events_per_s": per_s(total_events, read),
+                "group_ms": grouped.as_secs_f64() * 1e3,
+                "replay_ms": replayed.as_secs_f64() * 1e3,
+                "replay_events_per_s": per_s(replayed_events, replayed),
+                "write_ms": written.as_secs_f64() * 1e3,
+                "total_ms": all.as_secs_f64() * 1e3,
+                "total_events_per_s": per_s(total_events, all),
+            })
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
