@@ -65,7 +65,12 @@ describe('the console', () => {
     page.on('pageerror', (e) => problems.push(e.message));
     page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
     try {
-      await page.goto('/admin/');
+      const collects = [];
+      page.on('request', (r) => { if (new URL(r.url()).pathname === '/v1/collect') collects.push(r.url()); });
+      const first = await page.goto('/admin/');
+      // The console is not a page of the site: passed through untouched, never tracked.
+      assert.equal(first.headers()['x-intent-tier'], undefined);
+      assert.equal(await page.locator('script[src*="intent.js"]').count(), 0);
 
       // A wrong token is refused with a clear message, and nothing is stored.
       await page.getByLabel('Admin token').fill('not-the-admin-token-not-the-admin-token');
@@ -139,6 +144,7 @@ describe('the console', () => {
       await page.locator('.verdict.good', { hasText: 'as published' }).waitFor();
       assert.equal(await page.locator('.live code').textContent(), JSON.parse(await (await fetch(`${w.url}/v1/health`)).text()).rules);
 
+      assert.deepEqual(collects, [], 'the console records nothing about the marketer');
       // The wrong token's 401, and the 404s of the APIs this worker does not have yet, are the
       // browser's own log lines about answers the console handled; nothing else may appear.
       assert.deepEqual(problems.filter((p) => !/^Failed to load resource: .* (401|404) /.test(p)), [], 'no errors in the page');
