@@ -36,7 +36,8 @@ function SignIn({ onSignedIn, notice }) {
     if (!token) return setError('Enter the admin token.');
     setBusy(true);
     try {
-      await call('/v1/admin/rules', { method: 'HEAD', token });
+      // GET rather than HEAD: a refusal's JSON body says why (a closed admin API, say).
+      await call('/v1/admin/rules', { token });
       session.set(token);
       onSignedIn();
     } catch (err) {

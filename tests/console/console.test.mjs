@@ -38,6 +38,8 @@ async function setEditorText(page, text) {
   await page.locator('.cm-content').click();
   await page.keyboard.press('ControlOrMeta+A');
   await page.keyboard.insertText(text);
+  // Back to the top, where the edits of these tests are, for the screenshots.
+  await page.keyboard.press('ControlOrMeta+Home');
 }
 
 async function admin(w, path, init = {}) {
@@ -123,7 +125,9 @@ describe('the console', () => {
       assert.match(await moved.textContent(), /ready\s*→\s*evaluating/);
       assert.equal(await page.locator('.moves li').count(), 1);
       // The changes against the published rules are shown in the editor.
-      assert.ok(await page.locator('.cm-changedLine, .cm-insertedLine').count() > 0, 'changed lines are marked');
+      const changedLine = page.locator('.cm-changedLine, .cm-insertedLine').first();
+      await changedLine.waitFor();
+      await changedLine.scrollIntoViewIfNeeded();
       await page.screenshot({ path: join(SHOTS, 'rules-preview.png'), fullPage: true });
       await page.setViewportSize({ width: 390, height: 844 });
       await page.screenshot({ path: join(SHOTS, 'rules-preview-390.png'), fullPage: true });
