@@ -60,7 +60,7 @@ pub use crate::explain::{Check, Explanation, RuleCheck};
 pub use crate::limits::Limits;
 pub use crate::preview::{preview, AudienceChange, Move, Preview, PREVIEW_MOVES_LISTED};
 pub use crate::profile::{Profile, ProfileSummary};
-pub use crate::replay::{Day, VisitorEvents, VisitorLog};
+pub use crate::replay::{Day, Replayed, VisitorEvents, VisitorLog};
 pub use crate::rules::Rules;
 pub use crate::simulate::{simulate, SimulatedVisitor, Simulation};
 pub use crate::time::Timestamp;

@@ -93,6 +93,19 @@ impl<'l> VisitorEvents<'l> {
     }
 }
 
+/// One visitor at the end of [`VisitorLog::replay`].
+#[derive(Debug, Clone, Copy)]
+pub struct Replayed<'l, 'p> {
+    /// The visitor's id from the log.
+    pub visitor: &'l str,
+    /// Their profile at the evaluation time.
+    pub profile: &'p Profile,
+    /// How many of their events were folded in (the others are later).
+    pub events: usize,
+    /// Visits the profile has seen.
+    pub visits: u32,
+}
+
 /// Numbers texts as a log is read.
 #[derive(Default)]
 struct Interner {
@@ -229,6 +242,41 @@ impl VisitorLog {
                 name: Cow::Borrowed(self.text(name)),
                 props: self.props.get(props as usize).cloned().unwrap_or_default(),
             },
+        }
+    }
+
+    /// Replays every visitor's events up to `at` and hands each visitor's profile to `each`, in
+    /// order of first appearance. One profile's memory serves every visitor in turn, so a
+    /// month of traffic replays without allocating per visitor.
+    pub fn replay<'l>(
+        &'l self,
+        rules: &Rules,
+        at: Timestamp,
+        mut each: impl FnMut(Replayed<'l, '_>),
+    ) {
+        let mut profile = Profile::new(rules);
+        for v in self.visitors() {
+            // A fresh profile, keeping the lists' memory.
+            let (mut visits, mut hits) = (
+                std::mem::take(&mut profile.visits),
+                std::mem::take(&mut profile.hits),
+            );
+            visits.clear();
+            hits.clear();
+            profile = Profile::new(rules);
+            profile.visits = visits;
+            profile.hits = hits;
+            let mut n = 0;
+            for c in v.events.iter().take_while(|c| c.at <= at.secs()) {
+                profile.fold(rules, Timestamp::from_secs(c.at), &self.event(c));
+                n += 1;
+            }
+            each(Replayed {
+                visitor: v.visitor,
+                profile: &profile,
+                events: n,
+                visits: profile.visits_total,
+            });
         }
     }
 
@@ -390,6 +438,37 @@ mod tests {
         assert_eq!((log.len(), log.visitor_count()), (4, 2));
         let bad = VisitorLog::from_jsonl("{}\n").unwrap_err();
         assert_eq!(bad.line, 1);
+    }
+
+    #[test]
+    fn replaying_with_one_profile_gives_each_visitors_own() {
+        let log = VisitorLog::from_jsonl(concat!(
+            r#"{"visitor":"a","ts":"2026-11-01T10:00:00Z","type":"pageview","url":"/pricing"}"#,
+            "\n",
+            r#"{"visitor":"a","ts":"2026-11-03T10:00:00Z","type":"pageview","url":"/pricing"}"#,
+            "\n",
+            r#"{"visitor":"b","ts":"2026-11-02T10:00:00Z","type":"pageview","url":"/blog"}"#,
+            "\n",
+            r#"{"visitor":"c","ts":"2026-12-02T10:00:00Z","type":"pageview","url":"/blog"}"#,
+            "\n",
+        ))
+        .unwrap();
+        let rules = Rules::builtin();
+        let at = Timestamp::parse_rfc3339("2026-11-30T00:00:00Z").unwrap();
+        let mut seen = Vec::new();
+        log.replay(rules, at, |r| {
+            let (own, n) = log
+                .visitors()
+                .find(|v| v.visitor == r.visitor)
+                .unwrap()
+                .profile_at(rules, at);
+            assert_eq!((&own, n), (r.profile, r.events), "{}", r.visitor);
+            seen.push((r.visitor.to_owned(), r.events, r.visits));
+        });
+        assert_eq!(
+            seen,
+            [("a".into(), 2, 2), ("b".into(), 1, 1), ("c".into(), 0, 0)]
+        );
     }
 
     #[test]

@@ -387,28 +387,24 @@ fn simulate_cmd(inputs: &Inputs, timings: bool) -> Result<ExitCode> {
     // Replaying: each visitor's events folded into a profile, then the decision.
     let replay_start = Instant::now();
     let mut replayed_events = 0;
-    let results: Vec<_> = log
-        .visitors()
-        .map(|v| {
-            let (profile, n) = v.profile_at(&rules, at);
-            replayed_events += n;
-            let d = rules.decide(&profile, at);
-            (v.visitor, profile, d)
-        })
-        .collect();
+    let mut results = Vec::with_capacity(log.visitor_count());
+    log.replay(&rules, at, |r| {
+        replayed_events += r.events;
+        results.push((r.visitor, r.visits, rules.decide(r.profile, at)));
+    });
     let replayed = replay_start.elapsed();
     let write_start = Instant::now();
     let mut tally: BTreeMap<String, usize> =
         rules.tier_names().map(|t| (t.to_owned(), 0)).collect();
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    for (visitor, profile, d) in &results {
+    for (visitor, visits, d) in &results {
         *tally.entry(d.tier.to_owned()).or_default() += 1;
         let mut line = serde_json::json!({
             "visitor": visitor,
             "tier": d.tier,
             "segments": d.segments,
-            "visits": profile.summary(&rules).visits,
+            "visits": visits,
         });
         if let (Some(score), Some(obj)) = (d.score, line.as_object_mut()) {
             obj.insert(
