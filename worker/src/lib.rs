@@ -14,9 +14,13 @@
 pub mod api_error;
 pub mod auth;
 pub mod cookie;
+pub mod headers;
 pub mod privacy;
 pub mod rewrite;
+pub mod routes;
+pub mod rules_cache;
 pub mod settings;
+pub mod visitor;
 
 #[cfg(target_arch = "wasm32")]
 pub mod runtime;

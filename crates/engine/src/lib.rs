@@ -34,6 +34,8 @@ mod decide;
 mod event;
 mod explain;
 mod fold;
+mod identity;
+mod lapse;
 mod limits;
 mod locate;
 mod pattern;
@@ -41,6 +43,7 @@ mod preview;
 mod profile;
 mod replay;
 mod rules;
+mod sanitize;
 mod simulate;
 mod time;
 mod token;
@@ -57,6 +60,7 @@ pub use crate::config::{
 pub use crate::decide::Decision;
 pub use crate::event::{CollectRequest, Event, LogEvent, PropValue};
 pub use crate::explain::{Check, Explanation, RuleCheck};
+pub use crate::identity::{account_of, company_domain, is_free_mail, Email, COMPANY_DOMAIN};
 pub use crate::limits::Limits;
 pub use crate::preview::{preview, AudienceChange, Move, Preview, PREVIEW_MOVES_LISTED};
 pub use crate::profile::{Profile, ProfileSummary};
@@ -70,6 +74,7 @@ pub use crate::token::{FreshReason, Keyring};
 pub mod errors {
     pub use crate::config::ConfigError;
     pub use crate::event::{LogError, RequestError};
+    pub use crate::identity::IdentityError;
     pub use crate::time::TimeError;
     pub use crate::token::KeyError;
 }

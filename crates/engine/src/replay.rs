@@ -6,7 +6,7 @@
 //! The events are kept in a compact form that folds exactly as the originals do. A page's URL
 //! becomes its lower-cased path, with only the UTM parameters of its query (all that a visit's
 //! landing page is tested on); titles and the pages of clicks, which nothing reads, are
-//! dropped. Texts are interned: an event is a few bytes naming its texts by number, and the few
+//! dropped, and so are an `identify` event's email and traits, which folding ignores. Texts are interned: an event is a few bytes naming its texts by number, and the few
 //! hundred distinct paths of a site stay in the processor's cache while a month of traffic
 //! streams past, where one heap string per event made every event a cache miss. A test holds
 //! replaying the compact log to replaying the log as read.
@@ -47,10 +47,25 @@ const NONE: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy)]
 enum What {
-    Pageview { url: u32, referrer: u32 },
-    Engagement { url: u32, seconds: f64, scroll: f64 },
-    Click { target: u32 },
-    Event { name: u32, props: u32 },
+    Pageview {
+        url: u32,
+        referrer: u32,
+    },
+    Engagement {
+        url: u32,
+        seconds: f64,
+        scroll: f64,
+    },
+    Click {
+        target: u32,
+    },
+    Event {
+        name: u32,
+        props: u32,
+    },
+    /// Who the visitor is: folding ignores it, so the compact log keeps neither the email nor
+    /// the traits, only that it happened.
+    Identify,
 }
 
 /// One visitor of a [`VisitorLog`]: their id and their events in time order.
@@ -164,6 +179,7 @@ impl VisitorLog {
                 Event::Click { target, .. } => What::Click {
                     target: texts.id(&target),
                 },
+                Event::Identify { .. } => What::Identify,
                 Event::Event { name, props: p } => {
                     let n = if p.is_empty() {
                         NONE
@@ -241,6 +257,10 @@ impl VisitorLog {
             What::Event { name, props } => Event::Event {
                 name: Cow::Borrowed(self.text(name)),
                 props: self.props.get(props as usize).cloned().unwrap_or_default(),
+            },
+            What::Identify => Event::Identify {
+                email: None,
+                traits: BTreeMap::new(),
             },
         }
     }

@@ -1,10 +1,5 @@
-//! The active rules: read from KV, cached in the isolate, never absent.
-//!
-//! Each isolate keeps the rules it compiled for `RULES_CACHE_SECONDS`, so the hot path does no
-//! KV read and no JSON parsing. When the KV value is missing, empty or invalid, or KV cannot be
-//! read, the isolate keeps serving the last config that was valid, and without one the
-//! built-in default rules: the worker never runs without rules and never fails a visitor
-//! because of a bad publish or a KV outage.
+//! The active rules, read from KV through the isolate's cache (`crate::rules_cache`, where the
+//! policy is, and its tests).
 //!
 //! A read is given `RULES_KV_TIMEOUT_MS`. Past that, the request goes on with the fallback and
 //! the read carries on after the answer (`wait_until`): whatever it brings becomes the
@@ -12,128 +7,25 @@
 //! isolate and cache lifetime. `0` never waits: every read finishes in the background.
 
 use std::cell::RefCell;
-use std::ops::Deref;
-use std::rc::Rc;
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use intent_engine::Rules;
 use worker::{console_error, console_warn, Context, Delay, Env, KvError};
 
+use crate::rules_cache::{ActiveRules, Fallback, RulesCache, SharedRules, Source};
 use crate::settings::{keys, names, Settings};
 
-/// Where the active rules came from; sent as `X-Intent-Rules-Source`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// The valid config published in KV.
-    Kv,
-    /// KV's value is missing, empty or invalid; this isolate's last valid config is used.
-    LastGood,
-    /// Nothing valid was ever read; the built-in default rules are used.
-    Builtin,
-}
-
-impl Source {
-    /// The header value.
-    pub fn label(self) -> &'static str {
-        match self {
-            Source::Kv => "kv",
-            Source::LastGood => "last-good",
-            Source::Builtin => "builtin",
-        }
-    }
-}
-
-/// A config read from KV or published through the admin API: compiled, and the text exactly as
-/// it was published.
-pub struct Published {
-    rules: Rules,
-    text: String,
-}
-
-/// Compiled rules, shared by the requests of one isolate.
-#[derive(Clone)]
-pub enum SharedRules {
-    /// The built-in default.
-    Builtin,
-    /// A config read from KV or published through the admin API.
-    Loaded(Rc<Published>),
-}
-
-impl SharedRules {
-    fn loaded(rules: Rules, text: String) -> SharedRules {
-        SharedRules::Loaded(Rc::new(Published { rules, text }))
-    }
-
-    /// The config as `GET /v1/admin/rules` answers it: the text as it was published (so it
-    /// can be edited and published again, and is never larger than a publish allows), or the
-    /// built-in default rules as `intentctl defaults` prints them.
-    pub fn text(&self) -> &str {
-        match self {
-            SharedRules::Builtin => Rules::builtin_json(),
-            SharedRules::Loaded(p) => &p.text,
-        }
-    }
-}
-
-impl Deref for SharedRules {
-    type Target = Rules;
-    fn deref(&self) -> &Rules {
-        match self {
-            SharedRules::Builtin => Rules::builtin(),
-            SharedRules::Loaded(p) => &p.rules,
-        }
-    }
-}
-
-/// The rules a request runs with.
-#[derive(Clone)]
-pub struct ActiveRules {
-    /// The compiled rules.
-    pub rules: SharedRules,
-    /// Where they came from.
-    pub source: Source,
-}
-
-impl ActiveRules {
-    /// Response headers naming the active config.
-    pub fn headers(&self) -> [(&'static str, String); 2] {
-        [
-            ("x-intent-rules", self.rules.id().to_owned()),
-            ("x-intent-rules-source", self.source.label().to_owned()),
-        ]
-    }
-}
-
-struct Cached {
-    active: ActiveRules,
-    /// The KV text the active rules were compiled from (to skip recompiling unchanged text).
-    text: Option<String>,
-    loaded_at_ms: f64,
-}
-
-#[derive(Default)]
-struct Cache {
-    current: Option<Cached>,
-    last_good: Option<SharedRules>,
-}
-
 thread_local! {
-    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+    static CACHE: RefCell<RulesCache> = RefCell::new(RulesCache::default());
 }
 
 /// The rules for this request: from the isolate cache while it is fresh, else from KV, else
 /// the fallback.
 pub async fn active(env: &Env, wctx: &Context, settings: &Settings, now_ms: f64) -> ActiveRules {
-    let cached = CACHE.with(|c| {
-        c.borrow().current.as_ref().and_then(|cur| {
-            (now_ms - cur.loaded_at_ms < settings.rules_cache_ms as f64).then(|| cur.active.clone())
-        })
-    });
-    if let Some(active) = cached {
+    if let Some(active) = CACHE.with(|c| c.borrow().fresh(now_ms, settings.rules_cache_ms)) {
         return active;
     }
-
     let kv = match env.kv(names::RULES_KV) {
         Ok(kv) => kv,
         Err(err) => {
@@ -161,10 +53,32 @@ pub async fn active(env: &Env, wctx: &Context, settings: &Settings, now_ms: f64)
     unreadable(now_ms)
 }
 
+/// Rules for a route that does not use them (the snippet files, a wrong method): the built-in
+/// ones, without a KV read.
+pub fn idle() -> ActiveRules {
+    ActiveRules {
+        rules: SharedRules::Builtin,
+        source: Source::Builtin,
+    }
+}
+
 /// Caches what a KV read brought: rules text (or nothing published), or a failure.
 fn arrived(result: Result<Option<String>, KvError>, now_ms: f64) -> ActiveRules {
     match result {
-        Ok(text) => remember(text, now_ms),
+        Ok(text) => {
+            let (active, why) = CACHE.with(|c| c.borrow_mut().arrived(text, now_ms));
+            match why {
+                Some(Fallback::Invalid(err)) => {
+                    console_error!("the rules in KV are invalid ({err}); using the fallback rules")
+                }
+                Some(Fallback::NothingPublished) => console_warn!(
+                    "no rules published in KV (key `{}`); using the fallback rules",
+                    keys::RULES
+                ),
+                None => {}
+            }
+            active
+        }
         Err(err) => {
             console_error!("reading the rules from KV failed: {err}; using the fallback rules");
             unreadable(now_ms)
@@ -172,112 +86,12 @@ fn arrived(result: Result<Option<String>, KvError>, now_ms: f64) -> ActiveRules 
     }
 }
 
-/// KV could not be read: the fallback rules, cached for the usual lifetime so that a KV
-/// outage costs one failed read per isolate and lifetime, not one per request.
 fn unreadable(now_ms: f64) -> ActiveRules {
-    CACHE.with(|c| {
-        let mut cache = c.borrow_mut();
-        let active = fallback(&cache);
-        cache.current = Some(Cached {
-            active: active.clone(),
-            text: None,
-            loaded_at_ms: now_ms,
-        });
-        active
-    })
-}
-
-/// Compiles `text` (unless it is what the cache already holds) and makes it the cached state.
-fn remember(text: Option<String>, now_ms: f64) -> ActiveRules {
-    CACHE.with(|c| {
-        let mut cache = c.borrow_mut();
-        let text = text.filter(|t| !t.trim().is_empty());
-
-        // Unchanged text: keep the compiled rules, just restart the clock.
-        if let Some(cur) = cache.current.as_mut() {
-            if cur.text.is_some() && cur.text == text {
-                cur.loaded_at_ms = now_ms;
-                return cur.active.clone();
-            }
-        }
-
-        // The last good text again (KV is back after an outage): no need to compile it anew.
-        if let (Some(t), Some(good)) = (&text, &cache.last_good) {
-            if t == good.text() {
-                let active = ActiveRules {
-                    rules: good.clone(),
-                    source: Source::Kv,
-                };
-                cache.current = Some(Cached {
-                    active: active.clone(),
-                    text,
-                    loaded_at_ms: now_ms,
-                });
-                return active;
-            }
-        }
-
-        let active = match &text {
-            Some(t) => match Rules::from_json(t) {
-                Ok(rules) => {
-                    let rules = SharedRules::loaded(rules, t.clone());
-                    cache.last_good = Some(rules.clone());
-                    ActiveRules {
-                        rules,
-                        source: Source::Kv,
-                    }
-                }
-                Err(err) => {
-                    console_error!("the rules in KV are invalid ({err}); using the fallback rules");
-                    fallback(&cache)
-                }
-            },
-            None => {
-                console_warn!(
-                    "no rules published in KV (key `{}`); using the fallback rules",
-                    keys::RULES
-                );
-                fallback(&cache)
-            }
-        };
-        cache.current = Some(Cached {
-            active: active.clone(),
-            text,
-            loaded_at_ms: now_ms,
-        });
-        active
-    })
-}
-
-fn fallback(cache: &Cache) -> ActiveRules {
-    match &cache.last_good {
-        Some(rules) => ActiveRules {
-            rules: rules.clone(),
-            source: Source::LastGood,
-        },
-        None => ActiveRules {
-            rules: SharedRules::Builtin,
-            source: Source::Builtin,
-        },
-    }
+    CACHE.with(|c| c.borrow_mut().unreadable(now_ms))
 }
 
 /// Makes freshly published rules active in this isolate at once (other isolates follow
 /// within their cache lifetime).
 pub fn publish(rules: Rules, text: String, now_ms: f64) -> ActiveRules {
-    CACHE.with(|c| {
-        let mut cache = c.borrow_mut();
-        let rules = SharedRules::loaded(rules, text.clone());
-        cache.last_good = Some(rules.clone());
-        let active = ActiveRules {
-            rules,
-            source: Source::Kv,
-        };
-        cache.current = Some(Cached {
-            active: active.clone(),
-            text: Some(text),
-            loaded_at_ms: now_ms,
-        });
-        active
-    })
+    CACHE.with(|c| c.borrow_mut().publish(rules, text, now_ms))
 }
