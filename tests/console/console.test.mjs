@@ -70,8 +70,13 @@ describe('the console', () => {
       const collects = [];
       page.on('request', (r) => { if (new URL(r.url()).pathname === '/v1/collect') collects.push(r.url()); });
       const first = await page.goto('/admin/');
-      // The console is not a page of the site: passed through untouched, never tracked.
-      assert.equal(first.headers()['x-intent-tier'], undefined);
+      // The console is not a page of the site: its own files, never personalised or tracked,
+      // under its own Content-Security-Policy.
+      const h = first.headers();
+      assert.equal(h['x-intent-tier'], undefined);
+      assert.equal(h['set-cookie'], undefined);
+      assert.match(h['content-security-policy'] ?? '', /default-src 'self'.*frame-ancestors 'none'/);
+      assert.equal(h['x-content-type-options'], 'nosniff');
       assert.equal(await page.locator('script[src*="intent.js"]').count(), 0);
 
       // A wrong token is refused with a clear message, and nothing is stored.
