@@ -130,9 +130,7 @@ describe('the console', () => {
       assert.match(await moved.textContent(), /ready\s*→\s*evaluating/);
       assert.equal(await page.locator('.moves li').count(), 1);
       // The changes against the published rules are shown in the editor.
-      const changedLine = page.locator('.cm-changedLine, .cm-insertedLine').first();
-      await changedLine.waitFor();
-      await changedLine.scrollIntoViewIfNeeded();
+      await page.locator('.cm-changedLine, .cm-insertedLine').first().waitFor();
       await page.screenshot({ path: join(SHOTS, 'rules-preview.png'), fullPage: true });
       await page.setViewportSize({ width: 390, height: 844 });
       await page.screenshot({ path: join(SHOTS, 'rules-preview-390.png'), fullPage: true });
