@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod audit;
 mod config;
 mod decide;
 mod event;
@@ -38,7 +39,9 @@ mod lapse;
 mod limits;
 mod locate;
 mod pattern;
+mod preview;
 mod profile;
+mod replay;
 mod rules;
 mod sanitize;
 mod simulate;
@@ -46,6 +49,9 @@ mod time;
 mod token;
 mod url;
 
+pub use crate::audit::{
+    AudienceStats, Audit, AuditPeriod, ConditionStats, PageStats, TierPages, Warning,
+};
 pub use crate::config::{
     ClickCondition, Condition, EngagedCondition, EventCondition, LastSeenCondition,
     ReferrerCondition, Rule, RulesConfig, ScoreCondition, ScoreConfig, ScoreSignal, Signal,
@@ -56,7 +62,9 @@ pub use crate::event::{CollectRequest, Event, LogEvent, PropValue};
 pub use crate::explain::{Check, Explanation, RuleCheck};
 pub use crate::identity::{account_of, company_domain, is_free_mail, Email, COMPANY_DOMAIN};
 pub use crate::limits::Limits;
+pub use crate::preview::{preview, AudienceChange, Move, Preview, PREVIEW_MOVES_LISTED};
 pub use crate::profile::{Profile, ProfileSummary};
+pub use crate::replay::{Day, Replayed, VisitorEvents, VisitorLog};
 pub use crate::rules::Rules;
 pub use crate::simulate::{simulate, SimulatedVisitor, Simulation};
 pub use crate::time::Timestamp;

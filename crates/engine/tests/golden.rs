@@ -195,3 +195,50 @@ fn schema_describes_the_config() {
     }
     assert_eq!(schema["title"], "RulesConfig");
 }
+
+/// Replaying the compact log (`VisitorLog`) builds the very profiles that replaying the log as
+/// read does, for every golden case's rules and events and for the example log under every
+/// example's rules.
+#[test]
+fn the_compact_log_replays_as_the_log_does() {
+    let mut cases: Vec<(String, String, String)> = Vec::new();
+    let root = data("classify");
+    let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty(), "no golden cases in {}", root.display());
+    for dir in dirs {
+        let rules = fs::read_to_string(dir.join("rules.json"))
+            .unwrap_or_else(|_| Rules::builtin_json().to_owned());
+        let events = fs::read_to_string(dir.join("events.jsonl")).unwrap();
+        let at = fs::read_to_string(dir.join("at.txt")).unwrap();
+        cases.push((rules, events, at));
+    }
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let log = fs::read_to_string(examples.join("events/acme-november.jsonl")).unwrap();
+    for rules in ["default.json", "campaigns.json"] {
+        let rules = fs::read_to_string(examples.join("rules").join(rules)).unwrap();
+        cases.push((rules, log.clone(), "2026-11-30T12:00:00Z".to_owned()));
+    }
+    for (rules, events, at) in cases {
+        let rules = Rules::from_json(&rules).unwrap();
+        let at = Timestamp::parse_rfc3339(at.trim()).unwrap();
+        let read: Vec<LogEvent> = events
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| LogEvent::parse(l, i + 1).unwrap())
+            .collect();
+        let compact = intent_engine::VisitorLog::new(read.clone());
+        let expected = simulate(&rules, &read, at).visitors;
+        let replayed: Vec<_> = compact.visitors().collect();
+        assert_eq!(expected.len(), replayed.len());
+        for (e, r) in expected.iter().zip(replayed) {
+            assert_eq!(e.visitor, r.visitor);
+            let (profile, n) = r.profile_at(&rules, at);
+            assert_eq!((&e.profile, e.events), (&profile, n), "{}", e.visitor);
+        }
+    }
+}

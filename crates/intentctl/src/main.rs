@@ -6,10 +6,13 @@ use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use intent_engine::{simulate, Keyring, LogEvent, Rules, Timestamp};
+use intent_engine::{simulate, AuditPeriod, Keyring, LogEvent, Rules, Timestamp, VisitorLog};
+
+mod sample;
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +40,10 @@ enum Command {
     Simulate {
         #[command(flatten)]
         inputs: Inputs,
+        /// Also print on stderr, as one JSON line after `timings: `, how long reading the log
+        /// (JSON), grouping it, replaying it (folding and deciding) and writing took.
+        #[arg(long)]
+        timings: bool,
     },
     /// Explain in words why one visitor of an event log got their tier.
     Explain {
@@ -71,6 +78,47 @@ enum Command {
         /// Print the profile and the explanation as JSON instead of words.
         #[arg(long)]
         json: bool,
+    },
+    /// Audit rules over a period of an event log: members, entries and exits per tier and
+    /// segment, how often each condition was true, the pages each tier used most, and warnings
+    /// (an audience no one reaches or almost everyone does, a condition never true, a shadowed
+    /// tier, rules not reviewed for 30 days).
+    Audit {
+        /// The rules JSON file; the built-in default rules when absent.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// The event log, JSON Lines (`-` for standard input).
+        #[arg(long)]
+        events: PathBuf,
+        /// The period's start, RFC 3339 (default: 30 days before its end).
+        #[arg(long)]
+        from: Option<String>,
+        /// The period's end, RFC 3339 (default: the log's latest event).
+        #[arg(long)]
+        to: Option<String>,
+        /// When the rules were last reviewed, that is published, RFC 3339; rules older than
+        /// 30 days at the period's end are flagged. Unknown when absent.
+        #[arg(long)]
+        reviewed: Option<String>,
+        /// Print the report as JSON instead of words.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a synthetic event log of the demo site (JSON Lines), the same for the same seed:
+    /// traffic to try `simulate`, `audit` and the console's preview on.
+    SampleTraffic {
+        /// How many visitors.
+        #[arg(long, default_value_t = 1000)]
+        visitors: u32,
+        /// How many days, ending at `--end`.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// The end of the period, RFC 3339.
+        #[arg(long, default_value = "2026-11-30T00:00:00Z")]
+        end: String,
+        /// The seed: another seed, other visitors.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Validate a rules config, then publish it through the worker's admin API.
     Publish {
@@ -120,7 +168,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", Rules::builtin_json());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Simulate { inputs } => simulate_cmd(&inputs),
+        Command::Simulate { inputs, timings } => simulate_cmd(&inputs, timings),
         Command::Explain {
             visitor,
             inputs,
@@ -134,6 +182,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
             at,
             json,
         } => token_cmd(&token, &site, &keys, rules.as_deref(), at.as_deref(), json),
+        Command::Audit {
+            rules,
+            events,
+            from,
+            to,
+            reviewed,
+            json,
+        } => audit_cmd(
+            rules.as_deref(),
+            &events,
+            [from.as_deref(), to.as_deref(), reviewed.as_deref()],
+            json,
+        ),
+        Command::SampleTraffic {
+            visitors,
+            days,
+            end,
+            seed,
+        } => {
+            let end = Timestamp::parse_rfc3339(&end).map_err(|e| anyhow::anyhow!("--end: {e}"))?;
+            let mut out = io::stdout().lock();
+            out.write_all(sample::traffic(visitors, days, end, seed).as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Publish { file, url, token } => publish(&file, &url, &token),
     }
 }
@@ -224,44 +296,115 @@ fn read_inputs(inputs: &Inputs) -> Result<std::result::Result<Loaded, String>> {
         Err(message) => return Ok(Err(message)),
     };
     let at = evaluation_time(inputs.at.as_deref())?;
-    let reader: Box<dyn BufRead> = if inputs.events == Path::new("-") {
+    let log = match read_log(&inputs.events)? {
+        Ok(log) => log,
+        Err(message) => return Ok(Err(message)),
+    };
+    Ok(Ok(Loaded { rules, log, at }))
+}
+
+/// Reads an event log (`-` for standard input); a line that cannot be read as its message.
+fn read_log(path: &Path) -> Result<std::result::Result<Vec<LogEvent>, String>> {
+    let reader: Box<dyn BufRead> = if path == Path::new("-") {
         Box::new(BufReader::new(io::stdin()))
     } else {
-        let file = std::fs::File::open(&inputs.events)
-            .with_context(|| format!("reading {}", inputs.events.display()))?;
+        let file =
+            std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
         Box::new(BufReader::new(file))
     };
     let mut log = Vec::new();
     for (i, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("reading {}", inputs.events.display()))?;
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
         if line.trim().is_empty() {
             continue;
         }
         match LogEvent::parse(&line, i + 1) {
             Ok(e) => log.push(e),
-            Err(e) => return Ok(Err(format!("{}: {e}", inputs.events.display()))),
+            Err(e) => return Ok(Err(format!("{}: {e}", path.display()))),
         }
     }
-    Ok(Ok(Loaded { rules, log, at }))
+    Ok(Ok(log))
 }
 
-fn simulate_cmd(inputs: &Inputs) -> Result<ExitCode> {
+fn audit_cmd(
+    rules: Option<&Path>,
+    events: &Path,
+    [from, to, reviewed]: [Option<&str>; 3],
+    json: bool,
+) -> Result<ExitCode> {
+    let rules = match rules_or_builtin(rules)? {
+        Ok(r) => r,
+        Err(message) => {
+            eprintln!("{message}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let log = match read_log(events)? {
+        Ok(log) => VisitorLog::new(log),
+        Err(message) => {
+            eprintln!("{message}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let time = |flag: &str, text: Option<&str>| -> Result<Option<Timestamp>> {
+        text.map(|t| Timestamp::parse_rfc3339(t).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
+            .transpose()
+    };
+    let Some(to) = time("to", to)?.or_else(|| log.latest()) else {
+        eprintln!(
+            "{}: the log has no events, and no --to was given",
+            events.display()
+        );
+        return Ok(ExitCode::from(1));
+    };
+    let from = time("from", from)?.unwrap_or(to.plus_secs(-30 * 86_400));
+    if from > to {
+        bail!("--from ({from}) is after --to ({to})");
+    }
+    let period = AuditPeriod {
+        from,
+        to,
+        reviewed: time("reviewed", reviewed)?,
+    };
+    let report = rules.audit(&log, period);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn simulate_cmd(inputs: &Inputs, timings: bool) -> Result<ExitCode> {
+    let started = Instant::now();
     let Some(Loaded { rules, log, at }) = load(inputs)? else {
         return Ok(ExitCode::from(1));
     };
-    let sim = simulate(&rules, &log, at);
+    let read = started.elapsed();
+    let total_events = log.len();
+    let log = VisitorLog::new(log);
+    let grouped = started.elapsed() - read;
+    // Replaying: each visitor's events folded into a profile, then the decision.
+    let replay_start = Instant::now();
+    let mut replayed_events = 0;
+    let mut results = Vec::with_capacity(log.visitor_count());
+    log.replay(&rules, at, |r| {
+        replayed_events += r.events;
+        results.push((r.visitor, r.visits, rules.decide(r.profile, at)));
+    });
+    let replayed = replay_start.elapsed();
+    let write_start = Instant::now();
     let mut tally: BTreeMap<String, usize> =
         rules.tier_names().map(|t| (t.to_owned(), 0)).collect();
     let stdout = io::stdout();
-    let mut out = stdout.lock();
-    for v in &sim.visitors {
-        let d = rules.decide(&v.profile, at);
+    let mut out = io::BufWriter::new(stdout.lock());
+    for (visitor, visits, d) in &results {
         *tally.entry(d.tier.to_owned()).or_default() += 1;
         let mut line = serde_json::json!({
-            "visitor": v.visitor,
+            "visitor": visitor,
             "tier": d.tier,
             "segments": d.segments,
-            "visits": v.profile.summary(&rules).visits,
+            "visits": visits,
         });
         if let (Some(score), Some(obj)) = (d.score, line.as_object_mut()) {
             obj.insert(
@@ -271,7 +414,9 @@ fn simulate_cmd(inputs: &Inputs) -> Result<ExitCode> {
         }
         writeln!(out, "{line}")?;
     }
-    let total = sim.visitors.len().max(1) as f64;
+    out.flush()?;
+    let written = write_start.elapsed();
+    let total = results.len().max(1) as f64;
     let parts: Vec<String> = rules
         .tier_names()
         .map(|t| {
@@ -279,12 +424,13 @@ fn simulate_cmd(inputs: &Inputs) -> Result<ExitCode> {
             format!("{t} {n} ({:.0}%)", n as f64 * 100.0 / total)
         })
         .collect();
+    let after_at = total_events - replayed_events;
     eprintln!(
         "{} visitors, {} events{} — rules {} at {}",
-        sim.visitors.len(),
-        log.len() - sim.after_at,
-        if sim.after_at > 0 {
-            format!(" ({} after --at left out)", sim.after_at)
+        results.len(),
+        replayed_events,
+        if after_at > 0 {
+            format!(" ({after_at} after --at left out)")
         } else {
             String::new()
         },
@@ -292,6 +438,26 @@ fn simulate_cmd(inputs: &Inputs) -> Result<ExitCode> {
         at
     );
     eprintln!("tiers: {}", parts.join(", "));
+    if timings {
+        let per_s =
+            |n: usize, d: std::time::Duration| (n as f64 / d.as_secs_f64().max(1e-9)).round();
+        let all = started.elapsed();
+        eprintln!(
+            "timings: {}",
+            serde_json::json!({
+                "events": total_events,
+                "replayed_events": replayed_events,
+                "read_ms": read.as_secs_f64() * 1e3,
+                "read_events_per_s": per_s(total_events, read),
+                "group_ms": grouped.as_secs_f64() * 1e3,
+                "replay_ms": replayed.as_secs_f64() * 1e3,
+                "replay_events_per_s": per_s(replayed_events, replayed),
+                "write_ms": written.as_secs_f64() * 1e3,
+                "total_ms": all.as_secs_f64() * 1e3,
+                "total_events_per_s": per_s(total_events, all),
+            })
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -319,3 +319,143 @@ fn token_verifies_a_visitors_token_and_explains_the_tier() {
         assert!(err.contains(says), "{site} {when} {keys}: {err}");
     }
 }
+
+/// Compares `actual` with the golden file `tests/data/<name>`; `UPDATE_GOLDEN=1` rewrites it.
+fn golden(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).expect("write golden file");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    if expected != actual {
+        let first = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(e, a)| e != a)
+            .unwrap_or(expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "{} differs from line {}:\n--- expected\n{}\n--- actual\n{}",
+            path.display(),
+            first + 1,
+            expected
+                .lines()
+                .skip(first)
+                .take(5)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            actual
+                .lines()
+                .skip(first)
+                .take(5)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+    }
+}
+
+/// A month of generated traffic of the demo site (500 visitors), in a temporary file.
+fn generated_month() -> tempfile::NamedTempFile {
+    let out = intentctl(&[
+        "sample-traffic",
+        "--visitors",
+        "500",
+        "--days",
+        "30",
+        "--end",
+        "2026-11-30T00:00:00Z",
+        "--seed",
+        "1",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), &out.stdout).expect("write the log");
+    file
+}
+
+#[test]
+fn audit_of_the_example_log_in_words_and_json() {
+    let args = [
+        "audit",
+        "--events",
+        "examples/events/acme-november.jsonl",
+        "--to",
+        "2026-11-30T12:00:00Z",
+        "--reviewed",
+        "2026-11-01T00:00:00Z",
+    ];
+    let out = intentctl(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    golden("audit/acme-november.txt", &text(&out.stdout));
+    let out = intentctl(&[&args[..], &["--json"]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["visitors"], 11);
+    golden("audit/acme-november.json", &text(&out.stdout));
+}
+
+#[test]
+fn audit_of_a_generated_month() {
+    let log = generated_month();
+    let path = log.path().to_str().expect("UTF-8 path");
+    let out = intentctl(&["audit", "--events", path]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    golden("audit/generated-month-default.txt", &text(&out.stdout));
+    // Rules written to trip every warning: a tier shadowed by a wider one above it, a tier and
+    // a segment no one reaches, a condition never true, a segment that takes everyone, and a
+    // review date over 30 days old.
+    let out = intentctl(&[
+        "audit",
+        "--rules",
+        "crates/intentctl/tests/data/audit/warnings.json",
+        "--events",
+        path,
+        "--from",
+        "2026-11-01T00:00:00Z",
+        "--to",
+        "2026-11-30T00:00:00Z",
+        "--reviewed",
+        "2026-09-15T00:00:00Z",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    for code in [
+        "[shadowed] tiers[1]",
+        "[unreached]",
+        "[never-true] tiers[2].when",
+        "[too-broad]",
+        "[not-reviewed]",
+    ] {
+        assert!(report.contains(code), "no {code} in:\n{report}");
+    }
+    golden("audit/generated-month-warnings.txt", &report);
+}
+
+#[test]
+fn audit_refuses_a_bad_period_and_a_broken_log() {
+    let out = intentctl(&[
+        "audit",
+        "--events",
+        "examples/events/acme-november.jsonl",
+        "--from",
+        "2026-12-01T00:00:00Z",
+        "--to",
+        "2026-11-01T00:00:00Z",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("is after --to"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = intentctl(&["audit", "--events", "examples/rules/default.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("examples/rules/default.json: line 1:"),
+        "{}",
+        text(&out.stderr)
+    );
+}

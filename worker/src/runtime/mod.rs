@@ -6,6 +6,7 @@
 
 mod admin;
 mod api;
+mod console;
 mod guard;
 mod http;
 mod isolate;
@@ -154,6 +155,12 @@ pub static ROUTES: &[Route<Handler>] = &[
         path: "/_intent/*",
         guard: Guard::Public,
         methods: &[(Method::Any, handler!(proxy::snippet_file))],
+    },
+    // The marketer's console: its own static files, never proxied or personalised.
+    Route {
+        path: "/admin/*",
+        guard: Guard::Public,
+        methods: &[(Method::Any, handler!(console::file))],
     },
 ];
 
