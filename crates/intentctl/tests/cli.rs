@@ -258,6 +258,11 @@ fn issued_token(keys: &str, pages: &[&str], end: i64) -> String {
                 token.as_deref(),
                 &events,
                 at,
+                || {
+                    Some(intent_engine::VisitorId::from_random_bytes(
+                        *b"cli-visitor!",
+                    ))
+                },
             )
             .token,
         );

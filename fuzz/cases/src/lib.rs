@@ -62,3 +62,9 @@ fn pick_rules(selector: u8) -> &'static Rules {
         campaigns()
     }
 }
+
+/// A new visitor's id: fixed bytes, so that every run of a case is the same (the worker makes
+/// one from `crypto.getRandomValues`).
+fn new_id() -> Option<intent_engine::VisitorId> {
+    Some(intent_engine::VisitorId::from_random_bytes(*b"fuzz-visitor"))
+}

@@ -74,7 +74,15 @@ pub async fn collect(mut req: Request, ctx: &Ctx<'_>) -> std::result::Result<Res
     // single-page navigations, which only it can see.)
     let cookie_mode = cookie.is_some();
     let token = cookie.as_deref().or(call.profile.as_deref());
-    let out = process(&rules.rules, &keys, &call.site, token, &call.events, now());
+    let out = process(
+        &rules.rules,
+        &keys,
+        &call.site,
+        token,
+        &call.events,
+        now(),
+        visitor::new_visitor_id,
+    );
     let fresh = out.fresh.map(|f| f.code());
     let resp = answer(Some(&out.token), &out.decision, fresh)?;
     let mut extra = vec![("x-intent-tier", out.decision.tier.to_owned())];
@@ -140,7 +148,15 @@ pub async fn decide(req: Request, ctx: &Ctx<'_>) -> std::result::Result<Response
     let token = header(&req, PROFILE_HEADER)
         .filter(|t| !t.trim().is_empty())
         .or_else(|| visitor::cookie_token(&req));
-    let out = process(&rules.rules, &keys, &site, token.as_deref(), &[], now());
+    let out = process(
+        &rules.rules,
+        &keys,
+        &site,
+        token.as_deref(),
+        &[],
+        now(),
+        visitor::new_visitor_id,
+    );
     let decision = keep_slots(out.decision, &slots);
     let fresh = out.fresh.map(|f| f.code());
     // Nothing is recorded: the visitor keeps the token they sent, when it was valid.

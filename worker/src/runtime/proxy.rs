@@ -97,7 +97,15 @@ pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
             } else {
                 vec![Event::pageview(url.as_str(), referrer.as_deref())]
             };
-            let out = process(&rules.rules, &keys, site, cookie.as_deref(), &events, now());
+            let out = process(
+                &rules.rules,
+                &keys,
+                site,
+                cookie.as_deref(),
+                &events,
+                now(),
+                visitor::new_visitor_id,
+            );
             if let Some(fresh) = out.fresh {
                 extra.push(("x-intent-fresh", fresh.code().to_owned()));
             }

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use intent_engine::Keyring;
+use intent_engine::{Keyring, VisitorId};
 use worker::{console_error, Env, Request};
 
 use super::http::header;
@@ -22,6 +22,19 @@ pub fn tracking(req: &Request) -> Option<NotTracked> {
         header(req, "dnt").as_deref(),
         header(req, "user-agent").as_deref(),
     )
+}
+
+/// A new visitor's id from `crypto.getRandomValues`; `None` (logged) if the runtime has no
+/// random source, and the visitor gains an id on a later call.
+pub fn new_visitor_id() -> Option<VisitorId> {
+    let mut bytes = [0u8; VisitorId::BYTES];
+    match getrandom::getrandom(&mut bytes) {
+        Ok(()) => Some(VisitorId::from_random_bytes(bytes)),
+        Err(err) => {
+            console_error!("crypto.getRandomValues failed ({err}); the visitor gets no id yet");
+            None
+        }
+    }
 }
 
 /// The token in the proxy-mode cookie.
