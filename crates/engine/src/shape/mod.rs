@@ -193,7 +193,7 @@ impl fmt::Display for VisitTest {
                 .iter()
                 .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} = {v}")))
                 .collect();
-                write!(f, "visits landing with {}", parts.join(", "))
+                write!(f, "visits landing with {}", parts.join(" and "))
             }
             VisitTest::Referrer(host) => write!(f, "visits from `{host}`"),
         }
