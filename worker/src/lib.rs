@@ -14,6 +14,7 @@
 pub mod api_error;
 pub mod auth;
 pub mod cookie;
+pub mod history;
 pub mod privacy;
 pub mod rewrite;
 pub mod settings;

@@ -4,7 +4,7 @@
 //! | --- | --- |
 //! | `POST /v1/collect` | fold the snippet's events into the visitor's profile, answer the decision |
 //! | `GET /v1/decide` | the decision for the token sent, recording nothing |
-//! | `GET/PUT /v1/admin/rules`, `POST /v1/admin/rules/rollback` | the rules admin API |
+//! | `GET/PUT /v1/admin/rules`, `POST /v1/admin/rules/rollback`, `GET /v1/admin/rules/history` | the rules admin API |
 //! | `GET /v1/health` | liveness and the active rules id |
 //! | `GET /intent.js`, `/_intent/*` | the snippet, from the static assets |
 //! | anything else | proxy mode: the page from the origin or the bundled site, personalised |
@@ -132,6 +132,10 @@ async fn api(req: Request, ctx: &Ctx<'_>, origin: Option<&str>) -> Result<Respon
         ("/v1/admin/rules/rollback", Method::Post) => admin::rollback(req, ctx).await,
         ("/v1/admin/rules/rollback", m) => {
             Err(ApiError::method_not_allowed(m.as_ref(), "POST").into())
+        }
+        ("/v1/admin/rules/history", Method::Get | Method::Head) => admin::list(req, ctx).await,
+        ("/v1/admin/rules/history", m) => {
+            Err(ApiError::method_not_allowed(m.as_ref(), "GET").into())
         }
         ("/v1/health", Method::Get | Method::Head) => health(ctx),
         ("/v1/health", m) => Err(ApiError::method_not_allowed(m.as_ref(), "GET").into()),

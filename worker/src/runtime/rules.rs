@@ -1,7 +1,10 @@
 //! The active rules: read from KV, cached in the isolate, never absent.
 //!
 //! Each isolate keeps the rules it compiled for `RULES_CACHE_SECONDS`, so the hot path does no
-//! KV read and no JSON parsing. When the KV value is missing, empty or invalid, or KV cannot be
+//! KV read and no JSON parsing. With the rules it reads the history of published versions
+//! (`rules:history`, see `crate::history`) and gives the compiled rules the profile shapes of
+//! the versions kept there: a visitor whose token was made under one of them is carried over to
+//! the active rules instead of starting afresh. When the KV value is missing, empty or invalid, or KV cannot be
 //! read, the isolate keeps serving the last config that was valid, and without one the
 //! built-in default rules: the worker never runs without rules and never fails a visitor
 //! because of a bad publish or a KV outage.
@@ -16,10 +19,11 @@ use std::ops::Deref;
 use std::rc::Rc;
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
-use intent_engine::Rules;
+use futures_util::future::{join, select, Either};
+use intent_engine::{ProfileShape, Rules};
 use worker::{console_error, console_warn, Context, Delay, Env, KvError};
 
+use crate::history::{History, HISTORY_KEY};
 use crate::settings::{keys, names, Settings};
 
 /// Where the active rules came from; sent as `X-Intent-Rules-Source`.
@@ -109,13 +113,45 @@ struct Cached {
     active: ActiveRules,
     /// The KV text the active rules were compiled from (to skip recompiling unchanged text).
     text: Option<String>,
+    /// The history text their earlier shapes came from.
+    history: Option<String>,
     loaded_at_ms: f64,
+}
+
+/// What one read of KV brought: the rules text and the history text.
+type Read = (
+    Result<Option<String>, KvError>,
+    Result<Option<String>, KvError>,
+);
+
+/// `rules` with the profile shapes of the versions `history` keeps (other than their own), so
+/// that tokens made under those carry over. A history that cannot be read gives none, logged.
+pub fn with_history(rules: Rules, history: Option<&str>) -> Rules {
+    let history = match History::parse(history) {
+        Ok(h) => h,
+        Err(err) => {
+            console_error!("the rules history in KV cannot be read ({err}); tokens of earlier rules will start fresh");
+            return rules;
+        }
+    };
+    let shapes: Vec<ProfileShape> = history
+        .earlier_shapes(rules.id())
+        .filter_map(|record| match ProfileShape::from_record(record) {
+            Ok(shape) => Some(shape),
+            Err(err) => {
+                console_warn!("a shape in the rules history cannot be read ({err}); skipped");
+                None
+            }
+        })
+        .collect();
+    rules.with_earlier_shapes(shapes)
 }
 
 #[derive(Default)]
 struct Cache {
     current: Option<Cached>,
-    last_good: Option<SharedRules>,
+    /// The last valid rules read or published, and the history text they were given.
+    last_good: Option<(SharedRules, Option<String>)>,
 }
 
 thread_local! {
@@ -141,7 +177,10 @@ pub async fn active(env: &Env, wctx: &Context, settings: &Settings, now_ms: f64)
             return unreadable(now_ms);
         }
     };
-    let read = Box::pin(kv.get(keys::RULES).text());
+    // The rules and the history are read together, under the same time limit.
+    let rules_read = kv.get(keys::RULES).text();
+    let history_read = kv.get(HISTORY_KEY).text();
+    let read = Box::pin(join(rules_read, history_read));
     let limit = settings.rules_kv_timeout_ms;
     let late = if limit == 0 {
         read
@@ -161,10 +200,15 @@ pub async fn active(env: &Env, wctx: &Context, settings: &Settings, now_ms: f64)
     unreadable(now_ms)
 }
 
-/// Caches what a KV read brought: rules text (or nothing published), or a failure.
-fn arrived(result: Result<Option<String>, KvError>, now_ms: f64) -> ActiveRules {
-    match result {
-        Ok(text) => remember(text, now_ms),
+/// Caches what a KV read brought: rules text (or nothing published) and the history, or a
+/// failure.
+fn arrived((rules, history): Read, now_ms: f64) -> ActiveRules {
+    let history = history.unwrap_or_else(|err| {
+        console_error!("reading the rules history from KV failed: {err}; tokens of earlier rules will start fresh");
+        None
+    });
+    match rules {
+        Ok(text) => remember(text, history, now_ms),
         Err(err) => {
             console_error!("reading the rules from KV failed: {err}; using the fallback rules");
             unreadable(now_ms)
@@ -181,29 +225,31 @@ fn unreadable(now_ms: f64) -> ActiveRules {
         cache.current = Some(Cached {
             active: active.clone(),
             text: None,
+            history: None,
             loaded_at_ms: now_ms,
         });
         active
     })
 }
 
-/// Compiles `text` (unless it is what the cache already holds) and makes it the cached state.
-fn remember(text: Option<String>, now_ms: f64) -> ActiveRules {
+/// Compiles `text` with the earlier shapes of `history` (unless that is what the cache already
+/// holds) and makes it the cached state.
+fn remember(text: Option<String>, history: Option<String>, now_ms: f64) -> ActiveRules {
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
         let text = text.filter(|t| !t.trim().is_empty());
 
-        // Unchanged text: keep the compiled rules, just restart the clock.
+        // Unchanged text and history: keep the compiled rules, just restart the clock.
         if let Some(cur) = cache.current.as_mut() {
-            if cur.text.is_some() && cur.text == text {
+            if cur.text.is_some() && cur.text == text && cur.history == history {
                 cur.loaded_at_ms = now_ms;
                 return cur.active.clone();
             }
         }
 
         // The last good text again (KV is back after an outage): no need to compile it anew.
-        if let (Some(t), Some(good)) = (&text, &cache.last_good) {
-            if t == good.text() {
+        if let (Some(t), Some((good, good_history))) = (&text, &cache.last_good) {
+            if t == good.text() && *good_history == history {
                 let active = ActiveRules {
                     rules: good.clone(),
                     source: Source::Kv,
@@ -211,6 +257,7 @@ fn remember(text: Option<String>, now_ms: f64) -> ActiveRules {
                 cache.current = Some(Cached {
                     active: active.clone(),
                     text,
+                    history,
                     loaded_at_ms: now_ms,
                 });
                 return active;
@@ -220,8 +267,9 @@ fn remember(text: Option<String>, now_ms: f64) -> ActiveRules {
         let active = match &text {
             Some(t) => match Rules::from_json(t) {
                 Ok(rules) => {
+                    let rules = with_history(rules, history.as_deref());
                     let rules = SharedRules::loaded(rules, t.clone());
-                    cache.last_good = Some(rules.clone());
+                    cache.last_good = Some((rules.clone(), history.clone()));
                     ActiveRules {
                         rules,
                         source: Source::Kv,
@@ -243,6 +291,7 @@ fn remember(text: Option<String>, now_ms: f64) -> ActiveRules {
         cache.current = Some(Cached {
             active: active.clone(),
             text,
+            history,
             loaded_at_ms: now_ms,
         });
         active
@@ -251,7 +300,7 @@ fn remember(text: Option<String>, now_ms: f64) -> ActiveRules {
 
 fn fallback(cache: &Cache) -> ActiveRules {
     match &cache.last_good {
-        Some(rules) => ActiveRules {
+        Some((rules, _)) => ActiveRules {
             rules: rules.clone(),
             source: Source::LastGood,
         },
@@ -262,13 +311,14 @@ fn fallback(cache: &Cache) -> ActiveRules {
     }
 }
 
-/// Makes freshly published rules active in this isolate at once (other isolates follow
-/// within their cache lifetime).
-pub fn publish(rules: Rules, text: String, now_ms: f64) -> ActiveRules {
+/// Makes freshly published rules (with the history just stored) active in this isolate at
+/// once (other isolates follow within their cache lifetime).
+pub fn publish(rules: Rules, text: String, history: String, now_ms: f64) -> ActiveRules {
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
+        let rules = with_history(rules, Some(&history));
         let rules = SharedRules::loaded(rules, text.clone());
-        cache.last_good = Some(rules.clone());
+        cache.last_good = Some((rules.clone(), Some(history.clone())));
         let active = ActiveRules {
             rules,
             source: Source::Kv,
@@ -276,6 +326,7 @@ pub fn publish(rules: Rules, text: String, now_ms: f64) -> ActiveRules {
         cache.current = Some(Cached {
             active: active.clone(),
             text: Some(text),
+            history: Some(history),
             loaded_at_ms: now_ms,
         });
         active
