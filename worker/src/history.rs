@@ -38,6 +38,10 @@ pub struct Version {
     pub published_at: Option<String>,
     /// When it was last made active (published, or restored by a rollback).
     pub activated_at: Option<String>,
+    /// The number of the change that last made it active: orders versions where two were made
+    /// active within the same second. 0 for a version never made active through the history.
+    #[serde(default)]
+    pub activation: u64,
     /// The version that was active when this one was first published.
     pub previous: Option<String>,
     /// What publishing it did to visitors' profiles, in one line.
@@ -51,6 +55,9 @@ pub struct Version {
 pub struct History {
     /// The id of the version made active last through the admin API.
     pub active: Option<String>,
+    /// How many changes (publishes and rollbacks) the history has recorded.
+    #[serde(default)]
+    pub changes: u64,
     /// The kept versions, newest first.
     pub versions: Vec<Version>,
 }
@@ -87,9 +94,12 @@ impl History {
     /// [`KEPT_VERSIONS`], whose texts can go.
     pub fn publish(&mut self, version: Version, at: &str) -> Vec<String> {
         let id = version.id.clone();
+        self.changes += 1;
+        let activation = self.changes;
         match self.versions.iter_mut().find(|v| v.id == id) {
             Some(kept) => {
                 kept.activated_at = Some(at.to_owned());
+                kept.activation = activation;
                 kept.previous = version.previous;
                 kept.summary = version.summary;
             }
@@ -97,6 +107,7 @@ impl History {
                 let mut version = version;
                 version.published_at = Some(at.to_owned());
                 version.activated_at = Some(at.to_owned());
+                version.activation = activation;
                 self.versions.insert(0, version);
             }
         }
@@ -123,9 +134,12 @@ impl History {
     /// Makes the kept version `id` active again at `at` (a rollback). Returns false when it is
     /// not kept.
     pub fn activate(&mut self, id: &str, at: &str) -> bool {
+        let activation = self.changes + 1;
         match self.versions.iter_mut().find(|v| v.id == id) {
             Some(v) => {
+                self.changes = activation;
                 v.activated_at = Some(at.to_owned());
+                v.activation = activation;
                 self.active = Some(id.to_owned());
                 true
             }
@@ -143,18 +157,13 @@ impl History {
     /// The versions made active after `since` was (all of them, when `since` is not kept),
     /// most recent first: what changed meanwhile, for a refused conditional request.
     pub fn since(&self, since: &str) -> Vec<&Version> {
-        let from = self.get(since).and_then(|v| v.activated_at.as_deref());
+        let from = self.get(since).map_or(0, |v| v.activation);
         let mut list: Vec<&Version> = self
             .versions
             .iter()
-            .filter(|v| v.id != since)
-            .filter(|v| match (from, v.activated_at.as_deref()) {
-                (Some(from), Some(at)) => at > from,
-                (None, _) => true,
-                (Some(_), None) => false,
-            })
+            .filter(|v| v.id != since && v.activation > from)
             .collect();
-        list.sort_by(|a, b| b.activated_at.cmp(&a.activated_at));
+        list.sort_by_key(|v| std::cmp::Reverse(v.activation));
         list
     }
 
@@ -162,7 +171,7 @@ impl History {
     /// the shapes whose tokens carry over to the active rules.
     pub fn earlier_shapes<'h>(&'h self, active: &'h str) -> impl Iterator<Item = &'h str> + 'h {
         let mut list: Vec<&Version> = self.versions.iter().filter(|v| v.id != active).collect();
-        list.sort_by(|a, b| b.activated_at.cmp(&a.activated_at));
+        list.sort_by_key(|v| std::cmp::Reverse(v.activation));
         list.into_iter().map(|v| v.shape.as_str())
     }
 }
@@ -206,30 +215,29 @@ mod tests {
             id: id.to_owned(),
             published_at: None,
             activated_at: None,
+            activation: 0,
             previous: previous.map(str::to_owned),
             summary: String::new(),
             shape: format!("shape-of-{id}"),
         }
     }
 
+    /// All within one second: the order of changes does not depend on the clock.
     #[test]
     fn rolling_back_twice_goes_two_steps_back() {
+        let at = "2026-12-01T00:00:00Z";
         let mut h = History::default();
         h.seed(version("v1@00000001", None));
-        h.publish(
-            version("v2@00000002", Some("v1@00000001")),
-            "2026-12-01T00:00:00Z",
-        );
-        h.publish(
-            version("v3@00000003", Some("v2@00000002")),
-            "2026-12-02T00:00:00Z",
-        );
+        h.publish(version("v2@00000002", Some("v1@00000001")), at);
+        h.publish(version("v3@00000003", Some("v2@00000002")), at);
         let target = h.rollback_target("v3@00000003").map(|v| v.id.clone());
         assert_eq!(target.as_deref(), Some("v2@00000002"));
-        assert!(h.activate("v2@00000002", "2026-12-03T00:00:00Z"));
+        assert!(h.activate("v2@00000002", at));
         let target = h.rollback_target("v2@00000002").map(|v| v.id.clone());
         assert_eq!(target.as_deref(), Some("v1@00000001"));
-        assert!(h.activate("v1@00000001", "2026-12-04T00:00:00Z"));
+        assert!(h.activate("v1@00000001", at));
+        assert!(!h.activate("v9@00000009", at));
+        assert_eq!(h.changes, 4);
         assert_eq!(h.rollback_target("v1@00000001"), None);
         assert_eq!(h.active.as_deref(), Some("v1@00000001"));
         // What changed since v2 was made active: v1, restored after it.

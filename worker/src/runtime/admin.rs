@@ -199,6 +199,7 @@ fn version(rules: &Rules, previous: Option<&str>, summary: String) -> Version {
         id: rules.id().to_owned(),
         published_at: None,
         activated_at: None,
+        activation: 0,
         previous: previous.map(str::to_owned),
         summary,
         shape: rules.shape().to_record(),
