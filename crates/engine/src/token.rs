@@ -10,9 +10,9 @@
 //! | visitor id: its length (`0`, or `12`), then its random bytes | 1 + 0 or 12 |
 //! | last activity, seconds since the epoch | varint |
 //! | visits seen | varint |
-//! | kept visits: count (u8), then per visit: age at last activity; visible seconds and scroll (u8) when a rule reads visits' engagement; tests bits << 1 \| landed when the rules test landing pages | … |
-//! | per tracked series of the rules: count (u8), then per hit: age at last activity, and for engaged page groups visible seconds and scroll (u8) | … |
-//! | when the rules score: score (f32 little-endian), age of the score | 4 + varint |
+//! | kept visits: count (u8), then per visit: age at last activity; visible seconds and scroll (u8) when the shape keeps visits' engagement; tests bits << 1 \| landed when it has visit tests | … |
+//! | per tracked series of the shape: count (u8), then per hit: age at last activity, and for engaged page groups visible seconds and scroll (u8) | … |
+//! | when the shape keeps a score: score (f32 little-endian), age of the score | 4 + varint |
 //! | HMAC-SHA256 over the site block (a domain label and the site id, filled to whole SHA-256 blocks, see `site_block`) and all of the above | 32 |
 //!
 //! Which fields a visit and a hit carry, and which series there are, is the shape's: a token is
