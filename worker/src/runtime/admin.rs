@@ -314,6 +314,31 @@ async fn forget(kv: &KvStore, dropped: &[String]) {
     }
 }
 
+/// Stores a change: the `texts` of versions (id, text) the history now keeps, then the
+/// `history`, then the `active` rules. In that order, a failure part-way leaves the active rules
+/// as they were, with every shape their visitors' tokens were made under kept; a failure of the
+/// last write is answered with `retry`, what to do about it.
+async fn store(
+    kv: &KvStore,
+    texts: &[(String, String)],
+    history: &str,
+    active: &str,
+    retry: &str,
+) -> Result<(), ApiError> {
+    for (id, text) in texts {
+        put_kv(kv, &version_key(id), text, "storing a rules version").await?;
+    }
+    put_kv(kv, HISTORY_KEY, history, "storing the rules history").await?;
+    let failed = |err: &dyn std::fmt::Display| {
+        ApiError::unavailable(format!("storing the active rules failed: {err}; {retry}"))
+    };
+    kv.put(keys::RULES, active)
+        .map_err(|e| failed(&e))?
+        .execute()
+        .await
+        .map_err(|e| failed(&e))
+}
+
 /// Which version `GET /v1/admin/rules` is asked for.
 enum Asked {
     Active,
@@ -449,34 +474,17 @@ pub async fn put(mut req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> {
         version(&new_rules, Some(current.id()), change.to_string()),
         &at,
     );
-    // The texts first, then the history, then the active rules: a failure part-way leaves the
-    // active rules as they were, and every shape their visitors' tokens were made under kept.
-    for (id, old_text) in &seeded {
-        put_kv(
-            &kv,
-            &version_key(id),
-            old_text,
-            "keeping the replaced rules",
-        )
-        .await?;
-    }
-    put_kv(
+    let mut texts = seeded;
+    texts.push((new_rules.id().to_owned(), text.clone()));
+    let history = stored.history.to_json();
+    store(
         &kv,
-        &version_key(new_rules.id()),
+        &texts,
+        &history,
         &text,
-        "storing the rules version",
+        "the history already lists the new version: publish the same file again",
     )
     .await?;
-    let history = stored.history.to_json();
-    put_kv(&kv, HISTORY_KEY, &history, "storing the rules history").await?;
-    put_kv(&kv, keys::RULES, &text, "storing the rules")
-        .await
-        .map_err(|err| {
-            ApiError::unavailable(format!(
-                "{}; the history already lists the new version: publish the same file again",
-                err.message
-            ))
-        })?;
     forget(&kv, &dropped).await;
 
     let active = rules::publish(new_rules, text, history, now_ms());
@@ -558,25 +566,15 @@ pub async fn rollback(mut req: Request, ctx: &Ctx<'_>) -> Result<Response, Failu
     let change = restored.change_from(&current);
     stored.history.activate(&target, &now().to_string());
 
-    for (id, old_text) in &seeded {
-        put_kv(
-            &kv,
-            &version_key(id),
-            old_text,
-            "keeping the replaced rules",
-        )
-        .await?;
-    }
     let history = stored.history.to_json();
-    put_kv(&kv, HISTORY_KEY, &history, "storing the rules history").await?;
-    put_kv(&kv, keys::RULES, &text, "restoring the rules")
-        .await
-        .map_err(|err| {
-            ApiError::unavailable(format!(
-                "{}; the history already lists it as active: roll back to it again",
-                err.message
-            ))
-        })?;
+    store(
+        &kv,
+        &seeded,
+        &history,
+        &text,
+        "the history already lists it as active: roll back to it again",
+    )
+    .await?;
     let active = rules::publish(restored, text, history, now_ms());
     Ok(changed(&active, Some(current.id()), &change)?)
 }
