@@ -10,13 +10,15 @@ help:
 	@echo "make test   - every test: engine, CLI, worker on workerd, snippet in Chromium"
 	@echo "make bench  - benchmarks against the budgets (not part of make test)"
 	@echo "make fuzz   - each fuzz target for 5 minutes (make test runs them for 15 s each)"
+	@echo "make lint   - every crate: fmt, clippy native and wasm32, docs, the engine kept pure"
 
 test: test-engine test-worker fuzz-smoke test-snippet size test-bench test-e2e
 
-# Engine and CLI: format, lints on native and wasm32, unit/golden/property tests, wasm32 build.
+# Engine, policy, audience store and CLI: unit/golden/property tests (the audience store's over
+# SQLite), wasm32 builds (after every crate's lints).
 test-engine: lint
-	$(CARGO) test -p intent-engine -p intentctl
-	$(CARGO) build -p intent-engine --target wasm32-unknown-unknown
+	$(CARGO) test -p intent-engine -p intent-policy -p intent-audience -p intentctl
+	$(CARGO) build -p intent-engine -p intent-audience --target wasm32-unknown-unknown
 
 # Every budget of the brief measured against the peers in one run (bench/run.sh): the native
 # criterion benches, the engine as wasm against JSON Logic in Node, sizes, cold start, and a
@@ -25,16 +27,14 @@ bench:
 	bench/run.sh
 
 # The benchmark's JSON Logic converter must keep agreeing with the engine (cheap; no timing).
-test-bench:
-	$(CARGO) clippy -p intent-bench-wasm --all-targets -- -D warnings
-	$(CARGO) clippy -p intent-bench-wasm --target wasm32-unknown-unknown -- -D warnings
+test-bench: lint
 	$(CARGO) test -p intent-bench-wasm
 
+# Every crate: format, clippy (native and wasm32, unwrap/expect/panic denied outside tests in
+# the engine, the policy crate and the worker), docs, and the engine's dependency tree checked
+# pure (scripts/lint.sh). The test targets depend on it; make runs it once per invocation.
 lint:
-	$(CARGO) fmt --all --check
-	$(CARGO) clippy -p intent-engine -p intentctl --all-targets -- -D warnings
-	$(CARGO) clippy -p intent-engine --target wasm32-unknown-unknown -- -D warnings
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p intent-engine -p intentctl --no-deps
+	scripts/lint.sh
 
 # Install only what is missing, at the pinned versions (wasm target, worker-build,
 # wasm-bindgen-cli, the npm tools of package-lock.json, Debian's Chromium).
@@ -53,8 +53,8 @@ worker: setup
 dev:
 	scripts/dev.sh
 
-# The worker: native unit tests, lints on wasm32, bundle budget, integration tests on workerd.
-test-worker: worker site
+# The worker: native unit tests, bundle budget, integration tests on workerd (after the lints).
+test-worker: lint worker site
 	scripts/test-worker.sh
 
 # Fuzzing (fuzz/README.md): the committed corpus as stable tests, then each cargo-fuzz target
@@ -76,19 +76,18 @@ fuzz:
 snippet: setup
 	scripts/build-snippet.sh
 
-# The snippet: lints on native and wasm32, docs, native unit tests, the browser tests
-# (wasm-bindgen-test in Debian's headless Chromium; options in crates/snippet/webdriver.json),
-# then the built loader + glue + wasm served over HTTP to headless Chromium.
-test-snippet: setup snippet
-	$(CARGO) clippy -p intent-snippet --all-targets -- -D warnings
-	$(CARGO) clippy -p intent-snippet --all-targets --target wasm32-unknown-unknown -- -D warnings
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p intent-snippet --no-deps --document-private-items
+# The snippet: native unit tests, the browser tests (wasm-bindgen-test in Debian's headless
+# Chromium; options in crates/snippet/webdriver.json), then the built loader + glue + wasm
+# served over HTTP to headless Chromium, and consent with each consent platform's adapter
+# (stand-ins for their JavaScript APIs) and the demo's banner (after every crate's lints).
+test-snippet: lint setup snippet
 	$(CARGO) test -p intent-snippet
 	CHROMEDRIVER=/usr/bin/chromedriver \
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	WASM_BINDGEN_TEST_TIMEOUT=60 \
 	$(CARGO) test -p intent-snippet --target wasm32-unknown-unknown
 	python3 crates/snippet/tests/loader/check.py dist/snippet
+	source scripts/env.sh && node --test --test-reporter=spec crates/snippet/tests/consent/*.test.mjs
 
 # Prints the loader's and the whole snippet's raw and gzipped bytes; fails over budget
 # (loader <= 1 KiB, loader + glue + wasm <= 12 KiB, gzipped).

@@ -8,20 +8,19 @@
 #      json-logic-engine's compiled rules), after checking that all sides agree on a corpus
 #   3. sizes of the loader, the snippet and the worker bundle, raw and gzipped; the largest token
 #   4. cold start: compiling and instantiating the worker's wasm in Node 22
-#   5. the worker under `wrangler dev` under load (wrk, loopback only), beside a JavaScript peer
+#   5. the worker's own cost per request inside workerd (a repeat loop, and a CPU profile through
+#      workerd's inspector), beside a JavaScript peer
+#   6. the worker under `wrangler dev` under load (wrk, loopback only), beside a JavaScript peer:
+#      a warm-up, then three alternating rounds, medians
 #
 # BENCH_QUICK=1 shortens every step (for trying the script, not for the figures).
 # BENCH_SPEED_VARIANT=0 skips the extra engine builds tuned for speed instead of size.
-# BENCH_LOAD=0 skips the load test. LOAD_SECONDS (default 10, at most 30) bounds each wrk run.
+# BENCH_HANDLER=0 skips the handler benchmark. BENCH_LOAD=0 skips the load test. LOAD_SECONDS
+# (default 10, at most 30) bounds each wrk run.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-ROOT=$(pwd)
-if [ -f scripts/env.sh ]; then
-  # The shared tool setup: Node 22 and wrangler from node_modules/.bin first, wrangler offline.
-  source scripts/env.sh
-else
-  export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-fi
+# The shared tool setup: Node 22 and wrangler from node_modules/.bin first, wrangler offline,
+# the budgets, and the tool versions read from Cargo.lock.
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 cd "$ROOT"
 cargo=${CARGO:-cargo}
 target=${CARGO_TARGET_DIR:-target}
@@ -33,19 +32,13 @@ started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 step "tools"
-# The root npm tools (Node 22, wrangler) come from package-lock.json; install them only if absent.
-if [ ! -x node_modules/.bin/wrangler ] || [ ! -x node_modules/.bin/node ]; then
-  npm ci --ignore-scripts --no-audit --no-fund
-fi
+# What every build needs (Node 22, wrangler, wasm-bindgen at Cargo.lock's version, ...), from
+# the one setup script; it installs only what is missing.
+scripts/setup.sh
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$node_major" -lt 22 ]; then
-  echo "bench: Node $(node --version) is first on PATH; wrangler and the wasm bench need Node 22 (npm ci installs it)" >&2
+  echo "bench: Node $(node --version) is first on PATH; wrangler and the wasm bench need Node 22 (scripts/setup.sh installs it)" >&2
   exit 1
-fi
-# NOTE: the wasm-bindgen CLI must be the exact version of the wasm-bindgen library in Cargo.lock.
-want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
-if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $want"; then
-  "$cargo" install wasm-bindgen-cli --version "$want"
 fi
 # The peers' own packages, pinned by bench/js/package-lock.json.
 lock_sum=$(sha256sum bench/js/package-lock.json | cut -d' ' -f1)
@@ -100,7 +93,6 @@ step "3. sizes"
 # (incremental: quick when nothing changed), so that sizes, cold start and the load test measure
 # what the tree says, never an older build. An artefact that cannot be built is removed and
 # reported as missing, never estimated.
-[ ! -x scripts/setup.sh ] || scripts/setup.sh || echo "bench: setup failed; the builds below may too" >&2
 if [ -x scripts/build-snippet.sh ]; then
   scripts/build-snippet.sh || { echo "bench: the snippet did not build; reported missing" >&2; rm -rf dist/snippet; }
 fi
@@ -144,7 +136,18 @@ else
   echo "worker/build/index_bg.wasm is missing: no cold start figure"
 fi
 
-step "5. load: the worker and its JavaScript peer under wrangler dev"
+step "5. the worker's own cost per request inside workerd, beside its JavaScript peer"
+rm -f "$out/handler.json"
+if [ "${BENCH_HANDLER:-1}" = 0 ]; then
+  echo '{"missing": "skipped (BENCH_HANDLER=0)"}' >"$out/handler.json"
+else
+  handler_args=()
+  [ "$quick" = 1 ] && handler_args=(--rounds 3 --n 200 --profile-requests 3)
+  node bench/js/handler.mjs --jsonlogic "$out/default.jsonlogic.json" --out "$out/handler.json" "${handler_args[@]}" ||
+    echo "bench: the handler benchmark failed; see $out/handler.json" >&2
+fi
+
+step "6. load: the worker and its JavaScript peer under wrangler dev"
 rm -f "$out/load.json"
 if [ "${BENCH_LOAD:-1}" = 0 ]; then
   echo '{"missing": "skipped (BENCH_LOAD=0)"}' >"$out/load.json"

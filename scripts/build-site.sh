@@ -2,12 +2,21 @@
 # Assembles dist/site/, the worker's static assets: the demo site from www/ with the built
 # snippet from dist/snippet/ on top (intent.js and _intent/). A missing snippet build is
 # tolerated so the site and the worker can be worked on before the snippet exists.
+#
+#   CONSENT=required scripts/build-site.sh   the demo as a site that requires consent: every
+#                                            page's tag gets data-consent="required", which
+#                                            also shows the demo's own consent banner
+#   SITE_OUT=DIR scripts/build-site.sh       assemble into DIR instead of dist/site
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 
-out=dist/site
-staging=dist/.site.tmp
+out=${SITE_OUT:-dist/site}
+staging=$out.tmp
+case "${CONSENT:-implied}" in
+  implied | required) ;;
+  *) echo "build-site: CONSENT must be implied or required, not '$CONSENT'" >&2; exit 1 ;;
+esac
 rm -rf "$staging"
 mkdir -p "$staging"
 if [ -d www ]; then
@@ -20,7 +29,11 @@ if [ -f dist/snippet/intent.js ]; then
 else
   echo "build-site: dist/snippet/ is not built yet (scripts/build-snippet.sh); /intent.js will be 404" >&2
 fi
+if [ "${CONSENT:-implied}" = required ]; then
+  find "$staging" -name '*.html' -exec sed -i \
+    's|<script defer src="/intent.js" data-site="demo"></script>|<script defer src="/intent.js" data-site="demo" data-consent="required"></script>|' {} +
+fi
 # Swap in one step so a running `wrangler dev` never sees a half-copied folder.
 rm -rf "$out"
 mv "$staging" "$out"
-echo "build-site: $(find "$out" -type f | wc -l) files in $out"
+echo "build-site: $(find "$out" -type f | wc -l) files in $out (consent ${CONSENT:-implied})"

@@ -5,6 +5,8 @@
 #
 #   PORT=8788 scripts/dev.sh      serve on another port
 #   RESET_RULES=1 scripts/dev.sh  replace the local rules with the defaults again
+#   CONSENT=required scripts/dev.sh  the demo as a site that requires consent, with its banner
+#                                    (scripts/build-site.sh; the snippet's side of it)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"

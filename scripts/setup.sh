@@ -7,9 +7,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 
-WORKER_BUILD_VERSION=0.8.7
-# Must equal the wasm-bindgen library version pinned in Cargo.toml / Cargo.lock.
-WASM_BINDGEN_VERSION=0.2.130
+# Both read from Cargo.lock (scripts/env.sh): the CLIs must match the libraries exactly.
+WORKER_BUILD_VERSION=$(lock_version worker)
+WASM_BINDGEN_VERSION=$(lock_version wasm-bindgen)
 
 say() { echo "setup: $*" >&2; }
 

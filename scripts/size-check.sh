@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Prints the raw and gzipped bytes of the snippet as it goes on the wire, and fails over budget:
-# the loader intent.js at most 1 KiB gzipped (it is on the page's critical path), and loader +
-# JS glue + wasm at most 12 KiB gzipped. Each file is gzipped on its own (gzip -9), as a server
+# the loader intent.js at most LOADER_GZIP_BUDGET gzipped (it is on the page's critical path),
+# and loader + JS glue + wasm at most SNIPPET_GZIP_BUDGET (budgets.env). Each file is gzipped on its own (gzip -9), as a server
 # or CDN would send it. Run scripts/build-snippet.sh first.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT"
 dir=${1:-dist/snippet}
-loader_budget=1024
-total_budget=$((12 * 1024))
+loader_budget=$LOADER_GZIP_BUDGET
+total_budget=$SNIPPET_GZIP_BUDGET
 
 files=("$dir/intent.js" "$dir/_intent/intent_snippet.js" "$dir/_intent/intent_snippet_bg.wasm")
 for f in "${files[@]}"; do
@@ -25,6 +26,10 @@ for f in "${files[@]}"; do
   [ "$f" = "$dir/intent.js" ] && loader_gz=$gz
 done
 printf '%-36s %8d %8d\n' "snippet total (loader+glue+wasm)" "$raw_total" "$gz_total"
+# Loaded only for a tag with data-consent-from, after the snippet: not on the budget's path.
+adapters="$dir/_intent/consent.js"
+[ -f "$adapters" ] || { echo "size-check: $adapters is missing; run scripts/build-snippet.sh" >&2; exit 1; }
+printf '%-36s %8d %8d\n' "_intent/consent.js (only if asked)" "$(wc -c <"$adapters")" "$(gzip -9 -c "$adapters" | wc -c)"
 
 status=0
 if [ "$loader_gz" -gt "$loader_budget" ]; then

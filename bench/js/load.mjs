@@ -1,139 +1,43 @@
 // The load test of `make bench`: the real worker and its JavaScript peer (bench/peer-worker),
-// each under `wrangler dev` on 127.0.0.1, driven by wrk for a bounded time against
-// POST /v1/collect (a returning visitor's token and two events) and a proxied page (the
-// pricing page with the profile cookie).
+// each under `wrangler dev` on 127.0.0.1 with request logging off, driven by wrk for a bounded
+// time against POST /v1/collect (a returning visitor's token and two events) and a proxied
+// page (the pricing page with the profile cookie): a warm-up, then at least three rounds that
+// alternate the sides, reported as medians.
 //
-//   node bench/js/load.mjs --jsonlogic DOC.json --out FILE [--seconds 10]
+//   node bench/js/load.mjs --jsonlogic DOC.json --out FILE [--seconds 10] [--rounds 3] [--warmup 3]
 //
-// The real worker is started the way its integration tests start it (tests/worker/harness.mjs:
-// the built bundle, no rebuild, its own local KV seeded with the default rules).
+// Both workers are started the way the integration tests start the real one
+// (tests/worker/harness.mjs: the built bundle, no rebuild, their own local KV).
 
-import { spawn, execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const outFile = opt('--out');
-const docPath = resolve(opt('--jsonlogic'));
+import { ROOT, collectBody, drive, driverOptions, median, pageCookie, returningToken } from './drive.mjs';
+
+const { opt, outFile, docPath } = driverOptions();
 const seconds = Math.min(30, Number(opt('--seconds', '10')));
-const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36';
+// Runs per side (the figure is their median) and the warm-up before them.
+const rounds = Math.max(3, Number(opt('--rounds', '3')));
+const warmup = Math.min(seconds, Number(opt('--warmup', '3')));
 
-const env = {
-  ...process.env,
-  PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}`,
-  WRANGLER_SEND_METRICS: 'false',
-  WRANGLER_SEND_ERROR_REPORTS: 'false',
-  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-  DO_NOT_TRACK: '1',
-  NO_COLOR: '1',
-};
-
-function devVar(name) {
-  const m = readFileSync(join(ROOT, '.dev.vars'), 'utf8').match(new RegExp(`^${name}="?([^"\\n]*)"?`, 'm'));
-  if (!m) throw new Error(`.dev.vars has no ${name}`);
-  return m[1];
-}
-
-async function freePort() {
-  const { createServer } = await import('node:net');
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => res(port));
-    });
+// The peer under `wrangler dev`, started as the worker tests start the real worker
+// (tests/worker/harness.mjs), with its own KV holding the JSON Logic rules.
+async function startPeer(startWrangler, profileKeys) {
+  const dir = mkdtempSync(join(tmpdir(), 'intent-bench-peer-'));
+  return startWrangler({
+    dir,
+    config: join(ROOT, 'bench/peer-worker/wrangler.toml'),
+    kv: { rules: readFileSync(docPath) },
+    vars: { PROFILE_KEYS: profileKeys },
+    logLevel: 'warn',
   });
 }
 
-// The peer worker under wrangler dev, with its own KV holding the JSON Logic rules.
-async function startPeer() {
-  const dir = mkdtempSync(join(tmpdir(), 'intent-bench-peer-'));
-  const config = join(ROOT, 'bench/peer-worker/wrangler.toml');
-  const state = join(dir, 'state');
-  await promisify(execFile)(
-    WRANGLER,
-    ['kv', 'key', 'put', 'rules', '--path', docPath, '--local', '--config', config, '--persist-to', state, '--binding', 'RULES'],
-    { env, cwd: dir },
-  );
-  const port = await freePort();
-  const child = spawn(
-    WRANGLER,
-    ['dev', '--local', '--config', config, '--persist-to', state, '--ip', '127.0.0.1', '--port', String(port),
-      '--show-interactive-dev-session=false', '--var', `PROFILE_KEYS:${devVar('PROFILE_KEYS')}`],
-    { env, cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const log = [];
-  child.stdout.on('data', (d) => log.push(d.toString()));
-  child.stderr.on('data', (d) => log.push(d.toString()));
-  let exited = false;
-  const exit = new Promise((r) => child.on('exit', () => { exited = true; r(); }));
-  const url = `http://127.0.0.1:${port}`;
-  const worker = {
-    url,
-    log: () => log.join(''),
-    async stop() {
-      if (!exited) {
-        try { process.kill(-child.pid, 'SIGINT'); } catch { /* gone */ }
-        const t = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
-        await exit;
-        clearTimeout(t);
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (exited) throw new Error(`the peer's wrangler dev exited:\n${worker.log()}`);
-    try {
-      if ((await fetch(`${url}/v1/health`)).status === 200) break;
-    } catch { /* not yet */ }
-    if (Date.now() > deadline) {
-      await worker.stop();
-      throw new Error(`the peer's wrangler dev was not ready after 120 s:\n${worker.log()}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return worker;
-}
-
-// A returning visitor: six calls' worth of history, then the token.
-async function returningToken(base) {
-  let profile = null;
-  for (const path of ['/', '/product/', '/customers/', '/pricing/', '/blog/', '/compare/']) {
-    const r = await fetch(`${base}/v1/collect`, {
-      method: 'POST',
-      headers: { 'content-type': 'text/plain;charset=UTF-8', 'user-agent': UA },
-      body: JSON.stringify({ site: 'demo', profile, events: [{ type: 'pageview', url: `http://127.0.0.1${path}` }] }),
-    });
-    if (r.status !== 200) throw new Error(`${base}: collect answered ${r.status}: ${await r.text()}`);
-    profile = (await r.json()).profile;
-  }
-  return profile;
-}
-
-async function pageCookie(base) {
-  const r = await fetch(`${base}/pricing/`, { headers: { 'user-agent': UA } });
-  if (r.status !== 200) throw new Error(`${base}/pricing/ answered ${r.status}`);
-  const text = await r.text();
-  if (!text.includes('data-intent-slot')) throw new Error(`${base}/pricing/ has no slots to fill`);
-  const set = r.headers.getSetCookie().find((c) => c.startsWith('intent_profile='));
-  if (!set) throw new Error(`${base}/pricing/ set no profile cookie`);
-  return set.split(';')[0];
-}
-
-function wrk(url, vars) {
+function wrk(url, vars, secs) {
   return new Promise((res, rej) => {
-    const child = spawn('wrk', ['-t2', '-c8', `-d${seconds}s`, '--timeout', '5s', '-s', join(ROOT, 'bench/load.lua'), url], {
+    const child = spawn('wrk', ['-t2', '-c8', `-d${secs}s`, '--timeout', '5s', '-s', join(ROOT, 'bench/load.lua'), url], {
       env: { ...process.env, ...vars },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -148,16 +52,34 @@ function wrk(url, vars) {
   });
 }
 
+
+/**
+ * The runs of one request kind on one side, as one figure: counts summed over every run (so
+ * "nothing dropped" covers them all), rates and latencies the median of the runs.
+ */
+function combine(runs) {
+  const sum = (k) => runs.reduce((a, r) => a + r[k], 0);
+  const med = (k) => Math.round(median(runs.map((r) => r[k])) * 1000) / 1000;
+  return {
+    runs: runs.length,
+    requests: sum('requests'),
+    ok: sum('ok'),
+    status_4xx: sum('status_4xx'),
+    status_5xx: sum('status_5xx'),
+    socket_errors: sum('socket_errors'),
+    timeouts: sum('timeouts'),
+    seconds: sum('seconds'),
+    rps: med('rps'),
+    rps_each: runs.map((r) => r.rps),
+    p50_ms: med('p50_ms'),
+    p90_ms: med('p90_ms'),
+    p99_ms: med('p99_ms'),
+    max_ms: Math.max(...runs.map((r) => r.max_ms)),
+  };
+}
+
 async function main() {
-  for (const built of ['worker/build/index.js', 'worker/build/index_bg.wasm', 'dist/site/pricing/index.html']) {
-    if (!existsSync(join(ROOT, built))) {
-      writeFileSync(outFile, `${JSON.stringify({ missing: `${built} is not built` })}\n`);
-      console.log(`load: ${built} is missing; no load test`);
-      return;
-    }
-  }
-  const { startWorker } = await import(join(ROOT, 'tests/worker/harness.mjs'));
-  const sides = {};
+  const { startWorker, startWrangler, PROFILE_KEYS } = await import(join(ROOT, 'tests/worker/harness.mjs'));
   let real;
   let peer;
   // Interrupted (Ctrl-C on make bench): stop both wrangler processes before leaving.
@@ -168,37 +90,52 @@ async function main() {
     });
   }
   try {
-    // One at a time: two wrangler dev processes starting together race for the same local sockets.
-    real = await startWorker();
-    peer = await startPeer();
-    const results = { seconds, connections: 8, threads: 2, sides: {} };
-    for (const [name, w] of [['intent-edge worker (Rust/wasm)', real], ['JS peer (json-logic-js)', peer]]) {
-      const token = await returningToken(w.url);
-      const body = JSON.stringify({
-        site: 'demo',
-        profile: token,
-        events: [
-          { type: 'pageview', url: 'http://127.0.0.1/pricing/', referrer: 'https://www.google.com/' },
-          { type: 'engagement', url: 'http://127.0.0.1/pricing/', seconds: 12, scroll: 40 },
-        ],
-      });
-      const cookie = await pageCookie(w.url);
-      const collect = await wrk(`${w.url}/v1/collect`, { BENCH_METHOD: 'POST', BENCH_BODY: body, BENCH_COOKIE: '' });
-      console.log(`  ${name} POST /v1/collect: ${JSON.stringify(collect)}`);
-      const page = await wrk(`${w.url}/pricing/`, { BENCH_METHOD: 'GET', BENCH_BODY: '', BENCH_COOKIE: cookie });
-      console.log(`  ${name} GET /pricing/ (proxy mode): ${JSON.stringify(page)}`);
-      const panics = (w.log().match(/panicked|RuntimeError|Critical error|Uncaught/g) || []).length;
-      sides[name] = { collect, page, panics_in_log: panics };
+    // One at a time: two wrangler dev processes starting together race for the same local
+    // sockets. Request logging off (`--log-level warn`): the figure is the worker's, less
+    // wrangler's console.
+    real = await startWorker({ logLevel: 'warn' });
+    peer = await startPeer(startWrangler, PROFILE_KEYS);
+    const sides = [
+      { name: 'intent-edge worker (Rust/wasm)', w: real },
+      { name: 'JS peer (json-logic-js)', w: peer },
+    ];
+    for (const side of sides) {
+      side.body = collectBody(await returningToken(side.w.url));
+      side.cookie = await pageCookie(side.w.url);
+      side.collect = [];
+      side.page = [];
     }
-    results.sides = sides;
+    const collectRun = (side, secs) =>
+      wrk(`${side.w.url}/v1/collect`, { BENCH_METHOD: 'POST', BENCH_BODY: side.body, BENCH_COOKIE: '' }, secs);
+    const pageRun = (side, secs) =>
+      wrk(`${side.w.url}/pricing/`, { BENCH_METHOD: 'GET', BENCH_BODY: '', BENCH_COOKIE: side.cookie }, secs);
+    // Warm-up: each isolate compiled, its rules cached, the JITs warm; not counted.
+    for (const side of sides) {
+      await collectRun(side, warmup);
+      await pageRun(side, warmup);
+    }
+    // The sides alternate, the first of each round changing, so that a machine busier in one
+    // moment than the next weighs on both alike.
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 ? [...sides].reverse() : sides;
+      for (const side of order) {
+        const c = await collectRun(side, seconds);
+        console.log(`  round ${round + 1} ${side.name} POST /v1/collect: ${JSON.stringify(c)}`);
+        side.collect.push(c);
+        const p = await pageRun(side, seconds);
+        console.log(`  round ${round + 1} ${side.name} GET /pricing/ (proxy mode): ${JSON.stringify(p)}`);
+        side.page.push(p);
+      }
+    }
+    const results = { seconds, rounds, warmup_seconds: warmup, connections: 8, threads: 2, log_level: 'warn', sides: {} };
+    for (const side of sides) {
+      const panics = (side.w.log().match(/panicked|RuntimeError|Critical error|Uncaught/g) || []).length;
+      results.sides[side.name] = { collect: combine(side.collect), page: combine(side.page), panics_in_log: panics };
+    }
     writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
   } finally {
     await Promise.all([real?.stop(), peer?.stop()]);
   }
 }
 
-main().catch((e) => {
-  console.error(`load: ${e.stack || e}`);
-  writeFileSync(outFile, `${JSON.stringify({ failed: String(e.message || e).slice(0, 2000) })}\n`);
-  process.exit(1);
-});
+drive('load', outFile, main);

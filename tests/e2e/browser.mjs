@@ -136,11 +136,4 @@ export async function profileCookie(context) {
   return c ? c.value : null;
 }
 
-/** Polls `predicate` (sync or async) until it holds; fails naming `what` after `timeout` ms. */
-export async function until(predicate, what, timeout = 10_000) {
-  const deadline = Date.now() + timeout;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { until } from '../worker/wait.mjs';

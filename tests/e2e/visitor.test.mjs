@@ -12,6 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { startWorker, ROOT, PROFILE_KEYS } from '../worker/harness.mjs';
+import { quiet } from '../worker/wait.mjs';
 import { reissue } from '../worker/token.mjs';
 import {
   HERO, launch, newVisitor, seen, waitForTier, waitForSnippet, pushState, profileCookie, until,
@@ -41,8 +42,12 @@ async function viewPricingThrice(page) {
   return tiers;
 }
 
-/** Lets timers and heartbeats run (the snippet sends clicks and retries once a second). */
-const settle = (page) => page.waitForTimeout(1500);
+/**
+ * Waits until the visitor's browser has sent nothing for longer than the snippet's one-second
+ * heartbeat and retry period: whatever a page would still send has gone out by then, so what
+ * was not sent will not be.
+ */
+const settle = (wire) => quiet(() => wire.requests.length, "the browser's requests", 1500);
 
 /**
  * Waits until the worker's log has been quiet for a moment and returns its length: the mark
@@ -50,14 +55,8 @@ const settle = (page) => page.waitForTimeout(1500);
  * the browser after the page is gone, so no page-level listener sees them; wrangler's log of
  * the requests the worker served does.
  */
-async function quietMark(w) {
-  let length = w.log().length;
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 700));
-    const now = w.log().length;
-    if (now === length) return now;
-    length = now;
-  }
+function quietMark(w) {
+  return quiet(() => w.log().length, "wrangler's log");
 }
 
 /** How many `/v1/collect` calls the worker served since `mark`. */
@@ -110,7 +109,7 @@ describe('a visitor in headless Chromium', () => {
       'the page keeps its own hero');
     assert.equal(wire.to('/intent.js').length, 1, 'the loader was fetched');
     assert.equal(wire.to(/\/_intent\/.*\.wasm$/).length, 1, 'the tracker was fetched');
-    await settle(page);
+    await settle(wire);
     assert.deepEqual(wire.events('pageview'), [], 'the edge counted this page view itself; the snippet does not repeat it');
     await page.screenshot({ path: join(SHOTS, 'home-researching.png') });
   }));
@@ -233,7 +232,7 @@ describe('a visitor in headless Chromium', () => {
     // What would otherwise be sent: a navigation and a custom event.
     await pushState(page, '/pricing/');
     await page.evaluate(() => window.intent('event', 'demo_request', {}));
-    await settle(page);
+    await settle(wire);
 
     for (const doc of wire.to('/pricing/')) assert.equal((await doc.allHeaders())['sec-gpc'], '1');
     assert.deepEqual(wire.to('/v1/collect').map((r) => r.method()), [], 'nothing sent to /v1/collect');
@@ -280,12 +279,38 @@ describe('a visitor in headless Chromium', () => {
     const [answer] = await wire.collectAnswers();
     assert.equal(answer.tier, 'ready', 'the demo_request rule');
     assert.deepEqual(await waitForTier(page, 'ready'), { hero: HERO.ready, tier: 'ready' });
-    await settle(page);
+    await settle(wire);
     const events = wire.events('event');
     assert.equal(events.length, 1, JSON.stringify(events));
     assert.equal(events[0].name, 'demo_request');
     // The edge recorded it: the next page is served ready.
     assert.equal((await served(page, '/product/'))['x-intent-tier'], 'ready');
+  }));
+
+  test('the book-a-demo form sends demo_request, then identifies the visitor', journey(async () => {
+    const { context, wire } = await visitor();
+    const page = await context.newPage();
+    await served(page, '/book-a-demo/');
+    await waitForSnippet(page);
+    await page.fill('#demo-name', 'Jane Doe');
+    await page.fill('#demo-email', ' Jane@Acme.com ');
+    await page.selectOption('#demo-size', '51-200');
+    await page.click('#demo-form button[type=submit]');
+    await page.locator('#demo-thanks').waitFor({ state: 'visible' });
+
+    // The request is counted first: identify waits for its answer and goes in a call of its own.
+    await until(() => wire.events('identify').length === 1, 'the identify event');
+    const bodies = wire.collectBodies();
+    const first = bodies.findIndex((b) => b.events.some((e) => e.type === 'event'));
+    const second = bodies.findIndex((b) => b.events.some((e) => e.type === 'identify'));
+    assert.ok(first >= 0 && second > first, JSON.stringify(bodies));
+    assert.deepEqual(bodies[first].events.find((e) => e.type === 'event'),
+      { type: 'event', name: 'demo_request', props: { size: '51-200' } });
+    assert.deepEqual(wire.events('identify'),
+      [{ type: 'identify', email: 'Jane@Acme.com', traits: { company_size: '51-200' } }]);
+    assert.deepEqual(await waitForTier(page, 'ready'), { hero: HERO.ready, tier: 'ready' });
+    assert.equal(await page.evaluate(() => JSON.stringify(localStorage).includes('@')), false,
+      'the email is not stored in the browser');
   }));
 
   test('the tag included twice sends each event once', journey(async () => {
@@ -308,7 +333,7 @@ describe('a visitor in headless Chromium', () => {
     await until(async () => (await wire.collectAnswers()).length === 1, 'the answer to the navigation');
     await page.evaluate(() => window.intent('event', 'demo_request', {}));
     await waitForTier(page, 'ready');
-    await settle(page);
+    await settle(wire);
 
     assert.equal(wire.to(/\/_intent\/.*\.wasm$/).length, 1, 'the tracker was loaded once');
     const views = wire.events('pageview').map((e) => new URL(e.url).pathname);

@@ -5,6 +5,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
+import { until } from './wait.mjs';
 import { startWorker, withLog, waitForLog, collect, journey, views, ADMIN_TOKEN, DEFAULT_RULES, PROFILE_KEYS } from './harness.mjs';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -151,19 +152,24 @@ describe('KV slower than RULES_KV_TIMEOUT_MS', () => {
 
     // New rules appear in KV behind the worker's back (no publish through this isolate).
     await w.putKv('rules', eagerRules('late'));
-    await new Promise((r) => setTimeout(r, 2100));
 
-    // The cache has expired: this request does not wait for the read and keeps the old rules.
-    const first = await onePricingView(w.url);
+    // Until the cache expires (two seconds), the cached rules answer, from KV.
+    const first = await until(async () => {
+      const seen = await onePricingView(w.url);
+      if (seen.source === 'kv') {
+        assert.deepEqual(seen, defaults);
+        return null;
+      }
+      return seen;
+    }, 'the rules cache to expire');
+    // The first request after it does not wait for the read and keeps the old rules.
     assert.deepEqual(first, { tier: 'evaluating', rules: defaults.rules, source: 'last-good' });
 
     // The read it started lands in the cache shortly after.
-    let seen;
-    for (let i = 0; i < 30; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      seen = await onePricingView(w.url);
-      if (seen.rules !== defaults.rules) break;
-    }
+    const seen = await until(async () => {
+      const seen = await onePricingView(w.url);
+      return seen.rules !== defaults.rules && seen;
+    }, 'the late read to land', 3000, 100);
     assert.match(seen.rules, /^late@/);
     assert.equal(seen.tier, 'ready');
     assert.equal(seen.source, 'kv');

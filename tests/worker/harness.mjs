@@ -14,6 +14,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
+import { until } from './wait.mjs';
+
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = join(ROOT, 'node_modules', '.bin');
 const WRANGLER = join(BIN, 'wrangler');
@@ -74,12 +76,15 @@ export function freePort() {
 }
 
 /**
- * wrangler.toml without [build], with absolute paths, in `dir` next to a copy of .dev.vars.
- * `withoutKv` also drops the [[kv_namespaces]] table, for a worker whose RULES binding is
- * missing; `devVars` overrides secrets of .dev.vars (`null` removes one).
+ * A copy of `source` (a wrangler.toml, relative to the repository) without [build], with
+ * absolute paths, in `dir` next to a copy of .dev.vars. `main` replaces its entry module (a
+ * path relative to the repository); `withoutKv` also drops the [[kv_namespaces]] table, for a
+ * worker whose RULES binding is missing; `devVars` overrides secrets of .dev.vars (`null`
+ * removes one).
  */
-function testConfig(dir, { withoutKv = false, devVars = {} } = {}) {
-  const src = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8');
+export function testConfig(dir, { withoutKv = false, devVars = {}, main = null, source = 'wrangler.toml' } = {}) {
+  const src = readFileSync(join(ROOT, source), 'utf8');
+  const base = dirname(join(ROOT, source));
   const out = [];
   let skipping = false;
   for (const line of src.split('\n')) {
@@ -89,8 +94,8 @@ function testConfig(dir, { withoutKv = false, devVars = {} } = {}) {
     if (!skipping) out.push(line);
   }
   let text = out.join('\n');
-  text = text.replace(/^main\s*=\s*"([^"]+)"/m, (_, p) => `main = "${join(ROOT, p)}"`);
-  text = text.replace(/^directory\s*=\s*"([^"]+)"/m, (_, p) => `directory = "${join(ROOT, p)}"`);
+  text = text.replace(/^main\s*=\s*"([^"]+)"/m, (_, p) => `main = "${main ? join(ROOT, main) : resolve(base, p)}"`);
+  text = text.replace(/^directory\s*=\s*"([^"]+)"/m, (_, p) => `directory = "${resolve(base, p)}"`);
   const config = join(dir, 'wrangler.toml');
   writeFileSync(config, text);
   copyFileSync(join(ROOT, '.dev.vars'), join(dir, '.dev.vars'));
@@ -108,9 +113,10 @@ function testConfig(dir, { withoutKv = false, devVars = {} } = {}) {
 /**
  * Starts the worker. Options: `vars` (overrides of wrangler.toml vars), `kv` (initial KV
  * contents, key -> text or bytes; defaults to the default rules under `rules`), `withoutKv`
- * (no RULES binding at all) and `devVars` (overrides of the .dev.vars secrets).
+ * (no RULES binding at all), `devVars` (overrides of the .dev.vars secrets) and `logLevel`
+ * (wrangler's; `info` logs every request, which some tests read).
  */
-export async function startWorker({ vars = {}, kv = { rules: DEFAULT_RULES }, withoutKv = false, devVars = {} } = {}) {
+export async function startWorker({ vars = {}, kv = { rules: DEFAULT_RULES }, withoutKv = false, devVars = {}, logLevel = 'info' } = {}) {
   for (const built of ['worker/build/index.js', 'dist/site']) {
     if (!existsSync(join(ROOT, built))) {
       throw new Error(`${built} is missing: run \`make worker site\` before the worker tests`);
@@ -118,8 +124,50 @@ export async function startWorker({ vars = {}, kv = { rules: DEFAULT_RULES }, wi
   }
   const dir = mkdtempSync(join(tmpdir(), 'intent-worker-test-'));
   const config = testConfig(dir, { withoutKv, devVars });
+  // Without the binding there is nothing to seed (and wrangler could not find the namespace).
+  const worker = await startWrangler({ dir, config, kv: withoutKv ? {} : kv, vars, logLevel });
   const state = join(dir, 'state');
-  const kvArgs = ['--local', '--config', config, '--persist-to', state, '--binding', 'RULES'];
+  // NOTE: wrangler's local KV (miniflare) keeps each value in a file under
+  // <state>/v3/kv/<namespace id>/blobs/. Putting a named pipe where such a file was makes every
+  // read of the value fail inside KV ("KV GET failed: 500": its size no longer matches), which
+  // is what a KV outage looks like to the worker. (A folder would not do: it reads as a JSON
+  // listing.) If miniflare changes that layout, kvBlobs finds nothing and the tests say so.
+  const kvBlobs = () => {
+    const kvDir = join(state, 'v3', 'kv');
+    const dirs = existsSync(kvDir) ? readdirSync(kvDir).filter((d) => !d.startsWith('miniflare-')) : [];
+    return dirs.flatMap((d) => {
+      const blobs = join(kvDir, d, 'blobs');
+      return existsSync(blobs) ? readdirSync(blobs).filter((f) => !f.endsWith('.broken')).map((f) => join(blobs, f)) : [];
+    });
+  };
+  /** Makes every read of the values now in KV fail; returns what `repairKvStorage` needs. */
+  worker.breakKvStorage = () => {
+    const blobs = kvBlobs();
+    if (!blobs.length) throw new Error('no local KV value files found: has miniflare changed its storage layout?');
+    for (const blob of blobs) {
+      renameSync(blob, `${blob}.broken`);
+      execFileSync('mkfifo', [blob]);
+    }
+    return blobs;
+  };
+  worker.repairKvStorage = (blobs) => {
+    for (const blob of blobs) {
+      rmSync(blob);
+      renameSync(`${blob}.broken`, blob);
+    }
+  };
+  return worker;
+}
+
+/**
+ * Runs `wrangler dev` on a free port of 127.0.0.1 for the config `config`, with its local state
+ * in `dir` (removed by `stop()`), the KV binding `binding` seeded with `kv` (key -> text or
+ * bytes), `vars` passed as `--var`, and wrangler's `logLevel`; resolves once `ready` answers
+ * 200. The worker tests, the bench's load test and its handler benchmark all start workers so.
+ */
+export async function startWrangler({ dir, config, kv = {}, vars = {}, logLevel = 'info', binding = 'RULES', ready = '/v1/health', args: extra = [] }) {
+  const state = join(dir, 'state');
+  const kvArgs = ['--local', '--config', config, '--persist-to', state, '--binding', binding];
 
   const putKv = async (key, value) => {
     const file = join(dir, `kv-${Date.now()}-${Math.random().toString(36).slice(2)}`);
@@ -136,42 +184,30 @@ export async function startWorker({ vars = {}, kv = { rules: DEFAULT_RULES }, wi
     const { stdout } = await promisify(execFile)(WRANGLER, ['kv', 'key', 'list', ...kvArgs], { env: childEnv, cwd: dir });
     return JSON.parse(stdout).map((k) => k.name);
   };
-  // NOTE: wrangler's local KV (miniflare) keeps each value in a file under
-  // <state>/v3/kv/<namespace id>/blobs/. Putting a named pipe where such a file was makes every
-  // read of the value fail inside KV ("KV GET failed: 500": its size no longer matches), which
-  // is what a KV outage looks like to the worker. (A folder would not do: it reads as a JSON
-  // listing.) If miniflare changes that layout, kvBlobs finds nothing and the tests say so.
-  const kvBlobs = () => {
-    const kvDir = join(state, 'v3', 'kv');
-    const dirs = existsSync(kvDir) ? readdirSync(kvDir).filter((d) => !d.startsWith('miniflare-')) : [];
-    return dirs.flatMap((d) => {
-      const blobs = join(kvDir, d, 'blobs');
-      return existsSync(blobs) ? readdirSync(blobs).filter((f) => !f.endsWith('.broken')).map((f) => join(blobs, f)) : [];
-    });
-  };
-  const breakKvStorage = () => {
-    const blobs = kvBlobs();
-    if (!blobs.length) throw new Error('no local KV value files found: has miniflare changed its storage layout?');
-    for (const blob of blobs) {
-      renameSync(blob, `${blob}.broken`);
-      execFileSync('mkfifo', [blob]);
-    }
-    return blobs;
-  };
-  const repairKvStorage = (blobs) => {
-    for (const blob of blobs) {
-      rmSync(blob);
-      renameSync(`${blob}.broken`, blob);
-    }
-  };
-  // Without the binding there is nothing to seed (and wrangler could not find the namespace).
-  if (!withoutKv) for (const [key, value] of Object.entries(kv)) await putKv(key, value);
+  for (const [key, value] of Object.entries(kv)) await putKv(key, value);
 
+  // A free port can be taken by another process between `freePort` and wrangler's bind (other
+  // workers starting on the machine): wrangler then exits with "Address already in use", and
+  // the start is tried again on another port.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchWrangler({ dir, config, state, vars, logLevel, ready, extra, putKv, deleteKv, listKv });
+    } catch (err) {
+      if (attempt >= 3 || !/Address already in use/.test(err.message)) {
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
+    }
+  }
+}
+
+/** One start of `wrangler dev` on a free port; see `startWrangler`. Leaves `dir` on failure. */
+async function launchWrangler({ dir, config, state, vars, logLevel, ready, extra, putKv, deleteKv, listKv }) {
   const port = await freePort();
   const args = [
     'dev', '--local', '--config', config, '--persist-to', state,
     '--ip', '127.0.0.1', '--port', String(port), '--show-interactive-dev-session=false',
-    '--log-level', 'info',
+    '--log-level', logLevel, ...extra,
   ];
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
 
@@ -185,60 +221,63 @@ export async function startWorker({ vars = {}, kv = { rules: DEFAULT_RULES }, wi
   // (wrangler's own process group) down with it.
   const reap = () => { if (!exited) { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } } };
   process.once('exit', reap);
+  const kill = async () => {
+    if (!exited) {
+      try { process.kill(-child.pid, 'SIGINT'); } catch { /* already gone */ }
+      const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
+      await exit;
+      clearTimeout(timer);
+    }
+    process.removeListener('exit', reap);
+  };
 
   const url = `http://127.0.0.1:${port}`;
   const worker = {
     url,
     port,
+    dir,
+    /** wrangler's process id (workerd runs in its process group). */
+    pid: child.pid,
     log: () => log.join(''),
     putKv,
     deleteKv,
     /** The keys in the worker's KV namespace. */
     listKv,
-    /** Makes every read of the values now in KV fail; returns what `repairKvStorage` needs. */
-    breakKvStorage,
-    repairKvStorage,
     async stop() {
-      if (!exited) {
-        try { process.kill(-child.pid, 'SIGINT'); } catch { /* already gone */ }
-        const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
-        await exit;
-        clearTimeout(timer);
-      }
-      process.removeListener('exit', reap);
+      await kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };
 
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (exited) {
-      throw new Error(`wrangler dev exited (${JSON.stringify(exited)}) before it was ready:\n${worker.log()}`);
-    }
-    try {
-      const r = await fetch(`${url}/v1/health`);
-      if (r.status === 200) break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) {
-      await worker.stop();
-      throw new Error(`wrangler dev was not ready after 120 s:\n${worker.log()}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
+  try {
+    await until(async () => {
+      if (exited) {
+        throw new Error(`wrangler dev exited (${JSON.stringify(exited)}) before it was ready:\n${worker.log()}`);
+      }
+      try {
+        return (await fetch(`${url}${ready}`)).status === 200;
+      } catch {
+        return false; // not listening yet
+      }
+    }, `wrangler dev to answer ${ready}`, 120_000, 250);
+  } catch (err) {
+    await kill();
+    err.message += `\n${worker.log()}`;
+    throw err;
   }
   return worker;
 }
 
 /**
  * Waits until wrangler's log, from character `from` on, matches `pattern` (the worker's log
- * lines reach it a moment after the answer); resolves to that part of the log.
+ * lines reach it a moment after the answer); resolves to that part of the log, and fails when
+ * it has not matched after `timeoutMs`.
  */
-export async function waitForLog(worker, pattern, from = 0, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+export async function waitForLog(worker, pattern, from = 0, timeoutMs = 10_000) {
+  return until(() => {
     const part = worker.log().slice(from);
-    if (pattern.test(part) || Date.now() > deadline) return part;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    return pattern.test(part) && part;
+  }, `${pattern} in the log`, timeoutMs);
 }
 
 /**

@@ -18,9 +18,6 @@ pub struct ApiError {
 /// Largest request body the API reads (64 KiB); larger bodies get 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Largest rules config the admin API accepts.
-pub const MAX_RULES_BYTES: usize = 256 * 1024;
-
 /// Most characters of a request's own text (a path, a site id, an origin, a content type)
 /// that an error message repeats back.
 pub const MAX_ECHO_CHARS: usize = 100;

@@ -14,10 +14,14 @@
 pub mod api_error;
 pub mod auth;
 pub mod cookie;
+pub mod headers;
 pub mod history;
 pub mod privacy;
 pub mod rewrite;
+pub mod routes;
+pub mod rules_cache;
 pub mod settings;
+pub mod visitor;
 
 #[cfg(target_arch = "wasm32")]
 pub mod runtime;

@@ -13,9 +13,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use intent_engine::Variant;
 use lol_html::html_content::ContentType;
 use lol_html::{element, end, EndTagHandler, HtmlRewriter, Settings};
-use serde::Deserialize;
 
 /// The attribute that marks a swappable element, as the site developer writes it.
 pub const SLOT_ATTRIBUTE: &str = "data-intent-slot";
@@ -26,46 +26,16 @@ pub const FILLED_ATTRIBUTE: &str = "data-intent-filled";
 /// Set on `<html>`: the visitor's tier, for the snippet and for the site's own CSS.
 pub const TIER_ATTRIBUTE: &str = "data-intent-tier";
 
-/// One slot's content for the visitor's tier, in the shape the worker answers it
-/// (`{"text", "html", "href", "attrs"}`, every field optional).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-pub struct SlotContent {
-    /// Replaces the element's text (escaped).
-    pub text: Option<String>,
-    /// Replaces the element's inner HTML; wins over `text` when both are given.
-    pub html: Option<String>,
-    /// Sets the `href` attribute.
-    pub href: Option<String>,
-    /// Sets attributes; names that are not valid HTML attribute names are skipped.
-    pub attrs: BTreeMap<String, String>,
-}
-
 /// What to do to one page: the slot contents for the visitor's tier, and the extras.
 #[derive(Debug, Clone, Default)]
 pub struct PagePlan {
-    /// Slot name to content. A slot absent here keeps the page's own content.
-    pub slots: BTreeMap<String, SlotContent>,
+    /// Slot name to the engine's variant for the visitor's tier. A slot absent here keeps the
+    /// page's own content.
+    pub slots: BTreeMap<String, Variant>,
     /// The visitor's tier, written on `<html>` when given.
     pub tier: Option<String>,
     /// The loader tag to add before `</body>` when the page does not load `intent.js` itself.
     pub loader_tag: Option<String>,
-}
-
-impl PagePlan {
-    /// Reads the slot contents from the `variants` object of a decision as serialized JSON.
-    /// Slots whose value has an unexpected shape are skipped rather than failing the page.
-    pub fn slots_from_json(variants: &serde_json::Value) -> BTreeMap<String, SlotContent> {
-        let mut slots = BTreeMap::new();
-        if let Some(map) = variants.as_object() {
-            for (name, value) in map {
-                if let Ok(content) = SlotContent::deserialize(value) {
-                    slots.insert(name.clone(), content);
-                }
-            }
-        }
-        slots
-    }
 }
 
 /// The loader tag the worker injects, pointing at its own origin.
@@ -355,17 +325,22 @@ impl HeadScan {
     }
 }
 
-/// Rewrites a whole document at once; used by tests and for small bodies.
-pub fn rewrite_document(html: &str, plan: PagePlan) -> String {
-    let mut rewriter = SlotRewriter::new(plan);
-    let mut out = rewriter.write(html.as_bytes());
-    out.extend(rewriter.finish());
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rewrites a whole document at once.
+    fn rewrite_document(html: &str, plan: PagePlan) -> String {
+        let mut rewriter = SlotRewriter::new(plan);
+        let mut out = rewriter.write(html.as_bytes());
+        out.extend(rewriter.finish());
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Slot variants as a rules config writes them.
+    fn slots(variants: serde_json::Value) -> BTreeMap<String, Variant> {
+        serde_json::from_value(variants).unwrap()
+    }
 
     /// The verdict on `html` fed in chunks of `size` bytes (0: all at once), and the chunks
     /// read before it was known.
@@ -458,7 +433,7 @@ mod tests {
             "pricing-nudge": {"html": "<strong>Talk to sales</strong>"}
         });
         PagePlan {
-            slots: PagePlan::slots_from_json(&variants),
+            slots: slots(variants),
             tier: Some("ready".into()),
             loader_tag: Some(loader_tag("demo")),
         }
@@ -470,7 +445,7 @@ mod tests {
             "cta": {"href": "&#106;avascript:alert(1)", "attrs": {"title": "Q&A \"now\""}}
         });
         let plan = PagePlan {
-            slots: PagePlan::slots_from_json(&variants),
+            slots: slots(variants),
             tier: None,
             loader_tag: None,
         };
@@ -505,7 +480,7 @@ mod tests {
     #[test]
     fn text_variants_are_escaped() {
         let plan = PagePlan {
-            slots: PagePlan::slots_from_json(&serde_json::json!({"cta": {"text": "<b>&</b>"}})),
+            slots: slots(serde_json::json!({"cta": {"text": "<b>&</b>"}})),
             ..PagePlan::default()
         };
         let out = rewrite_document(r#"<a data-intent-slot="cta">x</a>"#, plan);
@@ -543,16 +518,14 @@ mod tests {
     }
 
     #[test]
-    fn bad_variant_shapes_and_attribute_names_are_skipped() {
+    fn bad_attribute_names_are_skipped() {
         let variants = serde_json::json!({
-            "hero": "not an object",
             "cta": {"attrs": {"bad name": "x", "title": "ok"}}
         });
         let plan = PagePlan {
-            slots: PagePlan::slots_from_json(&variants),
+            slots: slots(variants),
             ..PagePlan::default()
         };
-        assert!(!plan.slots.contains_key("hero"));
         let out = rewrite_document(PAGE, plan);
         assert!(out.contains(r#"<a data-intent-slot="cta" href="/signup" title="ok" data-intent-filled="">Start free</a>"#), "{out}");
     }
@@ -592,11 +565,10 @@ mod tests {
     }
 
     fn demo_pages(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
+        let entries = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("the demo site {} is unreadable: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.unwrap().path();
             if path.is_dir() {
                 demo_pages(&path, out);
             } else if path.extension().is_some_and(|e| e == "html") {
@@ -612,10 +584,15 @@ mod tests {
         let www = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../www");
         let mut pages = Vec::new();
         demo_pages(&www, &mut pages);
+        // The demo site has a dozen pages: fewer means this test lost its data.
+        assert!(
+            pages.len() >= 10,
+            "only {} pages under {}",
+            pages.len(),
+            www.display()
+        );
         for page in pages {
-            let Ok(html) = std::fs::read_to_string(&page) else {
-                continue;
-            };
+            let html = std::fs::read_to_string(&page).unwrap();
             let slots: usize = ["hero", "cta", "pricing-nudge"]
                 .iter()
                 .map(|name| {

@@ -6,6 +6,9 @@
 //! own), which is what the budgets are stated in, and writes it to
 //! `target/bench/engine-native.json` for `make bench`.
 
+// A benchmark is not code input reaches: a broken fixture should stop it loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::hint::black_box;
 use std::time::Instant;
 

@@ -7,6 +7,7 @@ use std::fmt;
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::config::{ConfigError, FieldPath};
+use crate::identity::{Email, COMPANY_DOMAIN};
 use crate::limits::Limits;
 use crate::time::Timestamp;
 
@@ -62,6 +63,17 @@ pub enum Event<'a> {
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         props: BTreeMap<String, PropValue>,
     },
+    /// Who the visitor is, from `intent('identify', email, traits)`: an email address and a few
+    /// traits. It is not behaviour: folding ignores it, so neither the email nor the traits ever
+    /// enter a profile or a token. Only the audience store keeps it ([`crate::Email`]).
+    Identify {
+        /// The email address as sent; [`crate::Email::parse`] checks and normalises it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        email: Option<Cow<'a, str>>,
+        /// A few traits; `company_domain` names the visitor's account when the email cannot.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        traits: BTreeMap<String, PropValue>,
+    },
 }
 
 /// Text that borrows from the body unless it has escapes to undo. serde borrows a `Cow` only
@@ -101,6 +113,10 @@ struct RawEvent<'a> {
     name: Option<Cow<'a, str>>,
     #[serde(default)]
     props: Option<BTreeMap<String, PropValue>>,
+    #[serde(default, borrow, deserialize_with = "optional_text")]
+    email: Option<Cow<'a, str>>,
+    #[serde(default)]
+    traits: Option<BTreeMap<String, PropValue>>,
 }
 
 #[derive(Deserialize)]
@@ -110,6 +126,7 @@ enum Kind {
     Engagement,
     Click,
     Event,
+    Identify,
 }
 
 impl<'a> TryFrom<RawEvent<'a>> for Event<'a> {
@@ -137,6 +154,10 @@ impl<'a> TryFrom<RawEvent<'a>> for Event<'a> {
             Kind::Event => Event::Event {
                 name: need(raw.name, "name")?,
                 props: raw.props.unwrap_or_default(),
+            },
+            Kind::Identify => Event::Identify {
+                email: raw.email,
+                traits: raw.traits.unwrap_or_default(),
             },
         })
     }
@@ -183,6 +204,10 @@ impl Event<'_> {
             Event::Event { name, props } => Event::Event {
                 name: own(name),
                 props,
+            },
+            Event::Identify { email, traits } => Event::Identify {
+                email: email.map(own),
+                traits,
             },
         }
     }
@@ -248,24 +273,52 @@ impl Event<'_> {
                         format!("expected a name of 1 to {} bytes", Limits::NAME_BYTES),
                     ));
                 }
-                if props.len() > Limits::PROPS {
-                    return Err(ConfigError::at(
-                        path().key("props"),
-                        format!("{} properties; at most {}", props.len(), Limits::PROPS),
-                    ));
+                check_props(props, &|| path().key("props"))?;
+            }
+            Event::Identify { email, traits } => {
+                if let Some(email) = email {
+                    Email::parse(email)
+                        .map_err(|e| ConfigError::at(path().key("email"), e.to_string()))?;
                 }
-                for (k, v) in props {
-                    if k.len() > Limits::PROP_BYTES || v.as_text().len() > Limits::PROP_BYTES {
-                        return Err(ConfigError::at(
-                            path().key("props").key(k),
-                            format!("keys and values are at most {} bytes", Limits::PROP_BYTES),
-                        ));
-                    }
+                check_props(traits, &|| path().key("traits"))?;
+                let domain = traits.get(COMPANY_DOMAIN);
+                if let Some(domain) = domain {
+                    crate::identity::company_domain(&domain.as_text()).map_err(|e| {
+                        ConfigError::at(path().key("traits").key(COMPANY_DOMAIN), e.to_string())
+                    })?;
+                }
+                if email.is_none() && domain.is_none() {
+                    return Err(ConfigError::at(
+                        path().key("email"),
+                        format!("give an email address, a `traits.{COMPANY_DOMAIN}`, or both"),
+                    ));
                 }
             }
         }
         Ok(())
     }
+}
+
+/// Checks a custom event's props or an identify event's traits against the limits.
+fn check_props(
+    props: &BTreeMap<String, PropValue>,
+    path: &dyn Fn() -> FieldPath,
+) -> Result<(), ConfigError> {
+    if props.len() > Limits::PROPS {
+        return Err(ConfigError::at(
+            path(),
+            format!("{} properties; at most {}", props.len(), Limits::PROPS),
+        ));
+    }
+    for (k, v) in props {
+        if k.len() > Limits::PROP_BYTES || v.as_text().len() > Limits::PROP_BYTES {
+            return Err(ConfigError::at(
+                path().key(k),
+                format!("keys and values are at most {} bytes", Limits::PROP_BYTES),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A custom event's property value: text, a number or true/false.
@@ -577,6 +630,48 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("at most 50"));
+    }
+
+    #[test]
+    fn reads_identify_events_and_checks_them() {
+        let body = r#"{"site":"demo","events":[{"type":"pageview","url":"/pricing"},
+            {"type":"identify","email":"Jane@Acme.com","traits":{"company_domain":"acme.com","plan":"pro"}}]}"#;
+        let req = CollectRequest::from_json(body).unwrap();
+        let Event::Identify { email, traits } = &req.events[1] else {
+            panic!("{:?}", req.events[1]);
+        };
+        assert_eq!(email.as_deref(), Some("Jane@Acme.com"));
+        assert_eq!(traits.len(), 2);
+        let cases = [
+            (
+                r#"{"type":"identify","email":"jane"}"#,
+                "`events[0].email`: `jane` is not an email address: no `@`",
+            ),
+            (
+                r#"{"type":"identify"}"#,
+                "`events[0].email`: give an email address",
+            ),
+            (
+                r#"{"type":"identify","email":"jane@acme.com","traits":{"company_domain":"x"}}"#,
+                "`events[0].traits.company_domain`: `x` is not a company domain",
+            ),
+            (
+                r#"{"type":"identify","email":"jane@acme.com","traits":[]}"#,
+                "`events[0].traits`",
+            ),
+        ];
+        for (event, want) in cases {
+            let body = format!(r#"{{"site":"demo","events":[{event}]}}"#);
+            let err = CollectRequest::from_json(&body).unwrap_err().to_string();
+            assert!(err.starts_with(want), "{event}: {err}");
+        }
+        let many: Vec<String> = (0..17).map(|i| format!(r#""t{i}":1"#)).collect();
+        let body = format!(
+            r#"{{"site":"demo","events":[{{"type":"identify","email":"a@b.co","traits":{{{}}}}}]}}"#,
+            many.join(",")
+        );
+        let err = CollectRequest::from_json(&body).unwrap_err().to_string();
+        assert!(err.contains("17 properties; at most 16"), "{err}");
     }
 
     #[test]

@@ -15,6 +15,11 @@ impl Profile {
     /// Starts a new visit after [`VISIT_GAP_SECS`] without activity, drops whatever is older
     /// than the rules' horizon, and updates only what the rules track.
     pub fn fold(&mut self, rules: &Rules, at: Timestamp, event: &Event) {
+        if let Event::Identify { .. } = event {
+            // Who the visitor is is not what they do: an identify event changes nothing here,
+            // not even the last activity, and its email never enters a profile or token.
+            return;
+        }
         let mut now = at.secs();
         if !self.is_new() && now - self.last_seen > rules.shape.horizon {
             // Everything on the profile is past the horizon: the visitor starts fresh.
@@ -112,6 +117,8 @@ impl Profile {
                     |s| matches!(s, SignalPlan::Event(n) if n == name),
                 );
             }
+            // Returned from above.
+            Event::Identify { .. } => {}
         }
     }
 

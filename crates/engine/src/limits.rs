@@ -1,7 +1,8 @@
 //! The bounds every config, request and profile stays within. They keep the token under 1 KiB,
 //! evaluation within microseconds, and make a hostile config a validation error, not a hang.
 
-/// The limits, gathered so documentation and error messages quote the same numbers.
+/// The limits, gathered so documentation and error messages quote the same numbers. Those of a
+/// collect call come from `intent-policy`, which the snippet trims its requests to.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct Limits;
@@ -41,19 +42,19 @@ impl Limits {
     /// Visits kept on a profile (the most recent ones).
     pub const VISITS_KEPT: usize = 16;
     /// Most events accepted in one collect call.
-    pub const EVENTS_PER_CALL: usize = 50;
+    pub const EVENTS_PER_CALL: usize = intent_policy::limits::EVENTS_PER_CALL;
     /// Longest URL or referrer accepted in an event, in bytes.
-    pub const URL_BYTES: usize = 2048;
+    pub const URL_BYTES: usize = intent_policy::limits::URL_BYTES;
     /// Longest event name or click target, in bytes.
-    pub const NAME_BYTES: usize = 128;
+    pub const NAME_BYTES: usize = intent_policy::limits::NAME_BYTES;
     /// Longest page title accepted (titles are never stored), in bytes.
-    pub const TITLE_BYTES: usize = 512;
+    pub const TITLE_BYTES: usize = intent_policy::limits::TITLE_BYTES;
     /// Most properties on a custom event.
-    pub const PROPS: usize = 16;
+    pub const PROPS: usize = intent_policy::limits::PROPS;
     /// Longest property key or string value, in bytes.
-    pub const PROP_BYTES: usize = 256;
+    pub const PROP_BYTES: usize = intent_policy::limits::PROP_BYTES;
     /// Longest site id, in bytes.
-    pub const SITE_BYTES: usize = 64;
+    pub const SITE_BYTES: usize = intent_policy::limits::SITE_BYTES;
     /// Most visible seconds one engagement event can add (a heartbeat is far shorter).
     pub const ENGAGEMENT_SECS_PER_EVENT: u32 = 1_800;
 }

@@ -22,7 +22,7 @@ pub(crate) fn path_of(url: &str) -> Cow<'_, str> {
 }
 
 /// The query string of `url` (without `?` and fragment), if it has one.
-fn query_of(url: &str) -> &str {
+pub(crate) fn query_of(url: &str) -> &str {
     let Some(start) = url.find('?') else {
         return "";
     };
@@ -58,7 +58,7 @@ fn find_byte(s: &str, hit: impl Fn(u8) -> bool) -> Option<usize> {
 }
 
 /// Where the first `://` of `url` starts.
-fn scheme_end(url: &str) -> Option<usize> {
+pub(crate) fn scheme_end(url: &str) -> Option<usize> {
     let bytes = url.as_bytes();
     let mut from = 0;
     // Each `:` in turn (usually the scheme's, a few bytes in), rather than every 3-byte window.

@@ -7,14 +7,15 @@ use std::path::Path;
 
 /// The engine's top-level modules, lowest first.
 const LAYERS: &[&str] = &[
-    // Leaves: limits, time values, `*` patterns, URL reading.
-    "limits", "time", "pattern", "url",
-    // The rules config as the marketer writes it, and the events as they arrive.
-    "config", "event",
+    // Leaves: limits, time values, `*` patterns, URL reading, email addresses and accounts.
+    "limits", "time", "pattern", "url", "identity",
+    // The rules config as the marketer writes it, the events as they arrive, and what the
+    // event log keeps of them.
+    "config", "event", "sanitize",
     // What a profile keeps (its shape), the profile, carrying it across shapes, its token.
     "shape", "profile", "carry", "token",
     // The compiled rules, and everything that needs them.
-    "rules", "open", "fold", "decide", "explain", "simulate",
+    "rules", "open", "fold", "decide", "lapse", "explain", "simulate",
 ];
 
 /// `crate::<module>` paths in the code of a file (not in comments, not in its tests).

@@ -38,9 +38,22 @@ const STUBBED = new RegExp([
   String.raw`^core\[[0-9a-f]+\]::panicking::panic_fmt$`,
   String.raw`panic_handler::FormatStringPayload as`,
   String.raw`^js_sys::futures::jspi::(SpawnedTask::wake|task_waker::)`,
+  String.raw`panic_handler::StaticStrPayload as`,
 ].join("|"));
 
-function stub(path, pattern) {
+// NOTE: the same holds for closure shims. wasm-bindgen learns each closure signature from a
+// describe function that takes the address of its `invoke` shim, so every signature js-sys and
+// wasm-bindgen mention (dozens) leaves an `invoke` in the function table after the describe
+// functions are gone, about 2 KiB. The glue calls the shims of the closures the snippet makes
+// through exports it names; no other is ever called.
+const used = new Set(readFileSync(gluePath, "utf8").match(/(?<=closures_____invoke__)h[0-9a-f]{16}/g));
+const INVOKE = /^wasm_bindgen::convert::closures::_::invoke::(h[0-9a-f]{16})$/;
+const stubbed = (name) => {
+  const invoke = INVOKE.exec(name);
+  return invoke ? !used.has(invoke[1]) : STUBBED.test(name);
+};
+
+function stub(path, isStubbed) {
   const b = readFileSync(path);
   const leb = (i) => {
     let r = 0, shift = 0, x;
@@ -106,9 +119,8 @@ function stub(path, pattern) {
   for (let k = 0; k < count; k++) {
     let size, p;
     [size, p] = leb(j);
-    const stubbed = pattern.test(names.get(imported + k) || "");
     // No locals; `unreachable`; `end`.
-    bodies.push(stubbed ? Buffer.from([3, 0, 0x00, 0x0b]) : b.subarray(j, p + size));
+    bodies.push(isStubbed(names.get(imported + k) || "") ? Buffer.from([3, 0, 0x00, 0x0b]) : b.subarray(j, p + size));
     j = p + size;
   }
   const payload = Buffer.concat([uleb(count), ...bodies]);
@@ -116,9 +128,15 @@ function stub(path, pattern) {
     b.subarray(0, code.header), Buffer.from([10]), uleb(payload.length), payload, b.subarray(code.end),
   ]));
 }
-stub(wasmPath, STUBBED);
+if (used.size === 0) throw new Error("glue: no closure shim found");
+stub(wasmPath, stubbed);
+// -Oz twice: the second pass finds what the first one's inlining exposed. Low memory (the first
+// 1 KiB) is unused: Rust's data starts at 1 MiB, and its stack would have to be nearly 1 MiB
+// deep to reach it. KEEP_NAMES=1 (scripts/profile-snippet.sh) keeps the function names, for
+// twiggy, and is never shipped.
+const names = process.env.KEEP_NAMES === "1" ? ["-g", "--strip-dwarf"] : ["--strip-debug"];
 const mapText = execFileSync(wasmOpt, [
-  "-Oz", ...features, "--strip-debug", "--strip-producers", "--strip-target-features",
+  "--low-memory-unused", "-Oz", "-Oz", ...features, ...names, "--strip-producers", "--strip-target-features",
   "--minify-imports-and-exports-and-modules", wasmPath, "-o", wasmPath,
 ], { encoding: "utf8" });
 const map = JSON.parse(mapText.slice(mapText.indexOf("{")));
@@ -136,9 +154,21 @@ const replace = (pattern, by, what) => {
   if (glue === before) throw new Error(`glue: ${what} not found`);
 };
 replace(/"\.\/intent_snippet_bg\.js": import0/, `"${module}": import0`, "import module");
-for (const [, name, short] of map.imports) {
-  replace(new RegExp(`\\b${escape(name)}(?=: function)`), JSON.stringify(short), `import ${name}`);
+// The helpers of src/dom.rs (`inline_js`) are imports of their own module, which the glue
+// passes as one namespace object per import; now that binaryen gave every import the same
+// module, they join the others under their short names.
+const helpers = new Map();
+for (const [from, name, short] of map.imports) {
+  if (from === "./intent_snippet_bg.js") {
+    replace(new RegExp(`\\b${escape(name)}(?=: function)`), JSON.stringify(short), `import ${name}`);
+    continue;
+  }
+  if (!helpers.has(from)) helpers.set(from, `helpers${helpers.size}`);
+  replace(/const import0 = \{\n\s*__proto__: null,/,
+    (head) => `${head}\n${JSON.stringify(short)}: ${helpers.get(from)}[${JSON.stringify(name)}],`, `helper ${name}`);
 }
+glue = glue.replace(/^\s*"\.\/snippets\/[^"]*": import\d+,$/gm, "");
+glue = [...helpers].map(([from, id]) => `import * as ${id} from ${JSON.stringify(from)};\n`).join("") + glue;
 for (const [name, short] of map.exports) {
   // Not every export is used by the glue (the abort-handler globals are not).
   glue = glue.replace(new RegExp(`\\bwasm\\.${escape(name)}\\b`, "g"), `wasm.${short}`);
@@ -152,3 +182,5 @@ buildSync({
   outfile: gluePath, allowOverwrite: true, legalComments: "none", logLevel: "warning",
 });
 rmSync(entry);
+// The helpers of src/dom.rs (`inline_js`) are bundled into the glue above.
+rmSync(join(outDir, "snippets"), { recursive: true, force: true });

@@ -2,7 +2,7 @@
 
 use wasm_bindgen::JsValue;
 
-use crate::dom::{call1, has_attr, Page};
+use crate::dom::{attr, has_attr, is, Page};
 
 /// The tracker's settings, read once from the loader's script tag.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +15,8 @@ pub(crate) struct Config {
     pub(crate) debug: bool,
     /// `data-intent-off`: the page opts out of tracking.
     pub(crate) off: bool,
+    /// `data-consent="required"`: nothing is stored or sent until the visitor consents.
+    pub(crate) consent_required: bool,
     /// `data-allow-automation`: track even when `navigator.webdriver` is set. Only for the
     /// project's own end-to-end tests, which drive a real browser through automation.
     pub(crate) allow_automation: bool,
@@ -33,7 +35,7 @@ impl Config {
         }
         // The engine's rule for site ids (the worker refuses any other), ignoring case: ASCII
         // letters, digits, `-` and `_`. Tested in the browser, as Rust string code costs wasm.
-        let site = call1(script, "getAttribute", &"data-site".into()).unwrap_or_default();
+        let site = attr(script, "data-site");
         if !site.is_string() || !page.test("^[a-z0-9_-]{1,64}$", &site) {
             return Err("data-site must be 1 to 64 letters, digits, - or _");
         }
@@ -42,6 +44,7 @@ impl Config {
             site,
             debug: has_attr(script, "data-debug"),
             off: has_attr(script, "data-intent-off"),
+            consent_required: is(&attr(script, "data-consent"), "required"),
             allow_automation: has_attr(script, "data-allow-automation"),
         })
     }

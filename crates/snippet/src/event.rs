@@ -8,17 +8,20 @@
 
 use wasm_bindgen::JsValue;
 
-use crate::dom::{length, object, set};
+use crate::dom::{clip, object, set};
 
-/// The engine's limits on event fields, in bytes (`intent_engine::Limits`). The snippet trims
-/// to them before sending, because one field over a limit makes the worker refuse the batch.
+/// The limits of a collect call on event fields, in bytes (`intent_policy::limits`, which the
+/// engine refuses past). The snippet trims to them before sending, because one field over a
+/// limit makes the worker refuse the batch.
 pub(crate) mod limits {
-    pub(crate) const URL: usize = 2048;
-    pub(crate) const TITLE: usize = 512;
-    pub(crate) const NAME: usize = 128;
-    pub(crate) const PROPS: u32 = 16;
-    pub(crate) const PROP: usize = 256;
-    pub(crate) const EVENTS_PER_CALL: u32 = 50;
+    use intent_policy::limits as policy;
+
+    pub(crate) const URL: usize = policy::URL_BYTES;
+    pub(crate) const TITLE: usize = policy::TITLE_BYTES;
+    pub(crate) const NAME: usize = policy::NAME_BYTES;
+    pub(crate) const PROPS: u32 = policy::PROPS as u32;
+    pub(crate) const PROP: usize = policy::PROP_BYTES;
+    pub(crate) const EVENTS_PER_CALL: u32 = policy::EVENTS_PER_CALL as u32;
 }
 
 /// `{"type": kind, ...fields}`.
@@ -66,24 +69,6 @@ pub(crate) fn click(url: &JsValue, target: &JsValue) -> JsValue {
     )
 }
 
-/// A string value cut to at most `max` bytes of UTF-8; anything else becomes `""`.
-pub(crate) fn clip(value: &JsValue, max: usize) -> JsValue {
-    // A UTF-16 code unit is at most 3 bytes of UTF-8: short strings need no conversion.
-    if value.is_string() && length(value) as usize * 3 <= max {
-        return value.clone();
-    }
-    JsValue::from_str(clip_str(&value.as_string().unwrap_or_default(), max))
-}
-
-/// `s` cut to at most `max` bytes, on a character boundary.
-pub(crate) fn clip_str(s: &str, max: usize) -> &str {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s.get(..end).unwrap_or_default()
-}
-
 /// The property of a custom event's props worth sending: a string (clipped), a finite
 /// number or a boolean. Anything else (objects, functions, `NaN`) is left out.
 pub(crate) fn prop_value(value: JsValue) -> Option<JsValue> {
@@ -95,17 +80,4 @@ pub(crate) fn prop_value(value: JsValue) -> Option<JsValue> {
         || value == JsValue::FALSE
         || value.as_f64().is_some_and(f64::is_finite);
     keep.then_some(value)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clips_on_character_boundaries() {
-        assert_eq!(clip_str("abc", 5), "abc");
-        assert_eq!(clip_str("abc", 2), "ab");
-        assert_eq!(clip_str("aé", 2), "a");
-        assert_eq!(clip_str("", 0), "");
-    }
 }

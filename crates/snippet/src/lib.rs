@@ -17,19 +17,24 @@
 //! Size is a feature: the loader, the JS glue and this wasm must stay within 12 KiB gzipped
 //! (`scripts/size-check.sh`). That is why the browser is reached through a few generic
 //! helpers (`dom`) rather than a web-sys binding per API, why events and answers stay JS
-//! objects (the body is written by `JSON.stringify`, not serde), and why the allocator is
-//! `lol_alloc`.
+//! objects (the body is written by `JSON.stringify`, not serde), why one closure serves every
+//! entry point, and why the allocator is a bump allocator that never frees.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// NOTE: an allocator that never frees, the smallest there is. The tracker allocates nothing per
+// event (no browser string is copied into wasm, closures capture nothing): only wasm-bindgen's
+// table of JS values grows, by doubling, so what is never freed stays within twice its peak.
+// tests/memory.rs fails if handling events ever allocates.
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
-static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
-    lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
+static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::LeakingAllocator> =
+    lol_alloc::LockedAllocator::new(lol_alloc::LeakingAllocator::new());
 
 mod api;
 mod config;
+mod consent;
 mod dom;
 mod engagement;
 mod event;
@@ -65,18 +70,29 @@ fn run(script: &JsValue, collect_url: JsValue) -> Result<(), &'static str> {
     }
     let page = Page::of(script).ok_or("no window")?;
     let config = Config::from_script(&page, script, collect_url)?;
+    let none = JsValue::UNDEFINED;
     match privacy::check(&page, &config) {
         None => {}
         Some(Off::VisitorChoice) => {
-            let none = JsValue::UNDEFINED;
             page.store("removeItem", TOKEN_KEY, &none);
             page.store("removeItem", OUTBOX_KEY, &none);
             return Ok(());
         }
         Some(_) => return Ok(()),
     }
+    // The choice a previous page recorded: granted, denied (what it denied is gone, and stays
+    // gone), or none yet, when a site that requires consent waits for it. Either way the
+    // tracker is installed, so that `intent('consent', ...)` can change it.
+    let consent = consent::recorded(&page);
+    if consent == Some(false) {
+        page.store("removeItem", TOKEN_KEY, &none);
+        page.store("removeItem", OUTBOX_KEY, &none);
+    }
+    let tracking = consent.unwrap_or(!config.consent_required);
     let mut tracker = Tracker::new(page.clone(), config);
-    tracker.pageview();
+    if tracking {
+        tracker.begin();
+    }
     tracker::install(tracker);
     api::install(&page);
     listen::listen(&page);

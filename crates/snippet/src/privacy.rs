@@ -6,10 +6,11 @@
 //! or `data-intent-off` on the script tag). The loader makes the cheap checks too, so an
 //! opted-out visitor does not even download the tracker; this module is the full rule.
 
+use intent_policy::CRAWLER_PATTERN;
 use wasm_bindgen::JsValue;
 
 use crate::config::Config;
-use crate::dom::{call1, get, get_str, Page};
+use crate::dom::{get, is, try_call_s, Page};
 
 /// Why a visitor is not tracked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +26,7 @@ pub(crate) enum Off {
 /// `None` if the visitor may be tracked, else why not.
 pub(crate) fn check(page: &Page, config: &Config) -> Option<Off> {
     let nav = &page.navigator;
-    let dnt = |obj: &JsValue| get_str(obj, "doNotTrack").as_deref() == Some("1");
+    let dnt = |obj: &JsValue| is(&get(obj, "doNotTrack"), "1");
     if get(nav, "globalPrivacyControl").is_truthy() || dnt(nav) || dnt(&page.window) {
         return Some(Off::VisitorChoice);
     }
@@ -37,21 +38,16 @@ pub(crate) fn check(page: &Page, config: &Config) -> Option<Off> {
     let automated = get(nav, "webdriver").is_truthy() || ua_matches("headless");
     let allowed =
         config.allow_automation || get(&page.window, "intentAllowAutomation") == JsValue::TRUE;
-    if ua_matches(CRAWLERS) || (automated && !allowed) {
+    if ua_matches(CRAWLER_PATTERN) || (automated && !allowed) {
         return Some(Off::Bot);
     }
-    let meta = call1(
+    let meta = try_call_s(
         &page.document,
         "querySelector",
-        &JsValue::from_str("meta[name=intent-edge][content=off]"),
+        "meta[name=intent-edge][content=off]",
     );
-    if config.off || meta.is_ok_and(|m| m.is_object()) {
+    if config.off || meta.is_object() {
         return Some(Off::Page);
     }
     None
 }
-
-/// User agents of known crawlers (matched ignoring case). `bot` alone would also match phones
-/// such as the Cubot X30, so it must be followed by `/`, `-` or `;` (Googlebot/2.1,
-/// AdsBot-Google, bingbot;).
-const CRAWLERS: &str = "bot[/;-]|crawl|spider|slurp|lighthouse";

@@ -7,7 +7,9 @@
 
 use wasm_bindgen::JsValue;
 
-use crate::dom::{call1, call2, get, get_at, get_key, length, object, set, set_key, Page};
+use crate::dom::{
+    attr, get, get_at, get_key, length, object, set, set_key, try_call, try_call2, try_call_s, Page,
+};
 
 /// The element property that keeps what a slot looked like before the snippet changed it:
 /// `{html, attrs: {name: original value or null}, shown: JSON of the variant shown}`. Kept on
@@ -17,16 +19,10 @@ const ORIGINAL: &str = "__intentOriginal";
 /// Shows `variants[slot]` in every slot element, or the original content where there is
 /// none. `variants` is the answer's `variants` object.
 pub(crate) fn apply(page: &Page, variants: &JsValue) {
-    let Ok(list) = call1(
-        &page.document,
-        "querySelectorAll",
-        &"[data-intent-slot]".into(),
-    ) else {
-        return;
-    };
+    let list = try_call_s(&page.document, "querySelectorAll", "[data-intent-slot]");
     for i in 0..length(&list) {
         let el = get_at(&list, i);
-        let slot = call1(&el, "getAttribute", &"data-intent-slot".into()).unwrap_or_default();
+        let slot = attr(&el, "data-intent-slot");
         let variant = if variants.is_object() {
             get_key(variants, &slot)
         } else {
@@ -66,11 +62,11 @@ fn show(page: &Page, el: &JsValue, variant: &JsValue) {
         for i in 0..length(&names) {
             let name = get_at(&names, i);
             let value = get_key(&attrs, &name);
-            let _ = if value.is_null() {
-                call1(el, "removeAttribute", &name)
+            if value.is_null() {
+                try_call(el, "removeAttribute", &name);
             } else {
-                call2(el, "setAttribute", &name, &value)
-            };
+                try_call2(el, "setAttribute", &name, &value);
+            }
         }
     }
     set(&original, "shown", &shown);
@@ -87,15 +83,16 @@ fn show(page: &Page, el: &JsValue, variant: &JsValue) {
     let set_attr = |name: &JsValue, value: &JsValue| {
         if get_key(&attrs, name).is_undefined() {
             // null when the attribute was absent: restoring removes it.
-            let was = call1(el, "getAttribute", name).unwrap_or(JsValue::NULL);
+            let was = try_call(el, "getAttribute", name);
+            let was = if was.is_string() { was } else { JsValue::NULL };
             set_key(&attrs, name, &was);
         }
-        // A name the DOM refuses is skipped: the call returns its error.
-        let _ = call2(el, "setAttribute", name, value);
+        // A name the DOM refuses is skipped (the call throws, and that is caught).
+        try_call2(el, "setAttribute", name, value);
     };
     let href = get(variant, "href");
     if href.is_string() {
-        set_attr(&"href".into(), &href);
+        set_attr(&JsValue::from_str("href"), &href);
     }
     let extra = get(variant, "attrs");
     if extra.is_object() {

@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{collect_url, js, sent, setup, sleep};
+use support::{collect_url, js, sent, setup, sleep, until};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -25,7 +25,10 @@ async fn window_switch_lets_an_automated_browser_be_tracked() {
 
     js("window.intentAllowAutomation = true");
     intent_snippet::start(script.into(), collect_url());
-    sleep(100).await;
+    until("the answer's tier", || {
+        js("document.documentElement.dataset.intentTier").is_string()
+    })
+    .await;
     assert_eq!(sent().len(), 1);
     assert_eq!(
         js("document.documentElement.dataset.intentTier")

@@ -156,3 +156,13 @@ async fn respects_privacy_signals_bots_and_opt_outs() {
         .iter()
         .all(|e| e["type"] == "engagement"));
 }
+
+/// The crawler rule the snippet hands to the browser's `RegExp` agrees with the worker's on the
+/// shared test vectors (`intent_policy::CRAWLER_CASES`, which the worker's rule runs natively).
+#[wasm_bindgen_test]
+fn the_crawler_rule_reads_as_the_worker_reads_it() {
+    let re = js_sys::RegExp::new(intent_policy::CRAWLER_PATTERN, "i");
+    for (ua, crawler) in intent_policy::CRAWLER_CASES {
+        assert_eq!(re.test(ua), *crawler, "{ua}");
+    }
+}

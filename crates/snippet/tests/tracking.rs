@@ -7,7 +7,7 @@ mod support;
 
 use support::{
     collect_url, define_stub, el, js, js_num, js_str, outbox, page, release_answers, sent, setup,
-    sleep,
+    sleep, until, until_sent,
 };
 use wasm_bindgen_test::*;
 
@@ -38,7 +38,8 @@ async fn tracks_a_visit_and_fills_the_slots() {
     js("window.__tiers = []; intent('tier', (t, s) => __tiers.push(t + ':' + s.join()))");
 
     intent_snippet::start(script.clone().into(), collect_url());
-    sleep(100).await;
+    // The answer is taken in once the tier callbacks have run.
+    until("the first answer", || js_num("__tiers.length") > 0.0).await;
 
     let bodies = sent();
     assert_eq!(
@@ -101,7 +102,7 @@ async fn tracks_a_visit_and_fills_the_slots() {
     for id in ["[data-intent-track=plan-pro]", "#cta-2", "#out", "#in"] {
         js(&format!("document.querySelector('{id}').click()"));
     }
-    sleep(1300).await;
+    until_sent(2).await;
     let bodies = sent();
     assert_eq!(bodies.len(), 2, "clicks close together go in one request");
     let body = &bodies[1].1;
@@ -124,7 +125,7 @@ async fn tracks_a_visit_and_fills_the_slots() {
     // A single-page navigation is a page view; replacing the state with the same URL is not.
     js("history.pushState({}, '', '/spa/pricing?utm_source=test')");
     js("history.replaceState({}, '', '/spa/pricing?utm_source=test')");
-    sleep(100).await;
+    until_sent(3).await;
     let bodies = sent();
     assert_eq!(bodies.len(), 3);
     let events = bodies[2].1["events"].as_array().unwrap();
@@ -139,7 +140,13 @@ async fn tracks_a_visit_and_fills_the_slots() {
     // A later answer without variants puts the page's own content back.
     js(r#"__answer = { profile: "tok2", tier: "evaluating", segments: [], variants: {} }"#);
     js("intent('event', 'demo_request', { plan: 'pro' })");
-    sleep(100).await;
+    until("the evaluating answer", || {
+        js("document.documentElement.dataset.intentTier")
+            .as_string()
+            .as_deref()
+            == Some("evaluating")
+    })
+    .await;
     assert_eq!(sent().len(), 4);
     assert_eq!(js_str("localStorage.getItem('intent_profile')"), "tok2");
     assert_eq!(
@@ -165,20 +172,21 @@ async fn tracks_a_visit_and_fills_the_slots() {
     // An error status changes nothing on the page, and nothing throws.
     js(r#"__status = 400; __answer = { error: "bad" }"#);
     js("intent('event', 'x')");
-    sleep(100).await;
+    until_sent(5).await;
     assert_eq!(sent().len(), 5);
     assert_eq!(
         js_str("document.documentElement.dataset.intentTier"),
         "evaluating"
     );
 
-    // Hiding the page (another tab, the phone locked) reports its engagement at once.
+    // Hiding the page (another tab, the phone locked) reports its engagement at once. First
+    // more than a second of it has to pass.
     sleep(1200).await;
     js(
         "Object.defineProperty(document, 'hidden', { value: true, configurable: true });
         document.dispatchEvent(new Event('visibilitychange'))",
     );
-    sleep(100).await;
+    until_sent(6).await;
     let bodies = sent();
     assert_eq!(bodies.len(), 6);
     let events = bodies[5].1["events"].as_array().unwrap();
@@ -201,7 +209,7 @@ async fn tracks_a_visit_and_fills_the_slots() {
         intent('nonsense', 1, 2);
         intent('tier', () => { throw new Error('site bug') });"#);
 
-    sleep(100).await;
+    until_sent(7).await;
     let (_, body) = sent().last().unwrap().clone();
     assert_eq!(
         body["events"][0]["name"], "p",

@@ -1,112 +1,104 @@
-//! The snippet's API: `POST /v1/collect` and `GET /v1/decide`.
+//! The snippet's API: `POST /v1/collect`, `GET /v1/decide`, and `GET /v1/health`. Each reads
+//! its request, resolves the visitor flow (`crate::visitor`) and renders the answer from it.
 
-use intent_engine::{process, CollectRequest, Decision};
-use worker::{Request, Response, Result};
+use intent_engine::{CollectRequest, Limits, VisitorId};
+use serde_json::json;
+use worker::{console_error, web_sys::Request};
 
 use super::http::{self, header};
-use super::rules::ActiveRules;
-use super::visitor::{self, PROFILE_HEADER};
 use super::{now, Ctx, Failure};
 use crate::api_error::{check_content_type, ApiError, MAX_BODY_BYTES};
-use crate::cookie::{clear_profile_cookie, set_profile_cookie};
+use crate::cookie::profile_from_cookie_header;
+use crate::headers::{std_names, Answer, X_INTENT_PROFILE};
+use crate::privacy::not_tracked;
+use crate::visitor::{resolve, Call, Resolved, Visitor};
 
-/// Most slots one `/v1/decide` call may ask for.
-const MAX_SLOTS: usize = 32;
-
-/// The answer of both endpoints: the token to keep (`null` when nothing may be stored), the
-/// decision, and why a token that was sent got discarded.
-fn answer(
-    profile: Option<&str>,
-    decision: &Decision<'_>,
-    fresh: Option<&'static str>,
-) -> Result<Response> {
-    http::json(decision.answer_json(profile, fresh), 200)
+/// What the request says of the visitor, each header read once: privacy signals, user agent,
+/// cookie.
+pub(super) struct Said {
+    pub(super) not_tracked: Option<crate::privacy::NotTracked>,
+    pub(super) cookie: Option<String>,
 }
 
-fn add_headers(resp: &Response, rules: &ActiveRules, extra: &[(&str, String)]) -> Result<()> {
-    for (name, value) in rules.headers() {
-        resp.headers().set(name, &value)?;
+pub(super) fn said(req: &Request) -> Said {
+    let h = |name| header(req, name);
+    let not_tracked = not_tracked(
+        h(std_names::SEC_GPC).as_deref(),
+        h(std_names::DNT).as_deref(),
+        h(std_names::USER_AGENT).as_deref(),
+    );
+    let cookie =
+        h(std_names::COOKIE).and_then(|c| profile_from_cookie_header(&c).map(str::to_owned));
+    Said {
+        not_tracked,
+        cookie,
     }
-    for (name, value) in extra {
-        resp.headers().append(name, value)?;
-    }
-    Ok(())
 }
 
-fn keep_slots<'r>(decision: Decision<'r>, slots: &Option<Vec<String>>) -> Decision<'r> {
-    match slots {
-        Some(slots) => {
-            let names: Vec<&str> = slots.iter().map(String::as_str).collect();
-            decision.only_slots(&names)
+/// The visitor of a request, from what it said.
+pub(super) fn visitor<'a>(site: &'a str, said: &'a Said, host: &'a str) -> Visitor<'a> {
+    Visitor {
+        site,
+        not_tracked: said.not_tracked,
+        cookie_token: said.cookie.as_deref(),
+        host,
+        new_id: random_visitor_id,
+    }
+}
+
+/// A new visitor's id from `crypto.getRandomValues`; `None` (logged) if the runtime has no
+/// random source, and the visitor gains an id on a later call.
+fn random_visitor_id() -> Option<VisitorId> {
+    let mut bytes = [0u8; VisitorId::BYTES];
+    match getrandom::getrandom(&mut bytes) {
+        Ok(()) => Some(VisitorId::from_random_bytes(bytes)),
+        Err(err) => {
+            console_error!("crypto.getRandomValues failed ({err}); the visitor gets no id yet");
+            None
         }
-        None => decision,
     }
+}
+
+/// The answer of both endpoints, rendered from the resolved flow.
+fn answer(ctx: &Ctx<'_>, resolved: &Resolved<'_, '_, '_>) -> Answer {
+    Answer::json(200, resolved.answer_json())
+        .with_all(ctx.rules.headers())
+        .with_all(resolved.headers())
 }
 
 /// `POST /v1/collect`: fold the events into the visitor's profile and answer the decision.
-pub async fn collect(mut req: Request, ctx: &Ctx<'_>) -> std::result::Result<Response, Failure> {
-    http::check_origin(&req, ctx.settings)?;
-    check_content_type(header(&req, "content-type").as_deref())?;
-    let body = http::read_text(&mut req, MAX_BODY_BYTES).await?;
+pub async fn collect(req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
+    http::check_origin(ctx.origin, ctx.settings)?;
+    check_content_type(header(&req, std_names::CONTENT_TYPE).as_deref())?;
+    let length = header(&req, std_names::CONTENT_LENGTH);
+    let body = http::read_text(&req, length.as_deref(), MAX_BODY_BYTES).await?;
     let call =
         CollectRequest::from_json(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if !ctx.settings.knows_site(&call.site) {
         return Err(ApiError::unknown_site(&call.site).into());
     }
-    let rules = &ctx.rules;
-    let host = visitor::host(&req);
-    let cookie = visitor::cookie_token(&req);
-
-    if let Some(reason) = visitor::tracking(&req) {
-        let resp = answer(None, &rules.rules.decide_default(), None)?;
-        let mut extra = vec![("x-intent-tracking", reason.label().to_owned())];
-        if cookie.is_some() {
-            extra.push(("set-cookie", clear_profile_cookie(&host)));
-        }
-        add_headers(&resp, rules, &extra)?;
-        return Ok(resp);
-    }
-
-    let keys = visitor::keyring(ctx.env, &ctx.settings.sites)?;
-    // In proxy mode the profile travels in the first-party cookie, which wins over a token the
-    // snippet may also keep. (The snippet does not report the page view of a page the worker
-    // served and personalised, recognised by `data-intent-tier` on `<html>`; it does report
-    // single-page navigations, which only it can see.)
-    let cookie_mode = cookie.is_some();
-    let token = cookie.as_deref().or(call.profile.as_deref());
-    let out = process(
-        &rules.rules,
-        &keys,
-        &call.site,
-        token,
-        &call.events,
+    let said = said(&req);
+    let resolved = resolve(
+        &ctx.rules.rules,
+        ctx.isolate.keys.as_ref(),
+        &visitor(&call.site, &said, ctx.url.host),
+        Call::Collect {
+            events: &call.events,
+            body_token: call.profile.as_deref(),
+        },
         now(),
-        visitor::new_visitor_id,
-    );
-    let fresh = out.fresh.map(|f| f.code());
-    let resp = answer(Some(&out.token), &out.decision, fresh)?;
-    let mut extra = vec![("x-intent-tier", out.decision.tier.to_owned())];
-    if let Some(code) = fresh {
-        extra.push(("x-intent-fresh", code.to_owned()));
-    }
-    if cookie_mode {
-        extra.push((
-            "set-cookie",
-            set_profile_cookie(&out.token, &host, rules.rules.config().horizon.secs()),
-        ));
-    }
-    add_headers(&resp, rules, &extra)?;
-    Ok(resp)
+    )?;
+    Ok(answer(ctx, &resolved))
 }
 
 /// `GET /v1/decide?slots=hero,cta[&site=demo]`: the decision for the token sent (header
 /// `X-Intent-Profile` or the proxy-mode cookie), recording nothing.
-pub async fn decide(req: Request, ctx: &Ctx<'_>) -> std::result::Result<Response, Failure> {
-    http::check_origin(&req, ctx.settings)?;
-    let url = req.url()?;
+pub async fn decide(req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
+    http::check_origin(ctx.origin, ctx.settings)?;
     let mut slots: Option<Vec<String>> = None;
     let mut site: Option<String> = None;
-    for (key, value) in url.query_pairs() {
+    let query = ctx.url.query.unwrap_or_default();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         match key.as_ref() {
             "slots" => {
                 let list: Vec<String> = value
@@ -115,9 +107,10 @@ pub async fn decide(req: Request, ctx: &Ctx<'_>) -> std::result::Result<Response
                     .filter(|s| !s.is_empty())
                     .map(str::to_owned)
                     .collect();
-                if list.len() > MAX_SLOTS {
+                if list.len() > Limits::SLOTS {
                     return Err(ApiError::bad_request(format!(
-                        "`slots`: ask for at most {MAX_SLOTS} slots"
+                        "`slots`: ask for at most {} slots",
+                        Limits::SLOTS
                     ))
                     .into());
                 }
@@ -131,45 +124,27 @@ pub async fn decide(req: Request, ctx: &Ctx<'_>) -> std::result::Result<Response
     if !ctx.settings.knows_site(&site) {
         return Err(ApiError::unknown_site(&site).into());
     }
-    let rules = &ctx.rules;
-
-    if let Some(reason) = visitor::tracking(&req) {
-        let decision = keep_slots(rules.rules.decide_default(), &slots);
-        let resp = answer(None, &decision, None)?;
-        add_headers(
-            &resp,
-            rules,
-            &[("x-intent-tracking", reason.label().to_owned())],
-        )?;
-        return Ok(resp);
-    }
-
-    let keys = visitor::keyring(ctx.env, &ctx.settings.sites)?;
-    let token = header(&req, PROFILE_HEADER)
-        .filter(|t| !t.trim().is_empty())
-        .or_else(|| visitor::cookie_token(&req));
-    let out = process(
-        &rules.rules,
-        &keys,
-        &site,
-        token.as_deref(),
-        &[],
+    let said = said(&req);
+    let sent = header(&req, X_INTENT_PROFILE);
+    let resolved = resolve(
+        &ctx.rules.rules,
+        ctx.isolate.keys.as_ref(),
+        &visitor(&site, &said, ctx.url.host),
+        Call::Decide {
+            header_token: sent.as_deref(),
+            slots: slots.as_deref(),
+        },
         now(),
-        visitor::new_visitor_id,
-    );
-    let decision = keep_slots(out.decision, &slots);
-    let fresh = out.fresh.map(|f| f.code());
-    // Nothing is recorded: the visitor keeps the token they sent, when it was valid.
-    let kept = if fresh.is_none() {
-        token.as_deref()
-    } else {
-        None
-    };
-    let resp = answer(kept, &decision, fresh)?;
-    let mut extra = vec![("x-intent-tier", decision.tier.to_owned())];
-    if let Some(code) = fresh {
-        extra.push(("x-intent-fresh", code.to_owned()));
-    }
-    add_headers(&resp, rules, &extra)?;
-    Ok(resp)
+    )?;
+    Ok(answer(ctx, &resolved))
+}
+
+/// `GET /v1/health`: liveness and the active rules.
+pub async fn health(_req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
+    let body = json!({
+        "ok": true,
+        "rules": ctx.rules.rules.id(),
+        "rules_source": ctx.rules.source.label(),
+    });
+    Ok(Answer::json(200, body.to_string()))
 }

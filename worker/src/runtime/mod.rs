@@ -1,34 +1,63 @@
-//! The Workers entry point and routing.
+//! The Workers entry point, the route table and dispatch.
 //!
-//! | route | what |
-//! | --- | --- |
-//! | `POST /v1/collect` | fold the snippet's events into the visitor's profile, answer the decision |
-//! | `GET /v1/decide` | the decision for the token sent, recording nothing |
-//! | `GET/PUT /v1/admin/rules`, `POST /v1/admin/rules/rollback`, `GET /v1/admin/rules/history` | the rules admin API |
-//! | `GET /v1/health` | liveness and the active rules id |
-//! | `GET /intent.js`, `/_intent/*` | the snippet, from the static assets |
-//! | anything else | proxy mode: the page from the origin or the bundled site, personalised |
+//! Every route is one entry of [`ROUTES`]: its path, who may call it, and a handler per
+//! method. Dispatch, the `405`'s `Allow` header and its message read the table; a path no
+//! route has is a JSON `404` under `/v1/`, and a page of the site (proxy mode) anywhere else.
 
 mod admin;
 mod api;
+mod guard;
 mod http;
+mod isolate;
 mod proxy;
 mod rules;
-mod visitor;
 
+use futures_util::future::LocalBoxFuture;
 use intent_engine::Timestamp;
-use serde_json::json;
-use worker::{console_error, event, Context, Env, Method, Request, Response, Result};
+use worker::{console_error, event, web_sys, Context, Env, Request, Response, Result};
 
 use crate::api_error::ApiError;
-use crate::settings::{names, Settings};
-use rules::ActiveRules;
+use crate::headers::{std_names, Answer};
+use crate::routes::{find, Found, Guard, Method, Route, UrlParts};
+use crate::rules_cache::ActiveRules;
+use isolate::Isolate;
 
-/// What every handler needs for one request.
+/// What a handler answers: an answer the worker wrote (built in one construction), or a
+/// response from elsewhere (a page streaming through the rewriter, a static file).
+pub enum Reply {
+    /// Status, headers and body as data.
+    Answer(Answer),
+    /// A response object to pass on.
+    Stream(Response),
+}
+
+impl From<Answer> for Reply {
+    fn from(answer: Answer) -> Self {
+        Reply::Answer(answer)
+    }
+}
+
+impl From<Response> for Reply {
+    fn from(resp: Response) -> Self {
+        Reply::Stream(resp)
+    }
+}
+
+/// What every handler is given besides the request.
 pub struct Ctx<'a> {
     env: &'a Env,
-    settings: &'a Settings,
+    /// The request's context, for work that goes on after the answer (`wait_until`).
+    pub wctx: &'a Context,
+    /// Vars and secrets, read once per isolate.
+    isolate: &'a Isolate,
+    /// The settings (the isolate's).
+    settings: &'a crate::settings::Settings,
+    /// The rules this request runs with.
     rules: ActiveRules,
+    /// The request URL's parts.
+    url: UrlParts<'a>,
+    /// The browser origin of a cross-origin call (an `Origin` header naming another origin).
+    origin: Option<&'a str>,
 }
 
 /// Why a handler did not produce its answer: a client error to report, or a runtime failure.
@@ -51,9 +80,95 @@ impl From<worker::Error> for Failure {
     }
 }
 
-/// Milliseconds since the epoch, from the runtime's clock.
+/// A route's handler, given the runtime's request object.
+pub type Handler = for<'a> fn(
+    web_sys::Request,
+    &'a Ctx<'a>,
+) -> LocalBoxFuture<'a, std::result::Result<Reply, Failure>>;
+
+/// A handler of the table: an `async fn(Request, &Ctx) -> Result<impl Into<Reply>, Failure>`,
+/// given workers-rs's `Request`; or, written `handler!(raw f)`, given the runtime's
+/// `web_sys::Request` itself. workers-rs's `Request` reads the method, the URL, the headers
+/// object and the `cf` properties when it is made; the hot routes need none of that, and
+/// read what they need from the request object directly.
+macro_rules! handler {
+    (raw $f:path) => {{
+        fn boxed<'a>(
+            req: web_sys::Request,
+            ctx: &'a Ctx<'a>,
+        ) -> LocalBoxFuture<'a, std::result::Result<Reply, Failure>> {
+            Box::pin(async move { $f(req, ctx).await.map(Reply::from) })
+        }
+        boxed as Handler
+    }};
+    ($f:path) => {{
+        fn boxed<'a>(
+            req: web_sys::Request,
+            ctx: &'a Ctx<'a>,
+        ) -> LocalBoxFuture<'a, std::result::Result<Reply, Failure>> {
+            Box::pin(async move { $f(Request::from(req), ctx).await.map(Reply::from) })
+        }
+        boxed as Handler
+    }};
+}
+
+/// Every route. The first entry whose path matches serves the request; `/prefix/*` matches
+/// everything below the prefix. An `Admin` route is checked for the admin bearer token before
+/// its handler runs. (A new route is one entry here; see ARCHITECTURE.md.)
+pub static ROUTES: &[Route<Handler>] = &[
+    Route {
+        path: "/v1/collect",
+        guard: Guard::Public,
+        methods: &[(Method::Post, handler!(raw api::collect))],
+    },
+    Route {
+        path: "/v1/decide",
+        guard: Guard::Public,
+        methods: &[(Method::Get, handler!(raw api::decide))],
+    },
+    Route {
+        path: "/v1/health",
+        guard: Guard::Public,
+        methods: &[(Method::Get, handler!(raw api::health))],
+    },
+    Route {
+        path: "/v1/admin/rules",
+        guard: Guard::Admin,
+        methods: &[
+            (Method::Get, handler!(admin::get)),
+            (Method::Put, handler!(admin::put)),
+        ],
+    },
+    Route {
+        path: "/v1/admin/rules/rollback",
+        guard: Guard::Admin,
+        methods: &[(Method::Post, handler!(admin::rollback))],
+    },
+    Route {
+        path: "/v1/admin/rules/history",
+        guard: Guard::Admin,
+        methods: &[(Method::Get, handler!(admin::list))],
+    },
+    // The snippet always comes from the worker's own assets, in proxy mode too.
+    Route {
+        path: "/intent.js",
+        guard: Guard::Public,
+        methods: &[(Method::Any, handler!(proxy::snippet_file))],
+    },
+    Route {
+        path: "/_intent/*",
+        guard: Guard::Public,
+        methods: &[(Method::Any, handler!(proxy::snippet_file))],
+    },
+];
+
+/// The API's prefix: paths under it answer JSON (errors included) and CORS preflights.
+const API_PREFIX: &str = "/v1/";
+
+/// Milliseconds since the epoch, from the runtime's clock (`Date.now()`: one call, no `Date`
+/// object).
 fn now_ms() -> f64 {
-    worker::Date::now().as_millis() as f64
+    worker::js_sys::Date::now()
 }
 
 /// The engine's notion of now.
@@ -61,118 +176,72 @@ fn now() -> Timestamp {
     Timestamp::from_millis(now_ms())
 }
 
-fn var(env: &Env, name: &str) -> Option<String> {
-    env.var(name).ok().map(|v| v.to_string())
-}
-
-fn settings(env: &Env) -> Settings {
-    Settings::from_vars(
-        var(env, names::SITES).as_deref(),
-        var(env, names::ALLOWED_ORIGINS).as_deref(),
-        var(env, names::ORIGIN).as_deref(),
-        var(env, names::RULES_CACHE_SECONDS).as_deref(),
-        var(env, names::RULES_KV_TIMEOUT_MS).as_deref(),
-    )
-}
-
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, wctx: Context) -> Result<worker::web_sys::Response> {
-    route(req, env, wctx).await.and_then(http::into_raw)
-}
+async fn fetch(req: web_sys::Request, env: Env, wctx: Context) -> Result<web_sys::Response> {
+    let isolate = isolate::get(&env);
+    let url = req.url();
+    let parts = UrlParts::of(&url);
+    let method_name = req.method();
+    let method = Method::parse(&method_name);
+    let origin_header = http::header(&req, std_names::ORIGIN);
+    // Same-origin calls (the worker's own pages) need no CORS.
+    let origin = origin_header.as_deref().filter(|o| *o != parts.origin);
+    let api = parts.path.starts_with(API_PREFIX);
 
-async fn route(req: Request, env: Env, wctx: Context) -> Result<Response> {
-    let settings = settings(&env);
-    let path = req.path();
-    let origin = http::foreign_origin(&req);
-
-    if path == "/intent.js" || path.starts_with("/_intent/") {
-        // The snippet always comes from the worker's own assets, in proxy mode too.
-        let resp = env.assets(names::ASSETS)?.fetch_request(req).await?;
-        return http::with_cors(
-            proxy::with_mutable_headers(resp),
-            origin.as_deref(),
-            &settings,
-        );
+    let found = find(ROUTES, parts.path, method);
+    let needs_rules = match &found {
+        Found::Handler(route, _) => route.methods.iter().all(|(m, _)| *m != Method::Any),
+        Found::WrongMethod(_) => false,
+        Found::NoRoute => !api,
+    };
+    if api && method == Method::Options {
+        return http::finish(http::preflight(origin_header.as_deref(), &isolate.settings));
     }
-    if path.starts_with("/v1/") {
-        if req.method() == Method::Options {
-            return http::preflight(&req, &settings);
-        }
-        let rules = rules::active(&env, &wctx, &settings, now_ms()).await;
-        let ctx = Ctx {
-            env: &env,
-            settings: &settings,
-            rules,
-        };
-        return api(req, &ctx, origin.as_deref()).await;
-    }
-    let rules = rules::active(&env, &wctx, &settings, now_ms()).await;
+    let rules = if needs_rules {
+        rules::active(&env, &wctx, &isolate.settings, now_ms()).await
+    } else {
+        rules::idle()
+    };
     let ctx = Ctx {
         env: &env,
-        settings: &settings,
+        wctx: &wctx,
+        isolate: &isolate,
+        settings: &isolate.settings,
         rules,
+        url: parts,
+        origin,
     };
-    proxy::page(req, &ctx).await
-}
 
-async fn api(req: Request, ctx: &Ctx<'_>, origin: Option<&str>) -> Result<Response> {
-    let path = req.path();
-    let method = req.method();
-    let method_name = method.to_string();
-    let result = match (path.as_str(), method) {
-        ("/v1/collect", Method::Post) => api::collect(req, ctx).await,
-        ("/v1/collect", m) => Err(ApiError::method_not_allowed(m.as_ref(), "POST").into()),
-        ("/v1/decide", Method::Get | Method::Head) => api::decide(req, ctx).await,
-        ("/v1/decide", m) => Err(ApiError::method_not_allowed(m.as_ref(), "GET").into()),
-        ("/v1/admin/rules", Method::Get | Method::Head) => admin::get(req, ctx).await,
-        ("/v1/admin/rules", Method::Put) => admin::put(req, ctx).await,
-        ("/v1/admin/rules", m) => {
-            Err(ApiError::method_not_allowed(m.as_ref(), "GET or PUT").into())
+    let result = match found {
+        Found::Handler(route, handler) => match route.guard {
+            Guard::Admin => match guard::admin(&req, &isolate) {
+                Ok(()) => handler(req, &ctx).await,
+                Err(err) => Err(err.into()),
+            },
+            Guard::Public => handler(req, &ctx).await,
+        },
+        Found::WrongMethod(route) => {
+            let err = ApiError::method_not_allowed(&method_name, &route.expected());
+            Ok(Reply::Answer(
+                http::error(&err).with(std_names::ALLOW, route.allow()),
+            ))
         }
-        ("/v1/admin/rules/rollback", Method::Post) => admin::rollback(req, ctx).await,
-        ("/v1/admin/rules/rollback", m) => {
-            Err(ApiError::method_not_allowed(m.as_ref(), "POST").into())
+        Found::NoRoute if api => Err(ApiError::not_found(parts.path).into()),
+        Found::NoRoute => {
+            return proxy::page(Request::from(req), &ctx)
+                .await
+                .and_then(http::into_raw)
         }
-        ("/v1/admin/rules/history", Method::Get | Method::Head) => admin::list(req, ctx).await,
-        ("/v1/admin/rules/history", m) => {
-            Err(ApiError::method_not_allowed(m.as_ref(), "GET").into())
-        }
-        ("/v1/health", Method::Get | Method::Head) => health(ctx),
-        ("/v1/health", m) => Err(ApiError::method_not_allowed(m.as_ref(), "GET").into()),
-        _ => Err(ApiError::not_found(&path).into()),
     };
-    let resp = match result {
-        Ok(resp) => resp,
-        Err(Failure::Api(err)) => {
-            let resp = http::error(&err)?;
-            if err.status == 405 {
-                resp.headers().set("allow", allowed_methods(&path))?;
-            }
-            resp
-        }
+    let reply = match result {
+        Ok(reply) => reply,
+        Err(Failure::Api(err)) => Reply::Answer(http::error(&err)),
         Err(Failure::Runtime(err)) => {
-            console_error!("{method_name} {path} failed: {err}");
-            http::error(&ApiError::unavailable(
+            console_error!("{method_name} {} failed: {err}", parts.path);
+            Reply::Answer(http::error(&ApiError::unavailable(
                 "the worker could not complete this call; try again",
-            ))?
+            )))
         }
     };
-    http::with_cors(resp, origin, ctx.settings)
-}
-
-fn allowed_methods(path: &str) -> &'static str {
-    match path {
-        "/v1/collect" | "/v1/admin/rules/rollback" => "POST",
-        "/v1/admin/rules" => "GET, PUT",
-        _ => "GET",
-    }
-}
-
-fn health(ctx: &Ctx<'_>) -> std::result::Result<Response, Failure> {
-    let body = json!({
-        "ok": true,
-        "rules": ctx.rules.rules.id(),
-        "rules_source": ctx.rules.source.label(),
-    });
-    Ok(http::json(body.to_string(), 200)?)
+    http::with_cors(reply, origin, &isolate.settings).and_then(http::finish)
 }

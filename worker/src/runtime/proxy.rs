@@ -2,18 +2,28 @@
 //! HTML is personalised while it streams through.
 
 use futures_util::{stream, StreamExt};
-use intent_engine::{process, Decision, Event};
+use intent_engine::Event;
 use wasm_bindgen::JsValue;
 use worker::{
     console_error, ByteStream, Env, Fetch, Method, Request, RequestInit, RequestRedirect, Response,
     Result,
 };
 
-use super::http::header;
-use super::{now, visitor, Ctx};
-use crate::cookie::{clear_profile_cookie, set_profile_cookie};
-use crate::rewrite::{loader_tag, HeadScan, HeadVerdict, PagePlan, SlotContent, SlotRewriter};
+use super::api::{said, visitor};
+use super::http;
+use super::{now, Ctx, Failure};
+use crate::headers::{std_names, X_INTENT_TRACKING};
+use crate::rewrite::{HeadScan, HeadVerdict, PagePlan, SlotRewriter};
+use crate::routes::UrlParts;
 use crate::settings::{names, Settings};
+use crate::visitor::{page_records, resolve, Call};
+
+/// `/intent.js` and `/_intent/*`: the snippet's files, always from the worker's own assets
+/// (in proxy mode too), with headers the CORS step can add to.
+pub async fn snippet_file(req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> {
+    let resp = ctx.env.assets(names::ASSETS)?.fetch_request(req).await?;
+    Ok(with_mutable_headers(resp))
+}
 
 /// Serves a page in proxy mode: fetch it upstream and, when it is an HTML page, record the
 /// page view from the request itself, classify, and fill the slots while it streams. Works
@@ -25,17 +35,14 @@ use crate::settings::{names, Settings};
 /// through untouched, and nothing is recorded or stored.
 pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     let is_get = req.method() == Method::Get;
-    let url = req.url()?;
-    let referrer = header(&req, "referer");
-    let tracking = visitor::tracking(&req);
-    let cookie = visitor::cookie_token(&req);
-    let host = visitor::host(&req);
+    let referrer = http::header(req.inner(), std_names::REFERER);
+    let said = said(req.inner());
     // Speculative loads (prefetch, prerender) are not views: personalise without recording.
-    let speculative = header(&req, "sec-purpose")
-        .or_else(|| header(&req, "purpose"))
+    let speculative = http::header(req.inner(), std_names::SEC_PURPOSE)
+        .or_else(|| http::header(req.inner(), std_names::PURPOSE))
         .is_some_and(|p| p.contains("prefetch") || p.contains("prerender"));
 
-    let upstream = match fetch_upstream(req, ctx.env, ctx.settings).await {
+    let upstream = match fetch_upstream(req, ctx.env, ctx.settings, &ctx.url).await {
         Ok(resp) => resp,
         Err(err) => {
             // Not the page's path: a URL is never written to the log.
@@ -45,7 +52,7 @@ pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     };
     if let Some(origin) = &ctx.settings.origin {
         if (300..400).contains(&upstream.status_code()) {
-            return rewrite_location(upstream, origin, &url.origin().ascii_serialization());
+            return rewrite_location(upstream, origin, ctx.url.origin);
         }
     }
     if !is_get || !is_html(&upstream) {
@@ -53,29 +60,20 @@ pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     }
 
     let site = ctx.settings.proxy_site();
-    let rules = &ctx.rules;
-    let mut extra: Vec<(&str, String)> = rules.headers().into_iter().collect();
+    let keys = ctx.isolate.keys.as_ref();
+    if let Err(err) = keys {
+        // The page still works: it shows the default content until the secret is set.
+        console_error!("{}", err.message);
+    }
     let mut upstream = upstream;
     let mut body = upstream.stream()?;
 
-    let keys = if tracking.is_none() {
-        match visitor::keyring(ctx.env, &ctx.settings.sites) {
-            Ok(keys) => Some(keys),
-            Err(err) => {
-                // The page still works: it shows the default content until the secret is set.
-                console_error!("{}", err.message);
-                None
-            }
-        }
-    } else {
-        None
-    };
-
     // Only a view that would be recorded waits for the page's head.
-    let read = if tracking.is_none() && keys.is_some() {
+    let read = if page_records(said.not_tracked, keys.is_ok()) {
         let (read, verdict) = read_head(&mut body).await;
         if verdict == HeadVerdict::OptedOut {
-            extra.push(("x-intent-tracking", "off; page".to_owned()));
+            let mut extra: Vec<(&str, String)> = ctx.rules.headers().into_iter().collect();
+            extra.push((X_INTENT_TRACKING, "off; page".to_owned()));
             return pass_through(&upstream, read, body, &extra);
         }
         read
@@ -83,44 +81,20 @@ pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
         Vec::new()
     };
 
-    let plan = match (tracking, keys) {
-        (Some(reason), _) => {
-            extra.push(("x-intent-tracking", reason.label().to_owned()));
-            if cookie.is_some() {
-                extra.push(("set-cookie", clear_profile_cookie(&host)));
-            }
-            plan_for(&rules.rules.decide_default(), site)
-        }
-        (None, Some(keys)) => {
-            let events = if speculative {
-                Vec::new()
-            } else {
-                vec![Event::pageview(url.as_str(), referrer.as_deref())]
-            };
-            let out = process(
-                &rules.rules,
-                &keys,
-                site,
-                cookie.as_deref(),
-                &events,
-                now(),
-                visitor::new_visitor_id,
-            );
-            if let Some(fresh) = out.fresh {
-                extra.push(("x-intent-fresh", fresh.code().to_owned()));
-            }
-            extra.push(("x-intent-tier", out.decision.tier.to_owned()));
-            if !speculative || cookie.is_some() {
-                extra.push((
-                    "set-cookie",
-                    set_profile_cookie(&out.token, &host, rules.rules.config().horizon.secs()),
-                ));
-            }
-            plan_for(&out.decision, site)
-        }
-        (None, None) => plan_for(&rules.rules.decide_default(), site),
-    };
-    personalise(&upstream, read, body, plan, &extra)
+    let view = (!speculative).then(|| Event::pageview(ctx.url.full, referrer.as_deref()));
+    let resolved = resolve(
+        &ctx.rules.rules,
+        keys,
+        &visitor(site, &said, ctx.url.host),
+        Call::Page {
+            view: view.as_ref(),
+        },
+        now(),
+    )
+    .map_err(|err| worker::Error::RustError(err.message))?;
+    let mut extra: Vec<(&str, String)> = ctx.rules.headers().into_iter().collect();
+    extra.extend(resolved.headers());
+    personalise(&upstream, read, body, resolved.page_plan(), &extra)
 }
 
 /// Reads the page up to `<body>` (at most [`crate::rewrite::HEAD_LOOKAHEAD_BYTES`]) for its
@@ -164,26 +138,6 @@ fn pass_through(
         .with_headers(headers))
 }
 
-/// The rewriting plan for a decision: its variants, its tier, and the loader tag.
-fn plan_for(decision: &Decision<'_>, site: &str) -> PagePlan {
-    PagePlan {
-        slots: decision
-            .variants()
-            .map(|(slot, v)| {
-                let content = SlotContent {
-                    text: v.text.clone(),
-                    html: v.html.clone(),
-                    href: v.href.clone(),
-                    attrs: v.attrs.clone(),
-                };
-                (slot.to_owned(), content)
-            })
-            .collect(),
-        tier: Some(decision.tier.to_owned()),
-        loader_tag: Some(loader_tag(site)),
-    }
-}
-
 fn bad_gateway() -> Result<Response> {
     let resp = Response::ok("The origin could not be reached. Try again in a moment.")?;
     Ok(resp.with_status(502))
@@ -191,10 +145,15 @@ fn bad_gateway() -> Result<Response> {
 
 /// Fetches what the visitor asked for from upstream: the origin when `ORIGIN` is set, else the
 /// static assets bundled with the worker.
-pub async fn fetch_upstream(req: Request, env: &Env, settings: &Settings) -> Result<Response> {
-    let req = without_validators_for_pages(req)?;
+pub async fn fetch_upstream(
+    req: Request,
+    env: &Env,
+    settings: &Settings,
+    url: &UrlParts<'_>,
+) -> Result<Response> {
+    let req = without_validators_for_pages(req, url)?;
     match &settings.origin {
-        Some(origin) => fetch_origin(req, origin).await,
+        Some(origin) => fetch_origin(req, origin, url).await,
         None => env.assets(names::ASSETS)?.fetch_request(req).await,
     }
 }
@@ -203,10 +162,11 @@ pub async fn fetch_upstream(req: Request, env: &Env, settings: &Settings) -> Res
 /// validator from before the worker was in front of the site; a 304 would show that cached,
 /// unpersonalised copy and the view would go unrecorded. Personalised pages carry no
 /// validators, so this only costs one full response per cached page.
-fn without_validators_for_pages(req: Request) -> Result<Request> {
+fn without_validators_for_pages(req: Request, url: &UrlParts<'_>) -> Result<Request> {
     let wants_page = req.method() == Method::Get
-        && (header(&req, "sec-fetch-dest").is_some_and(|d| d == "document")
-            || header(&req, "accept").is_some_and(|a| a.contains("text/html")));
+        && (http::header(req.inner(), std_names::SEC_FETCH_DEST).is_some_and(|d| d == "document")
+            || http::header(req.inner(), std_names::ACCEPT)
+                .is_some_and(|a| a.contains("text/html")));
     let conditional =
         req.headers().has("if-none-match")? || req.headers().has("if-modified-since")?;
     if !wants_page || !conditional {
@@ -219,13 +179,12 @@ fn without_validators_for_pages(req: Request) -> Result<Request> {
     init.with_method(Method::Get)
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual);
-    Request::new_with_init(req.url()?.as_str(), &init)
+    Request::new_with_init(url.full, &init)
 }
 
-async fn fetch_origin(req: Request, origin: &str) -> Result<Response> {
-    let url = req.url()?;
-    let mut target = format!("{origin}{}", url.path());
-    if let Some(query) = url.query() {
+async fn fetch_origin(req: Request, origin: &str, url: &UrlParts<'_>) -> Result<Response> {
+    let mut target = format!("{origin}{}", url.path);
+    if let Some(query) = url.query {
         target.push('?');
         target.push_str(query);
     }
@@ -233,12 +192,8 @@ async fn fetch_origin(req: Request, origin: &str) -> Result<Response> {
     // The origin must see its own host name, not the worker's; fetch fills it in.
     headers.delete("host")?;
     // The origin builds absolute links and redirects for the public host, not its own.
-    if let Some(host) = url.host_str() {
-        let host = match url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_owned(),
-        };
-        headers.set("x-forwarded-host", &host)?;
+    if !url.host.is_empty() {
+        headers.set("x-forwarded-host", url.host)?;
     }
     headers.set("x-forwarded-proto", url.scheme())?;
     let mut init = RequestInit::new();

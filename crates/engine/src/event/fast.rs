@@ -322,6 +322,10 @@ impl<'a> Parser<'a> {
             target: target.flatten(),
             name: name.flatten(),
             props: props.flatten(),
+            // `identify` events, the only ones with these fields, are left to `serde_json`:
+            // their type ends the fast path above.
+            email: None,
+            traits: None,
         })
         .ok()
     }
@@ -414,6 +418,8 @@ mod tests {
             r#"{"site":"demo","events":[{"type":"event","name":"n","props":{"a":[1]}}]}"#,
             r#"{"site":"demo","events":[{"type":"engagement","url":"/","seconds":1234567890123456}]}"#,
             r#"["demo",null,[]]"#,
+            // Identify events, which only `serde_json` reads.
+            r#"{"site":"demo","events":[{"type":"identify","email":"jane@acme.com"}]}"#,
         ] {
             assert_eq!(read(body), None, "{body}");
         }
@@ -462,7 +468,7 @@ mod tests {
     fn key() -> impl Strategy<Value = &'static str> {
         prop::sample::select(vec![
             "type", "url", "referrer", "title", "seconds", "scroll", "target", "name", "props",
-            "other",
+            "email", "traits", "other",
         ])
     }
 
@@ -471,13 +477,24 @@ mod tests {
     }
 
     fn event() -> impl Strategy<Value = String> {
-        let kind = prop::sample::select(vec!["pageview", "engagement", "click", "event", "x"]);
+        let kind = prop::sample::select(vec![
+            "pageview",
+            "engagement",
+            "click",
+            "event",
+            "identify",
+            "x",
+        ]);
         let props = prop::collection::vec(("[a-z]{1,3}", value()), 0..3).prop_map(|kv| {
             let inner: Vec<String> = kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
             format!("{{{}}}", inner.join(","))
         });
         let field = (key(), value(), props, ws()).prop_map(|(k, v, props, w)| {
-            let v = if k == "props" { props } else { v };
+            let v = if k == "props" || k == "traits" {
+                props
+            } else {
+                v
+            };
             format!("{w}\"{k}\"{w}:{w}{v}")
         });
         (kind, prop::collection::vec(field, 0..5), any::<bool>()).prop_map(

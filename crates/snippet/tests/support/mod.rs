@@ -107,9 +107,31 @@ pub async fn release_answers() {
     sleep(50).await;
 }
 
-/// Waits `ms` milliseconds (answers and the once-a-second heartbeat arrive meanwhile).
+/// Waits `ms` milliseconds: for time itself to pass (visible seconds to count), or for the
+/// quiet in which something that must not happen would have (a negative check). To wait for
+/// something to happen, use [`until`].
 pub async fn sleep(ms: u32) {
     gloo_timers::future::TimeoutFuture::new(ms).await;
+}
+
+/// Waits until `cond` holds, polling every 10 ms, and fails naming `what` after 5 seconds: a
+/// fixed sleep is too short on a loaded machine and wasted on an idle one.
+pub async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if cond() {
+            return;
+        }
+        sleep(10).await;
+    }
+    panic!("timed out after 5 s waiting for {what}");
+}
+
+/// Waits until the snippet has made at least `n` requests.
+pub async fn until_sent(n: usize) {
+    until(&format!("request {n}"), || {
+        js_num("__sent.length") as usize >= n
+    })
+    .await;
 }
 
 /// The page's element for a CSS selector.

@@ -1,0 +1,274 @@
+// The worker's own cost per request, inside workerd: `make bench`'s handler benchmark.
+//
+//   node bench/js/handler.mjs --jsonlogic DOC.json --out FILE [--n 400] [--rounds 9]
+//
+// Each worker runs behind a repeat loop (bench/handler/): one `POST /__bench` runs its real
+// handler `n` times on fresh copies of a request, and the same loop with a trivial answer in
+// place of the handler is the baseline. workerd's clocks stand still while code runs, so the
+// loop is measured from here: the CPU time the workerd process running the worker spent on the
+// request (every thread's, from /proc/<pid>/task/*/schedstat, in nanoseconds); per call,
+// (handler - baseline) / n. The rounds alternate handler and baseline and the figure is their
+// median. (Wall time, kept beside it, also counts the moments another process had the core.)
+//
+// Then a CPU profile of the collect loop through workerd's inspector (V8's sampling profiler,
+// every 100 µs), whose top entries say where the time goes: self time per function, per call.
+//
+// Routes: collect (a returning visitor's token and two events), decide (the token in
+// X-Intent-Profile), a proxied page (the pricing page with the profile cookie, read to its
+// end), health, and the floor: a collect call for an unknown site, which reads the headers and
+// the body, parses a few bytes and answers a fixed 400 (the runtime boundary, without the
+// engine). The JavaScript peer does collect, the page and health.
+
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { ROOT, UA, collectBody, drive, driverOptions, median, pageCookie, returningToken } from './drive.mjs';
+
+const { opt, outFile, docPath } = driverOptions();
+const N = Number(opt('--n', '400'));
+const ROUNDS = Number(opt('--rounds', '9'));
+const PROFILE_REQUESTS = Number(opt('--profile-requests', '10'));
+// Which routes to measure (all by default), and whether to profile: for trying a change.
+const ONLY = opt('--routes', 'collect,decide,page,health,floor').split(',');
+const PROFILE = opt('--profile', 'yes') !== 'no';
+const PROFILE_ROUTE = opt('--profile-route', 'collect');
+
+const r2 = (x) => Math.round(x * 100) / 100;
+
+/** The processes below `pid`, as `[pid, command line]`. */
+function descendants(pid) {
+  const children = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(entry));
+    } catch { /* gone */ }
+  }
+  const out = [];
+  const walk = (p) => {
+    for (const c of children.get(p) ?? []) {
+      let cmd = '';
+      try { cmd = readFileSync(`/proc/${c}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { /* gone */ }
+      out.push([c, cmd]);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** The workerd process that runs the worker itself (the one with an inspector). */
+function workerdOf(w) {
+  const found = descendants(w.pid).filter(([, cmd]) => /workerd serve/.test(cmd) && /--inspector-addr/.test(cmd));
+  if (found.length !== 1) throw new Error(`expected one workerd running the worker below ${w.pid}, found ${found.length}`);
+  return found[0][0];
+}
+
+/** CPU time the process has used so far, in ns: every thread's, from the scheduler's account. */
+function cpuNs(pid) {
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    } catch { /* a thread that ended */ }
+  }
+  return ns;
+}
+
+/**
+ * Runs one bench loop; resolves to the CPU time workerd spent on it and its wall time, in ms,
+ * and what the loop saw.
+ */
+async function loop(w, request, baseline) {
+  const cpu0 = cpuNs(w.workerd);
+  const t0 = process.hrtime.bigint();
+  const r = await fetch(`${w.url}/__bench`, {
+    method: 'POST',
+    body: JSON.stringify({ n: N, request, baseline }),
+  });
+  const text = await r.text();
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const cpuMs = (cpuNs(w.workerd) - cpu0) / 1e6;
+  if (r.status !== 200) throw new Error(`the bench loop answered ${r.status}: ${text.slice(0, 500)}`);
+  return { ms, cpuMs, ...JSON.parse(text) };
+}
+
+/**
+ * The handler's cost per call in µs of workerd's CPU: the median over the rounds of
+ * (handler - baseline) / n. CPU time, not wall time: on a shared machine a loop is preempted
+ * by other work, which wall time would count. The wall-time figure is kept beside it.
+ */
+async function measure(w, request, expectStatus) {
+  // Warm-up: the isolate compiled, its caches filled, the JIT warm.
+  await loop(w, request, false);
+  await loop(w, request, true);
+  const perCall = [];
+  const wall = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const first = round % 2 === 0;
+    const a = await loop(w, request, !first);
+    const b = await loop(w, request, first);
+    const [handler, base] = first ? [a, b] : [b, a];
+    const statuses = Object.keys(handler.statuses);
+    if (statuses.length !== 1 || Number(statuses[0]) !== expectStatus) {
+      throw new Error(`${request.method} ${request.path}: statuses ${JSON.stringify(handler.statuses)}, expected ${expectStatus}`);
+    }
+    perCall.push(((handler.cpuMs - base.cpuMs) * 1000) / N);
+    wall.push(((handler.ms - base.ms) * 1000) / N);
+  }
+  return { us: r2(median(perCall)), rounds_us: perCall.map(r2), wall_us: r2(median(wall)) };
+}
+
+/** A CDP session with the worker's isolate, through wrangler's inspector port. */
+async function inspector(port) {
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
+  const target = targets.find((t) => t.webSocketDebuggerUrl);
+  if (!target) throw new Error(`no inspector target on port ${port}: ${JSON.stringify(targets)}`);
+  // NOTE: wrangler's inspector proxy refuses a client that names itself (undici sends a
+  // user agent) without an `Origin` header.
+  const ws = new WebSocket(target.webSocketDebuggerUrl, { headers: { origin: `http://127.0.0.1:${port}` } });
+  await new Promise((res, rej) => {
+    ws.onopen = res;
+    ws.onerror = () => rej(new Error('the inspector connection failed'));
+  });
+  let next = 1;
+  const pending = new Map();
+  ws.onmessage = (m) => {
+    const msg = JSON.parse(m.data);
+    if (msg.id && pending.has(msg.id)) {
+      const { res, rej } = pending.get(msg.id);
+      pending.delete(msg.id);
+      if (msg.error) rej(new Error(`${JSON.stringify(msg.error)}`));
+      else res(msg.result);
+    }
+  };
+  return {
+    send(method, params = {}) {
+      const id = next++;
+      ws.send(JSON.stringify({ id, method, params }));
+      return new Promise((res, rej) => pending.set(id, { res, rej }));
+    },
+    close: () => ws.close(),
+  };
+}
+
+/** Self time per function of a V8 CPU profile, in µs per handler call, largest first. */
+function topEntries(profile, calls, count = Number(opt('--top', '12'))) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  const deltas = profile.timeDeltas;
+  for (let i = 0; i < profile.samples.length; i++) {
+    // A sample's time is the gap to the next one.
+    const dt = deltas[i + 1] ?? 0;
+    const node = byId.get(profile.samples[i]);
+    const f = node.callFrame;
+    const where = f.url ? ` ${f.url.split('/').pop()}${f.url.endsWith('.wasm') || f.url.startsWith('wasm') ? '' : `:${f.lineNumber + 1}`}` : '';
+    const name = `${f.functionName || '(anonymous)'}${where}`;
+    self.set(name, (self.get(name) ?? 0) + dt);
+  }
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  return [...self.entries()]
+    .filter(([name]) => name !== '(idle)')
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([name, us]) => ({ name, us_per_call: r2(us / calls), share: r2((us / total) * 100) }));
+}
+
+/** A CPU profile of the handler loop of `request`, sampled every 100 µs. */
+async function profileOf(w, request) {
+  const cdp = await inspector(w.inspectorPort);
+  try {
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+    await cdp.send('Profiler.start');
+    for (let i = 0; i < PROFILE_REQUESTS; i++) await loop(w, request, false);
+    const { profile } = await cdp.send('Profiler.stop');
+    return topEntries(profile, PROFILE_REQUESTS * N);
+  } finally {
+    cdp.close();
+  }
+}
+
+async function start(harness, { main, source, kv, vars }) {
+  const { startWrangler, testConfig, freePort } = harness;
+  const dir = mkdtempSync(join(tmpdir(), 'intent-bench-handler-'));
+  const config = testConfig(dir, { main, source });
+  const inspectorPort = await freePort();
+  const w = await startWrangler({
+    dir,
+    config,
+    kv,
+    vars,
+    logLevel: 'warn',
+    args: ['--inspector-port', String(inspectorPort)],
+  });
+  w.inspectorPort = inspectorPort;
+  w.workerd = workerdOf(w);
+  return w;
+}
+
+async function main() {
+  const harness = await import(join(ROOT, 'tests/worker/harness.mjs'));
+  let real;
+  let peer;
+  try {
+    real = await start(harness, { main: 'bench/handler/real.mjs', kv: { rules: harness.DEFAULT_RULES } });
+    peer = await start(harness, {
+      main: 'bench/handler/peer.mjs',
+      source: 'bench/peer-worker/wrangler.toml',
+      kv: { rules: readFileSync(docPath) },
+      vars: { PROFILE_KEYS: harness.PROFILE_KEYS },
+    });
+    const requests = async (w) => {
+      const token = await returningToken(w.url);
+      const cookie = await pageCookie(w.url);
+      return {
+        collect: { method: 'POST', path: '/v1/collect', headers: { 'content-type': 'text/plain;charset=UTF-8', 'user-agent': UA }, body: collectBody(token) },
+        decide: { method: 'GET', path: '/v1/decide?slots=hero,cta', headers: { 'x-intent-profile': token, 'user-agent': UA } },
+        page: { method: 'GET', path: '/pricing/', headers: { cookie, 'user-agent': UA, accept: 'text/html' } },
+        health: { method: 'GET', path: '/v1/health', headers: { 'user-agent': UA } },
+        floor: {
+          method: 'POST',
+          path: '/v1/collect',
+          headers: { 'content-type': 'text/plain;charset=UTF-8', 'user-agent': UA },
+          body: JSON.stringify({ site: 'not-served', profile: null, events: [] }),
+        },
+      };
+    };
+    // As a request arrives over HTTP: a body of known length declares it.
+    const declared = (set) => {
+      for (const r of Object.values(set)) {
+        if (r.body != null) r.headers['content-length'] = String(Buffer.byteLength(r.body));
+      }
+      return set;
+    };
+    const ours = declared(await requests(real));
+    const theirs = declared(await requests(peer));
+    const result = { n: N, rounds: ROUNDS, sampling_us: 100, real: {}, peer: {}, profiles: {} };
+    for (const [name, status] of [['collect', 200], ['decide', 200], ['page', 200], ['health', 200], ['floor', 400]].filter(([n]) => ONLY.includes(n))) {
+      result.real[name] = await measure(real, ours[name], status);
+      console.log(`  worker (Rust/wasm) ${name}: ${result.real[name].us} µs a call`);
+    }
+    for (const name of ['collect', 'page', 'health'].filter((n) => ONLY.includes(n))) {
+      result.peer[name] = await measure(peer, theirs[name], 200);
+      console.log(`  JS peer ${name}: ${result.peer[name].us} µs a call`);
+    }
+    for (const [side, w, reqs] of PROFILE ? [['real', real, ours], ['peer', peer, theirs]] : []) {
+      try {
+        result.profiles[side] = await profileOf(w, reqs[PROFILE_ROUTE]);
+      } catch (e) {
+        result.profiles[side] = { failed: String(e.message || e) };
+      }
+      console.log(`  profile of ${side} collect: ${JSON.stringify(result.profiles[side]).slice(0, 400)}`);
+    }
+    writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
+  } finally {
+    await Promise.all([real?.stop(), peer?.stop()]);
+  }
+}
+
+drive('handler', outFile, main);
