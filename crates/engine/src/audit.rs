@@ -240,7 +240,7 @@ impl<'r> Auditor<'r> {
                 &mut nodes,
             );
         }
-        let mut windows = vec![rules.horizon];
+        let mut windows = vec![rules.shape.horizon];
         let mut thresholds = Vec::new();
         for n in &nodes {
             match n.cond {
@@ -365,11 +365,11 @@ impl<'r> Auditor<'r> {
                 push(at.saturating_add(*w).saturating_add(1));
             }
         }
-        if let Some(plan) = &self.rules.score {
+        if let Some(plan) = &self.rules.shape.score {
             for threshold in &self.thresholds {
                 let ratio = p.score / threshold;
                 if ratio.is_finite() && ratio >= 1.0 {
-                    let t = p.score_at as f64 + plan.half_life * ratio.log2();
+                    let t = p.score_at as f64 + plan.half_life as f64 * ratio.log2();
                     if t.is_finite() && t < (i64::MAX / 2) as f64 {
                         // Computed in floating point: check the seconds around it.
                         let t = t.floor() as i64;

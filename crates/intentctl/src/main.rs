@@ -1,6 +1,7 @@
-//! `intentctl`: the marketer's tool for Intent Edge rules. Validate a config, print its JSON
-//! Schema, replay an event log against it, explain one visitor's tier (from a log, or from the
-//! visitor's own profile token), and publish it.
+//! `intentctl`: the marketer's tool for Intent Edge rules. Validate a config (and see what it
+//! would do to visitors' profiles), print its JSON Schema, replay an event log against it,
+//! explain one visitor's tier (from a log, or from the visitor's own profile token), publish it,
+//! list the published versions and roll back.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -13,6 +14,8 @@ use clap::{Parser, Subcommand};
 use intent_engine::{simulate, AuditPeriod, Keyring, LogEvent, Rules, Timestamp, VisitorLog};
 
 mod sample;
+
+mod admin;
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +34,10 @@ enum Command {
     Validate {
         /// The rules JSON file (`-` for standard input).
         file: PathBuf,
+        /// The rules it would replace: also say what publishing it over them does to
+        /// visitors' profiles (what is kept, what starts empty, what is dropped).
+        #[arg(long, value_name = "OLD.json")]
+        against: Option<PathBuf>,
     },
     /// Print the JSON Schema of the rules config (for editor help).
     Schema,
@@ -69,9 +76,14 @@ enum Command {
         /// The signing keys, as in the worker's `PROFILE_KEYS` secret (`label:secret[,…]`).
         #[arg(long, env = "PROFILE_KEYS", hide_env_values = true)]
         keys: String,
-        /// The rules JSON file it was issued under; the built-in default rules when absent.
+        /// The rules JSON file it is read under (the active rules); the built-in default rules
+        /// when absent.
         #[arg(long)]
         rules: Option<PathBuf>,
+        /// Earlier rules whose tokens the worker carries over to `--rules` (the versions of
+        /// `intentctl history`); repeat for each.
+        #[arg(long, value_name = "OLD.json")]
+        earlier: Vec<PathBuf>,
         /// The evaluation time, RFC 3339 (default: now).
         #[arg(long)]
         at: Option<String>,
@@ -121,15 +133,34 @@ enum Command {
         seed: u64,
     },
     /// Validate a rules config, then publish it through the worker's admin API.
+    ///
+    /// It reads the active rules first, says what the new ones do to visitors' profiles, and
+    /// publishes only if nobody else published in between (or since `--if-match`).
     Publish {
         /// The rules JSON file.
         file: PathBuf,
-        /// The worker's base URL.
-        #[arg(long, default_value = "http://127.0.0.1:8787", env = "INTENT_URL")]
-        url: String,
-        /// The admin bearer token (the worker's `ADMIN_TOKEN` secret).
-        #[arg(long, env = "INTENT_ADMIN_TOKEN", hide_env_values = true)]
-        token: String,
+        #[command(flatten)]
+        worker: admin::Worker,
+        /// Publish only over this version (an id from `intentctl history`, or the `ETag` of
+        /// `GET /v1/admin/rules`): the one your edit started from. Default: the version active
+        /// when `publish` reads it.
+        #[arg(long, value_name = "VERSION")]
+        if_match: Option<String>,
+    },
+    /// List the published versions of the rules, newest first, with what each changed.
+    History {
+        #[command(flatten)]
+        worker: admin::Worker,
+        /// Print the worker's answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make an earlier version active again: the one before the active version, or `ID`.
+    Rollback {
+        /// The version to restore (an id from `intentctl history`).
+        id: Option<String>,
+        #[command(flatten)]
+        worker: admin::Worker,
     },
 }
 
@@ -159,7 +190,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Validate { file } => validate(&file),
+        Command::Validate { file, against } => validate(&file, against.as_deref()),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&Rules::json_schema())?);
             Ok(ExitCode::SUCCESS)
@@ -179,9 +210,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             site,
             keys,
             rules,
+            earlier,
             at,
             json,
-        } => token_cmd(&token, &site, &keys, rules.as_deref(), at.as_deref(), json),
+        } => token_cmd(
+            &token,
+            &site,
+            &keys,
+            rules.as_deref(),
+            &earlier,
+            at.as_deref(),
+            json,
+        ),
         Command::Audit {
             rules,
             events,
@@ -206,11 +246,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out.write_all(sample::traffic(visitors, days, end, seed).as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Publish { file, url, token } => publish(&file, &url, &token),
+        Command::Publish {
+            file,
+            worker,
+            if_match,
+        } => admin::publish(&file, &worker, if_match.as_deref()),
+        Command::History { worker, json } => admin::history(&worker, json),
+        Command::Rollback { id, worker } => admin::rollback(&worker, id.as_deref()),
     }
 }
 
-fn read_input(path: &Path) -> Result<String> {
+pub(crate) fn read_input(path: &Path) -> Result<String> {
     let mut text = String::new();
     if path == Path::new("-") {
         io::stdin()
@@ -229,28 +275,52 @@ fn load_rules(path: &Path) -> Result<std::result::Result<Rules, String>> {
     Ok(Rules::from_json(&text).map_err(|e| format!("{}: {e}", path.display())))
 }
 
-fn validate(file: &Path) -> Result<ExitCode> {
-    match load_rules(file)? {
-        Ok(rules) => {
-            let cfg = rules.config();
-            println!(
-                "{}: valid (rules {}): {} tiers + fallback `{}`, {} segments, {} page groups, {} slots; largest visitor token {} bytes",
-                file.display(),
-                rules.id(),
-                cfg.tiers.len(),
-                cfg.fallback,
-                cfg.segments.len(),
-                cfg.page_groups.len(),
-                cfg.variants.len(),
-                rules.max_token_bytes()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+/// `n` and `what`, in the plural unless `n` is 1: `1 segment`, `2 segments`.
+pub(crate) fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+fn validate(file: &Path, against: Option<&Path>) -> Result<ExitCode> {
+    let rules = match load_rules(file)? {
+        Ok(rules) => rules,
         Err(message) => {
             eprintln!("{message}");
-            Ok(ExitCode::from(1))
+            return Ok(ExitCode::from(1));
         }
-    }
+    };
+    let cfg = rules.config();
+    println!(
+        "{}: valid (rules {}): {} + fallback `{}`, {}, {}, {}; largest visitor token {} bytes",
+        file.display(),
+        rules.id(),
+        count(cfg.tiers.len(), "tier"),
+        cfg.fallback,
+        count(cfg.segments.len(), "segment"),
+        count(cfg.page_groups.len(), "page group"),
+        count(cfg.variants.len(), "slot"),
+        rules.max_token_bytes()
+    );
+    let Some(against) = against else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let old = match load_rules(against)? {
+        Ok(old) => old,
+        Err(message) => {
+            eprintln!("{message}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    println!(
+        "against {} (rules {}), visitors' profiles: {}",
+        against.display(),
+        old.id(),
+        rules.change_from(&old)
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 struct Loaded {
@@ -488,6 +558,7 @@ fn token_cmd(
     site: &str,
     keys: &str,
     rules: Option<&Path>,
+    earlier: &[PathBuf],
     at: Option<&str>,
     json: bool,
 ) -> Result<ExitCode> {
@@ -504,9 +575,20 @@ fn token_cmd(
             return Ok(ExitCode::from(1));
         }
     };
+    let mut earlier_rules = Vec::new();
+    for path in earlier {
+        match load_rules(path)? {
+            Ok(r) => earlier_rules.push(r),
+            Err(message) => {
+                eprintln!("{message}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    let rules = rules.with_earlier_shapes(earlier_rules.iter().map(|r| r.shape().clone()));
     let at = evaluation_time(at)?;
-    let profile = match keys.decode(&rules, site, token.trim(), at) {
-        Ok(profile) => profile,
+    let opened = match keys.open(&rules, site, token.trim(), at) {
+        Ok(opened) => opened,
         Err(reason) => {
             // What the worker does with such a token: the visitor starts fresh.
             eprintln!(
@@ -517,12 +599,26 @@ fn token_cmd(
             return Ok(ExitCode::from(1));
         }
     };
+    let profile = opened.profile;
+    // The earlier rules the token was made under, and what carrying it over kept.
+    let carried = opened.carried_from.map(|shape| {
+        let made_under = earlier_rules
+            .iter()
+            .find(|r| r.shape() == shape)
+            .map_or_else(|| shape.fingerprint_hex(), |r| r.id().to_owned());
+        (made_under, shape.change_to(rules.shape()))
+    });
     let summary = profile.summary(&rules);
     let explanation = rules.explain(&profile, at);
     if json {
         let out = serde_json::json!({
             "rules": rules.id(),
             "at": at.to_string(),
+            "carried_over": carried.as_ref().map(|(from, change)| serde_json::json!({
+                "from": from,
+                "profiles": change,
+                "summary": change.to_string(),
+            })),
             "profile": summary,
             "explanation": explanation,
         });
@@ -534,6 +630,12 @@ fn token_cmd(
         "Profile token for site `{site}`, verified (rules {})",
         rules.id()
     );
+    if let Some((from, change)) = &carried {
+        println!("  made under rules {from}, carried over: {change}");
+    }
+    if let Some(visitor) = &summary.visitor {
+        println!("  visitor id {visitor}");
+    }
     println!(
         "  last seen {}, {} visit{} ({})",
         when(&summary.last_seen),
@@ -553,31 +655,4 @@ fn token_cmd(
     }
     print!("{explanation}");
     Ok(ExitCode::SUCCESS)
-}
-
-fn publish(file: &Path, url: &str, token: &str) -> Result<ExitCode> {
-    let text = read_input(file)?;
-    if let Err(e) = Rules::from_json(&text) {
-        eprintln!("{}: {e}", file.display());
-        eprintln!("not published");
-        return Ok(ExitCode::from(1));
-    }
-    let endpoint = format!("{}/v1/admin/rules", url.trim_end_matches('/'));
-    let response = ureq::put(&endpoint)
-        .set("Authorization", &format!("Bearer {token}"))
-        .set("Content-Type", "application/json")
-        .send_string(&text);
-    match response {
-        Ok(r) => {
-            let body = r.into_string().unwrap_or_default();
-            println!("published {} to {endpoint}: {body}", file.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(ureq::Error::Status(code, r)) => {
-            let body = r.into_string().unwrap_or_default();
-            eprintln!("{endpoint} refused the rules ({code}): {body}");
-            Ok(ExitCode::from(1))
-        }
-        Err(e) => bail!("could not reach {endpoint}: {e}"),
-    }
 }

@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn intentctl(args: &[&str]) -> Output {
+pub(crate) fn intentctl(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_intentctl"))
         .args(args)
         .current_dir(root())
@@ -17,7 +17,7 @@ fn intentctl(args: &[&str]) -> Output {
         .expect("run intentctl")
 }
 
-fn text(b: &[u8]) -> String {
+pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
@@ -26,6 +26,7 @@ fn validate_accepts_the_examples() {
     for file in [
         "examples/rules/default.json",
         "examples/rules/campaigns.json",
+        "examples/rules/webinar.json",
     ] {
         let out = intentctl(&["validate", file]);
         assert!(out.status.success(), "{file}: {}", text(&out.stderr));
@@ -258,6 +259,11 @@ fn issued_token(keys: &str, pages: &[&str], end: i64) -> String {
                 token.as_deref(),
                 &events,
                 at,
+                || {
+                    Some(intent_engine::VisitorId::from_random_bytes(
+                        *b"cli-visitor!",
+                    ))
+                },
             )
             .token,
         );
@@ -455,6 +461,95 @@ fn audit_refuses_a_bad_period_and_a_broken_log() {
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).starts_with("examples/rules/default.json: line 1:"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn validate_against_says_what_publishing_does_to_profiles() {
+    let out = intentctl(&[
+        "validate",
+        "examples/rules/webinar.json",
+        "--against",
+        "examples/rules/default.json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(
+        lines[1],
+        "against examples/rules/default.json (rules default@1c63f927), visitors' profiles: keeps `pricing`, `demo`, the `demo_request` event, `compare`, `customers`, `product`, visits and last activity; starts `webinar` empty"
+    );
+    let out = intentctl(&[
+        "validate",
+        "examples/rules/default.json",
+        "--against",
+        "examples/rules/campaigns.json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("; drops `docs`, visits landing with utm_source = linkedin and utm_campaign = nov-*, visits from `*google.*`"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = intentctl(&[
+        "validate",
+        "examples/rules/default.json",
+        "--against",
+        "examples/rules/broken-group.json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unknown page group `comparisons`"));
+}
+
+/// A token made under the default rules, read under rules with one more page group: with the
+/// earlier rules named, it is carried over and explained; without them it starts fresh.
+#[test]
+fn token_explains_a_carried_over_token() {
+    let keys = "k1:a-secret-of-enough-length-here";
+    let end = 1_795_000_000; // 2026-11-18T11:06:40Z
+    let token = issued_token(keys, &["/pricing", "/docs/", "/pricing"], end);
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "token",
+            token.as_str(),
+            "--site",
+            "demo",
+            "--at",
+            "2026-11-18T12:00:00Z",
+            "--rules",
+            "examples/rules/webinar.json",
+        ];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_intentctl"))
+            .args(&args)
+            .current_dir(root())
+            .env("PROFILE_KEYS", keys)
+            .output()
+            .expect("run intentctl")
+    };
+    let out = run(&["--earlier", "examples/rules/default.json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let words = text(&out.stdout);
+    assert!(
+        words.contains("verified (rules 2026-12-webinar@0bf88108)"),
+        "{words}"
+    );
+    assert!(
+        words.contains("made under rules default@1c63f927, carried over: keeps `pricing`, `demo`, the `demo_request` event, `compare`, `customers`, `product`, visits and last activity; starts `webinar` empty"),
+        "{words}"
+    );
+    assert!(words.contains("viewed pricing: 2 kept"), "{words}");
+    assert!(words.contains("visitor id Y2xpLXZpc2l0b3Ih"), "{words}");
+    let out = run(&["--earlier", "examples/rules/default.json", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["carried_over"]["from"], "default@1c63f927");
+    assert_eq!(json["carried_over"]["profiles"]["started"][0], "`webinar`");
+    assert_eq!(json["explanation"]["tier"], "ready");
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("(other-rules)"),
         "{}",
         text(&out.stderr)
     );

@@ -145,6 +145,11 @@ pub static ROUTES: &[Route<Handler>] = &[
         guard: Guard::Admin,
         methods: &[(Method::Post, handler!(admin::rollback))],
     },
+    Route {
+        path: "/v1/admin/rules/history",
+        guard: Guard::Admin,
+        methods: &[(Method::Get, handler!(admin::list))],
+    },
     // The snippet always comes from the worker's own assets, in proxy mode too.
     Route {
         path: "/intent.js",
