@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::sql::{RowExt, Sql};
-use crate::store::{Cause, Change, Store, VisitorState, PURGE_EVERY_SECS, VISITOR_COLUMNS};
+use crate::store::{
+    Cause, Change, Store, VisitorState, PURGE_EVERY_SECS, TOMBSTONE_DAYS, VISITOR_COLUMNS,
+};
 
 /// What one alarm did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -150,6 +152,10 @@ impl<D: Sql> Store<'_, D> {
         }
         self.db
             .run("DELETE FROM visitors WHERE last_seen < ?", &[cutoff.into()])?;
+        self.db.run(
+            "DELETE FROM erased WHERE at < ?",
+            &[(now.secs() - TOMBSTONE_DAYS * 86_400).into()],
+        )?;
         Ok(Purged { events, visitors })
     }
 }

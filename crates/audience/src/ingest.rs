@@ -96,10 +96,18 @@ impl<D: Sql> Store<'_, D> {
         let mut rejected = Vec::new();
         let mut incoming = Vec::new();
         let mut records: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
+        let erased = self.tombstones(batch)?;
         for (i, record) in batch.iter().enumerate() {
             let checked = check_visitor(&record.visitor)
                 .map_err(|e| e.to_string())
-                .and_then(|()| check_time(record.at, now));
+                .and_then(|()| check_time(record.at, now))
+                .and_then(|()| match erased.get(record.visitor.as_str()) {
+                    Some(&t) if record.at <= t => Err(format!(
+                        "the visitor was erased at {}; what they did before is not stored",
+                        Timestamp::from_secs(t)
+                    )),
+                    _ => Ok(()),
+                });
             if let Err(reason) = checked {
                 rejected.push(Rejected {
                     record: i,
@@ -144,6 +152,31 @@ impl<D: Sql> Store<'_, D> {
             rejected,
             next_alarm: self.next_alarm(now)?,
         })
+    }
+
+    /// When the batch's visitors were erased, for those who were.
+    fn tombstones<'b>(&self, batch: &'b [Record]) -> Result<HashMap<&'b str, i64>, Error> {
+        let ids: Vec<&str> = batch
+            .iter()
+            .map(|r| r.visitor.as_str())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut found = HashMap::new();
+        for chunk in ids.chunks(MAX_PARAMS) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let params: Vec<Value> = chunk.iter().map(|id| Value::from(*id)).collect();
+            for row in self.db.query(
+                &format!("SELECT visitor, at FROM erased WHERE visitor IN ({marks})"),
+                &params,
+            )? {
+                let (visitor, at) = (row.text(0)?, row.int(1)?);
+                if let Some(id) = chunk.iter().find(|id| **id == visitor) {
+                    found.insert(*id, at);
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Appends the events not yet in the log; returns the ids of those it appended.

@@ -14,6 +14,51 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 pub const MAX_RETENTION_DAYS: u32 = 3_650;
 /// How often retention runs.
 pub(crate) const PURGE_EVERY_SECS: i64 = 86_400;
+/// Days an erasure's tombstone is kept: a queue keeps an undelivered message at most 14 days, so
+/// no record from before the erasure can arrive later.
+pub const TOMBSTONE_DAYS: i64 = 14;
+
+/// The rules text a store runs with, as the worker last handed it over, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedRules {
+    /// The rules config, as published.
+    pub text: String,
+    /// When the store was given it (the store's clock).
+    pub saved_at: Timestamp,
+}
+
+/// The rules text the store was last given ([`save_rules`]), if any.
+pub fn saved_rules(db: &impl Sql) -> Result<Option<SavedRules>, Error> {
+    let rows = db.query(
+        "SELECT key, value FROM meta WHERE key IN ('rules_text', 'rules_saved_at')",
+        &[],
+    )?;
+    let (mut text, mut at) = (None, None);
+    for row in &rows {
+        match row.text(0)? {
+            "rules_text" => text = Some(row.text(1)?.to_owned()),
+            _ => at = row.text(1)?.parse::<i64>().ok(),
+        }
+    }
+    Ok(text.map(|text| SavedRules {
+        text,
+        saved_at: Timestamp::from_secs(at.unwrap_or(0)),
+    }))
+}
+
+/// Keeps the rules text the store runs with from now on, so that it runs with the same rules
+/// after a restart; the next ingest or alarm notices new rules and starts a backfill.
+pub fn save_rules(db: &impl Sql, text: &str, at: Timestamp) -> Result<(), Error> {
+    db.atomic(|| {
+        for (key, value) in [("rules_text", text.to_owned()), ("rules_saved_at", at.secs().to_string())] {
+            db.run(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[key.into(), value.into()],
+            )?;
+        }
+        Ok(())
+    })
+}
 
 /// The store's settings, from the worker's vars.
 #[derive(Debug, Clone, PartialEq, Eq)]
