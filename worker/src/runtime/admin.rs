@@ -84,6 +84,7 @@ pub async fn put(req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> {
         .map_err(|e| kv_failure("storing the rules", e))?;
 
     let id = new_rules.id().to_owned();
+    super::audiences::rules_published(ctx, &text).await;
     let active = rules::publish(new_rules, text, now_ms());
     let body = json!({"id": id, "previous": previous_id, "stored": true}).to_string();
     Ok(with_rules_headers(http::json(body, 200)?, &active)?)
@@ -125,6 +126,7 @@ pub async fn rollback(_req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure>
             .map_err(|e| kv_failure("keeping the replaced rules", e))?;
     }
     let id = restored.id().to_owned();
+    super::audiences::rules_published(ctx, &previous).await;
     let active = rules::publish(restored, previous, now_ms());
     let body = json!({"id": id, "previous": current_id, "stored": true}).to_string();
     Ok(with_rules_headers(http::json(body, 200)?, &active)?)

@@ -6,7 +6,7 @@ use serde_json::json;
 use worker::web_sys::Request;
 
 use super::http::{self, header};
-use super::{now, Ctx, Failure};
+use super::{now, pipeline, Ctx, Failure};
 use crate::api_error::{check_content_type, ApiError, MAX_BODY_BYTES};
 use crate::cookie::profile_from_cookie_header;
 use crate::headers::{std_names, Answer, X_INTENT_PROFILE};
@@ -64,7 +64,8 @@ pub async fn collect(req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
         return Err(ApiError::unknown_site(&call.site).into());
     }
     let said = said(&req);
-    let resolved = resolve(
+    let at = now();
+    let mut resolved = resolve(
         &ctx.rules.rules,
         ctx.isolate.keys.as_ref(),
         &visitor(&call.site, &said, ctx.url.host),
@@ -72,9 +73,11 @@ pub async fn collect(req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
             events: &call.events,
             body_token: call.profile.as_deref(),
         },
-        now(),
+        at,
     )?;
-    Ok(answer(ctx, &resolved))
+    let answer = answer(ctx, &resolved);
+    pipeline::enqueue(ctx, &mut resolved, at);
+    Ok(answer)
 }
 
 /// `GET /v1/decide?slots=hero,cta[&site=demo]`: the decision for the token sent (header
