@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::ids::{check_event, check_visitor};
 use crate::record::{event_json, Record};
 use crate::sql::{RowExt, Sql, Value, MAX_PARAMS};
-use crate::store::{Cause, Change, Store, VisitorState, PURGE_EVERY_SECS, VISITOR_COLUMNS};
+use crate::store::{Cause, Change, Store, VisitorState, Writes, PURGE_EVERY_SECS, VISITOR_COLUMNS};
 
 /// What one call to [`Store::ingest`] did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -136,14 +136,16 @@ impl<D: Sql> Store<'_, D> {
         let mut existing = self.load(records.keys().copied())?;
         let mut changes = Vec::new();
         let mut visitors = 0;
+        let mut writes = Writes::new(now);
         for (visitor, mut calls) in records {
             calls.sort_by_key(|r| r.at);
             let new = new.remove(visitor).unwrap_or_default();
             let found = existing.remove(visitor);
-            if self.visit(visitor, found, &calls, &new, now, &mut changes)? {
+            if self.visit(visitor, found, &calls, &new, now, &mut changes, &mut writes)? {
                 visitors += 1;
             }
         }
+        self.flush(&mut writes)?;
         Ok(Ingested {
             events: stored.len(),
             duplicates: incoming.len() - stored.len(),
@@ -234,6 +236,8 @@ impl<D: Sql> Store<'_, D> {
     /// Updates one visitor (`existing`, when stored) from their calls in the batch (oldest
     /// first) and their events that were new to the log. Returns whether the visitor was
     /// written.
+    // The visitor's share of the batch in, the pass's changes and writes out.
+    #[allow(clippy::too_many_arguments)]
     fn visit(
         &self,
         visitor: &str,
@@ -242,6 +246,7 @@ impl<D: Sql> Store<'_, D> {
         new: &[&Incoming],
         now: Timestamp,
         changes: &mut Vec<Change>,
+        writes: &mut Writes,
     ) -> Result<bool, Error> {
         let latest = calls.iter().rev().find(|r| r.profile.is_some());
         // A profile from a later call is news; one from a call at the same second is news
@@ -309,7 +314,7 @@ impl<D: Sql> Store<'_, D> {
                 p
             }
         };
-        self.evaluate(&v, &profile, now, Cause::Event, changes)?;
+        self.evaluate(&v, &profile, now, Cause::Event, changes, writes);
         Ok(true)
     }
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::codec::{decode_profile, encode_profile};
 use crate::error::Error;
-use crate::sql::{Row, RowExt, Sql, Value};
+use crate::sql::{Row, RowExt, Sql, Value, MAX_PARAMS};
 
 /// The default of `EVENT_RETENTION_DAYS`.
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
@@ -234,6 +234,30 @@ impl VisitorState {
     }
 }
 
+/// The columns of a visitor's row as [`Store::flush`] writes it.
+const VISITOR_ROW: usize = 13;
+
+/// What one pass (an ingest, one alarm's re-checks or backfill chunk) decided for its visitors,
+/// written together by [`Store::flush`]. Every change of a pass happens at the same `at`.
+#[derive(Debug)]
+pub(crate) struct Writes {
+    at: i64,
+    left: Vec<(String, Audience)>,
+    entered: Vec<(String, Audience)>,
+    visitors: Vec<[Value; VISITOR_ROW]>,
+}
+
+impl Writes {
+    pub(crate) fn new(now: Timestamp) -> Writes {
+        Writes {
+            at: now.secs(),
+            left: Vec::new(),
+            entered: Vec::new(),
+            visitors: Vec::new(),
+        }
+    }
+}
+
 /// The audiences of a visitor whose tier and segments (`;`-joined) are these, sorted.
 pub(crate) fn audiences(tier: &str, segments: &str) -> Vec<Audience> {
     let mut all: Vec<Audience> = std::iter::once(Audience {
@@ -366,9 +390,10 @@ impl<'s, D: Sql> Store<'s, D> {
         }
     }
 
-    /// Recomputes `v`'s audiences from `profile` at `now`: records the memberships entered and
-    /// left (pushed onto `changes`), the tier, segments and score, the next re-check, and saves
-    /// the visitor with the profile.
+    /// Recomputes `v`'s audiences from `profile` at `now`: the memberships entered and left
+    /// (pushed onto `changes`), the tier, segments and score, the next re-check, and the visitor
+    /// with the profile, all written by [`Store::flush`] with the other visitors' of the same
+    /// pass.
     pub(crate) fn evaluate(
         &self,
         v: &VisitorState,
@@ -376,7 +401,8 @@ impl<'s, D: Sql> Store<'s, D> {
         now: Timestamp,
         cause: Cause,
         changes: &mut Vec<Change>,
-    ) -> Result<(), Error> {
+        writes: &mut Writes,
+    ) {
         let decision = self.rules.decide(profile, now);
         let mut wanted: Vec<Audience> = Vec::with_capacity(1 + decision.segments.len());
         wanted.push(Audience {
@@ -390,12 +416,8 @@ impl<'s, D: Sql> Store<'s, D> {
         // The visitor's row holds their open memberships' audiences (both are written here,
         // together), which saves reading the memberships.
         let open = &v.audiences;
-        let at = now.secs();
         for gone in open.iter().filter(|a| !wanted.contains(a)) {
-            self.db.run(
-                "UPDATE memberships SET left_at = ? WHERE visitor = ? AND kind = ? AND audience = ? AND left_at IS NULL",
-                &[at.into(), v.id.as_str().into(), gone.kind.as_str().into(), gone.name.as_str().into()],
-            )?;
+            writes.left.push((v.id.clone(), gone.clone()));
             changes.push(Change::Left {
                 visitor: v.id.clone(),
                 audience: gone.clone(),
@@ -404,15 +426,7 @@ impl<'s, D: Sql> Store<'s, D> {
             });
         }
         for new in wanted.iter().filter(|a| open.binary_search(a).is_err()) {
-            self.db.run(
-                "INSERT INTO memberships (visitor, kind, audience, entered_at) VALUES (?, ?, ?, ?)",
-                &[
-                    v.id.as_str().into(),
-                    new.kind.as_str().into(),
-                    new.name.as_str().into(),
-                    at.into(),
-                ],
-            )?;
+            writes.entered.push((v.id.clone(), new.clone()));
             changes.push(Change::Entered {
                 visitor: v.id.clone(),
                 audience: new.clone(),
@@ -422,31 +436,84 @@ impl<'s, D: Sql> Store<'s, D> {
         }
         let recheck = self.rules.next_change(profile, now).map(Timestamp::secs);
         let score = decision.score.map(|s| (s * 100.0).round() / 100.0);
-        self.db.run(
-            "INSERT INTO visitors (id, email, account, profile, profile_at, rebuilt, rules, tier, segments, score, first_seen, last_seen, recheck_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET email = excluded.email, account = excluded.account,
-               profile = excluded.profile, profile_at = excluded.profile_at,
-               rebuilt = excluded.rebuilt, rules = excluded.rules,
-               tier = excluded.tier, segments = excluded.segments, score = excluded.score,
-               first_seen = excluded.first_seen, last_seen = excluded.last_seen,
-               recheck_at = excluded.recheck_at",
-            &[
-                v.id.as_str().into(),
-                v.email.clone().into(),
-                v.account.clone().into(),
-                encode_profile(self.rules, profile).into(),
-                v.profile_at.into(),
-                i64::from(v.rebuilt).into(),
-                self.rules.id().into(),
-                decision.tier.into(),
-                decision.segments.join(";").into(),
-                Value::from(score),
-                v.first_seen.into(),
-                v.last_seen.into(),
-                recheck.into(),
-            ],
-        )?;
+        writes.visitors.push([
+            v.id.as_str().into(),
+            v.email.clone().into(),
+            v.account.clone().into(),
+            encode_profile(self.rules, profile).into(),
+            v.profile_at.into(),
+            i64::from(v.rebuilt).into(),
+            self.rules.id().into(),
+            decision.tier.into(),
+            decision.segments.join(";").into(),
+            Value::from(score),
+            v.first_seen.into(),
+            v.last_seen.into(),
+            recheck.into(),
+        ]);
+    }
+
+    /// Writes what [`Store::evaluate`] decided for the visitors of one pass, in a few
+    /// multi-row statements: memberships left, then entered, then the visitors. Each visitor is
+    /// evaluated at most once a pass, and a pass reads no visitor it has evaluated.
+    pub(crate) fn flush(&self, writes: &mut Writes) -> Result<(), Error> {
+        let at = Value::from(writes.at);
+        for chunk in writes.left.chunks((MAX_PARAMS - 1) / 3) {
+            let marks = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+            let mut params = Vec::with_capacity(1 + chunk.len() * 3);
+            params.push(at.clone());
+            for (visitor, a) in chunk {
+                params.extend([
+                    Value::from(visitor.as_str()),
+                    a.kind.as_str().into(),
+                    a.name.as_str().into(),
+                ]);
+            }
+            self.db.run(
+                &format!(
+                    "UPDATE memberships SET left_at = ? WHERE left_at IS NULL AND (visitor, kind, audience) IN (VALUES {marks})"
+                ),
+                &params,
+            )?;
+        }
+        for chunk in writes.entered.chunks(MAX_PARAMS / 4) {
+            let marks = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
+            let mut params = Vec::with_capacity(chunk.len() * 4);
+            for (visitor, a) in chunk {
+                params.extend([
+                    Value::from(visitor.as_str()),
+                    a.kind.as_str().into(),
+                    a.name.as_str().into(),
+                    at.clone(),
+                ]);
+            }
+            self.db.run(
+                &format!(
+                    "INSERT INTO memberships (visitor, kind, audience, entered_at) VALUES {marks}"
+                ),
+                &params,
+            )?;
+        }
+        for chunk in writes.visitors.chunks(MAX_PARAMS / VISITOR_ROW) {
+            let marks = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let params: Vec<Value> = chunk.iter().flat_map(|row| row.iter().cloned()).collect();
+            self.db.run(
+                &format!(
+                    "INSERT INTO visitors (id, email, account, profile, profile_at, rebuilt, rules, tier, segments, score, first_seen, last_seen, recheck_at)
+                     VALUES {marks}
+                     ON CONFLICT (id) DO UPDATE SET email = excluded.email, account = excluded.account,
+                       profile = excluded.profile, profile_at = excluded.profile_at,
+                       rebuilt = excluded.rebuilt, rules = excluded.rules,
+                       tier = excluded.tier, segments = excluded.segments, score = excluded.score,
+                       first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+                       recheck_at = excluded.recheck_at"
+                ),
+                &params,
+            )?;
+        }
+        writes.left.clear();
+        writes.entered.clear();
+        writes.visitors.clear();
         Ok(())
     }
 
