@@ -10,6 +10,7 @@ help:
 	@echo "make test   - every test: engine, CLI, worker on workerd, snippet in Chromium"
 	@echo "make bench  - benchmarks against the budgets (not part of make test)"
 	@echo "make fuzz   - each fuzz target for 5 minutes (make test runs them for 15 s each)"
+	@echo "make lint   - every crate: fmt, clippy native and wasm32, docs, the engine kept pure"
 
 test: test-engine test-worker fuzz-smoke test-snippet size test-bench test-e2e
 
