@@ -153,22 +153,24 @@ pub fn visitor_id(site: &str, profile: &Profile, rules: &Rules) -> Option<String
 #[derive(Debug)]
 pub struct Pending {
     site: String,
-    at: Timestamp,
+    /// The call's time, in milliseconds (the edge's clock).
+    at_ms: f64,
     profile: Profile,
     events: Vec<Event<'static>>,
 }
 
 impl Pending {
     /// What the call recorded, when anything may be stored: the visitor is tracked and at least
-    /// one event was recorded. Takes the profile out of `resolved`.
-    pub fn take(resolved: &mut Resolved<'_, '_, '_>, at: Timestamp) -> Option<Pending> {
+    /// one event was recorded. Takes the profile out of `resolved`. `at_ms` is the time the call
+    /// was resolved at, in milliseconds.
+    pub fn take(resolved: &mut Resolved<'_, '_, '_>, at_ms: f64) -> Option<Pending> {
         if !resolved.may_store() || resolved.recorded.is_empty() {
             return None;
         }
         let profile = resolved.profile.take()?;
         Some(Pending {
             site: resolved.site.to_owned(),
-            at,
+            at_ms,
             profile,
             events: resolved
                 .recorded
@@ -185,11 +187,12 @@ impl Pending {
         let record = Record::new(
             call_id,
             &visitor,
-            self.at,
+            Timestamp::from_millis(self.at_ms),
             rules,
             &self.profile,
             self.events.iter(),
-        );
+        )
+        .at_millis(self.at_ms);
         Some(Queued {
             site: self.site,
             record,
@@ -321,10 +324,12 @@ mod tests {
             body_token: None,
         };
         let mut r = resolve(rules, Ok(&keys), &visitor(None), call, now).unwrap();
-        let pending = Pending::take(&mut r, now).unwrap();
+        let ms = now.secs() as f64 * 1000.0 + 250.0;
+        let pending = Pending::take(&mut r, ms).unwrap();
         let q = pending.into_queued("call-1", rules).unwrap();
         assert_eq!(q.site, "demo");
         assert_eq!(q.record.at, now.secs());
+        assert_eq!(q.record.ms, Some(now.secs() * 1000 + 250));
         assert_eq!(q.record.events.len(), 1);
         assert_eq!(q.record.events[0].id, "call-1:0");
         // Sanitised: UTM kept, the rest of the query and the referrer's path dropped.
@@ -344,14 +349,14 @@ mod tests {
             now,
         )
         .unwrap();
-        assert!(Pending::take(&mut off, now).is_none());
+        assert!(Pending::take(&mut off, 0.0).is_none());
         // Nothing recorded: nothing.
         let empty = Call::Collect {
             events: &[],
             body_token: None,
         };
         let mut none = resolve(rules, Ok(&keys), &visitor(None), empty, now).unwrap();
-        assert!(Pending::take(&mut none, now).is_none());
+        assert!(Pending::take(&mut none, 0.0).is_none());
         assert!(Queued::from_json("{\"site\": 1}").is_err());
     }
 

@@ -138,7 +138,7 @@ impl<D: Sql> Store<'_, D> {
         let mut visitors = 0;
         let mut writes = Writes::new(now);
         for (visitor, mut calls) in records {
-            calls.sort_by_key(|r| r.at);
+            calls.sort_by_key(|r| r.order());
             let new = new.remove(visitor).unwrap_or_default();
             let found = existing.remove(visitor);
             if self.visit(visitor, found, &calls, &new, now, &mut changes, &mut writes)? {
@@ -249,11 +249,12 @@ impl<D: Sql> Store<'_, D> {
         writes: &mut Writes,
     ) -> Result<bool, Error> {
         let latest = calls.iter().rev().find(|r| r.profile.is_some());
-        // A profile from a later call is news; one from a call at the same second is news
-        // unless it is the very one stored (a redelivery).
+        // A profile from a later call is news (calls ordered to the millisecond when the edge
+        // says it); one from a call at the same moment is news unless it is the very one stored
+        // (a redelivery). A call older than the stored profile's, retried late, is not.
         let newer_profile = latest.is_some_and(|r| match &existing {
             Some(v) => v.profile_at.is_none_or(|at| {
-                r.at > at || (r.at == at && r.profile.as_deref() != v.profile.as_deref())
+                r.order() > at || (r.order() == at && r.profile.as_deref() != v.profile.as_deref())
             }),
             None => true,
         });
@@ -281,7 +282,7 @@ impl<D: Sql> Store<'_, D> {
         }
         let profile = match latest.filter(|_| newer_profile) {
             Some(record) => {
-                v.profile_at = Some(record.at);
+                v.profile_at = Some(record.order());
                 let text = record.profile.as_deref().unwrap_or_default();
                 match decode_profile(self.rules, text, now) {
                     Ok(p) => {
@@ -305,6 +306,7 @@ impl<D: Sql> Store<'_, D> {
             // rebuilt from the log, or none at all, is rebuilt with the new events.
             None if v.rebuilt || v.profile.is_none() || latest.is_none() => {
                 v.rebuilt = true;
+                let last = calls.last().map_or(now.secs() * 1000, |r| r.order());
                 v.profile_at = Some(v.profile_at.unwrap_or(last).max(last));
                 self.rebuild(visitor, now)?
             }

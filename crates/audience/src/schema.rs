@@ -10,7 +10,7 @@
 //! | | `email` | for an identify event, its normalised email (so erasure by email finds it) |
 //! | `visitors` | `id` | the visitor's id |
 //! | | `email`, `account` | identity, after an identify event; else `NULL` |
-//! | | `profile`, `profile_at` | the latest profile as the edge computed it, and the time of the call it came from |
+//! | | `profile`, `profile_at` | the latest profile as the edge computed it, and the time of the call it came from, in milliseconds (`Record::ms`, else the start of its second) |
 //! | | `rebuilt` | `1` when `profile` was rebuilt from the event log instead (rules of another shape, or no profile sent) |
 //! | | `rules` | the id of the rules `tier`, `segments` and `score` were computed with |
 //! | | `tier`, `segments`, `score` | the visitor's audiences as last computed (`segments` `;`-joined) |

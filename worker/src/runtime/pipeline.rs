@@ -14,7 +14,6 @@
 use std::cell::Cell;
 
 use futures_util::future::join_all;
-use intent_engine::Timestamp;
 use worker::{
     console_error, console_warn, event, wasm_bindgen::JsValue, Context, Env, MessageBatch,
     MessageExt, QueueContentType, QueueRetryOptionsBuilder, RawMessage, RawMessageBuilder,
@@ -33,11 +32,11 @@ thread_local! {
 
 /// Enqueues what the call recorded, once the answer is on its way. Nothing when the visitor
 /// may not be tracked, nothing was recorded, or the audience layer is off.
-pub fn enqueue(ctx: &Ctx<'_>, resolved: &mut Resolved<'_, '_, '_>, at: Timestamp) {
+pub fn enqueue(ctx: &Ctx<'_>, resolved: &mut Resolved<'_, '_, '_>, at_ms: f64) {
     if ctx.isolate.audience.is_err() {
         return;
     }
-    let Some(pending) = Pending::take(resolved, at) else {
+    let Some(pending) = Pending::take(resolved, at_ms) else {
         return;
     };
     let rules: SharedRules = ctx.rules.rules.clone();
