@@ -273,7 +273,7 @@ mod tests {
     use super::*;
     use crate::privacy::NotTracked;
     use crate::visitor::{resolve, Call, Visitor};
-    use intent_engine::Keyring;
+    use intent_engine::{Keyring, VisitorId};
 
     fn keys() -> Keyring {
         Keyring::parse("k1:a-test-secret-of-at-least-32-characters")
@@ -287,6 +287,7 @@ mod tests {
             not_tracked,
             cookie_token: None,
             host: "demo.test",
+            new_id: || Some(VisitorId::from_random_bytes(*b"test-visitor")),
         }
     }
 

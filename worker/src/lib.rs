@@ -16,6 +16,7 @@ pub mod audience;
 pub mod auth;
 pub mod cookie;
 pub mod headers;
+pub mod history;
 pub mod privacy;
 pub mod rewrite;
 pub mod routes;

@@ -1,9 +1,9 @@
 //! The snippet's API: `POST /v1/collect`, `GET /v1/decide`, and `GET /v1/health`. Each reads
 //! its request, resolves the visitor flow (`crate::visitor`) and renders the answer from it.
 
-use intent_engine::{CollectRequest, Limits, Timestamp};
+use intent_engine::{CollectRequest, Limits, Timestamp, VisitorId};
 use serde_json::json;
-use worker::web_sys::Request;
+use worker::{console_error, web_sys::Request};
 
 use super::http::{self, header};
 use super::{now, now_ms, pipeline, Ctx, Failure};
@@ -42,6 +42,20 @@ pub(super) fn visitor<'a>(site: &'a str, said: &'a Said, host: &'a str) -> Visit
         not_tracked: said.not_tracked,
         cookie_token: said.cookie.as_deref(),
         host,
+        new_id: random_visitor_id,
+    }
+}
+
+/// A new visitor's id from `crypto.getRandomValues`; `None` (logged) if the runtime has no
+/// random source, and the visitor gains an id on a later call.
+fn random_visitor_id() -> Option<VisitorId> {
+    let mut bytes = [0u8; VisitorId::BYTES];
+    match getrandom::getrandom(&mut bytes) {
+        Ok(()) => Some(VisitorId::from_random_bytes(bytes)),
+        Err(err) => {
+            console_error!("crypto.getRandomValues failed ({err}); the visitor gets no id yet");
+            None
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 mod admin;
 mod api;
 mod audiences;
+mod console;
 mod do_sql;
 mod guard;
 mod http;
@@ -157,6 +158,11 @@ pub static ROUTES: &[Route<Handler>] = &[
         methods: &[(Method::Post, handler!(admin::rollback))],
     },
     Route {
+        path: "/v1/admin/rules/history",
+        guard: Guard::Admin,
+        methods: &[(Method::Get, handler!(admin::list))],
+    },
+    Route {
         path: "/v1/admin/audiences",
         guard: Guard::Admin,
         methods: &[(Method::Get, handler!(audiences::list))],
@@ -199,6 +205,12 @@ pub static ROUTES: &[Route<Handler>] = &[
         path: "/_intent/*",
         guard: Guard::Public,
         methods: &[(Method::Any, handler!(proxy::snippet_file))],
+    },
+    // The marketer's console: its own static files, never proxied or personalised.
+    Route {
+        path: "/admin/*",
+        guard: Guard::Public,
+        methods: &[(Method::Any, handler!(console::file))],
     },
 ];
 
