@@ -130,21 +130,12 @@ impl Queued {
     }
 }
 
-/// The visitor id a call's records are keyed by: the one place it is read.
-///
-/// NOTE: the token carries no visitor id yet (it is being added with the rules carry-over,
-/// issue 12). Until then the id stands in as a hash of the site and the start of the oldest
-/// visit the profile keeps, which is stable from call to call until a visitor's seventeenth
-/// visit pushes it out, but is shared by visitors whose first visits began in the same second.
-pub fn visitor_id(site: &str, profile: &Profile, rules: &Rules) -> Option<String> {
-    use sha2::{Digest, Sha256};
-    let first = profile.summary(rules).visit_starts.first().copied()?;
-    let mut h = Sha256::new();
-    h.update(site.as_bytes());
-    h.update(b"\n");
-    h.update(first.secs().to_le_bytes());
-    let digest = h.finalize();
-    Some(URL_SAFE_NO_PAD.encode_to_string(&digest[..12]))
+/// The visitor id a call's records are keyed by: the one the visitor's token carries (the
+/// answer's `"visitor"`), which the edge gives a visitor at their first recorded call and which
+/// carries over across rule changes. `None` for a profile without one (the runtime had no random
+/// source for it): such a call is not stored, and the visitor gains an id on a later call.
+pub fn visitor_id(profile: &Profile) -> Option<String> {
+    profile.visitor().map(|id| id.to_string())
 }
 
 /// What a call recorded, owned, taken from the resolved flow on the visitor's critical path
@@ -183,7 +174,7 @@ impl Pending {
     /// The queue message: each event sanitised with an id `<call_id>:<i>`, the profile encoded
     /// for the store. `None` when the visitor has no id.
     pub fn into_queued(self, call_id: &str, rules: &Rules) -> Option<Queued> {
-        let visitor = visitor_id(&self.site, &self.profile, rules)?;
+        let visitor = visitor_id(&self.profile)?;
         let record = Record::new(
             call_id,
             &visitor,
@@ -333,6 +324,14 @@ mod tests {
         assert_eq!(q.record.ms, Some(now.secs() * 1000 + 250));
         assert_eq!(q.record.events.len(), 1);
         assert_eq!(q.record.events[0].id, "call-1:0");
+        // Keyed by the token's visitor id, the answer's `"visitor"`.
+        let id = VisitorId::from_random_bytes(*b"test-visitor").to_string();
+        assert_eq!(q.record.visitor, id);
+        assert!(
+            r.answer_json().contains(&format!("\"visitor\":\"{id}\"")),
+            "{}",
+            r.answer_json()
+        );
         // Sanitised: UTM kept, the rest of the query and the referrer's path dropped.
         let body = &q.record.events[0].event;
         assert!(body.contains("utm_source=news"), "{body}");
@@ -340,6 +339,31 @@ mod tests {
         assert!(!body.contains("search"), "{body}");
         let back = Queued::from_json(&q.to_json()).unwrap();
         assert_eq!(back, q);
+        // The visitor's next call, with their token, is keyed by the same id.
+        let again = Call::Collect {
+            events: &events,
+            body_token: r.token.as_deref(),
+        };
+        let other = Visitor {
+            new_id: || Some(VisitorId::from_random_bytes(*b"other-random")),
+            ..visitor(None)
+        };
+        let mut r2 = resolve(rules, Ok(&keys), &other, again, now.plus_secs(5)).unwrap();
+        let q2 = Pending::take(&mut r2, ms + 5000.0)
+            .unwrap()
+            .into_queued("call-2", rules)
+            .unwrap();
+        assert_eq!(q2.record.visitor, id);
+        // A profile without an id (no random source) is not stored.
+        let no_id = Visitor {
+            new_id: || None,
+            ..visitor(None)
+        };
+        let mut r3 = resolve(rules, Ok(&keys), &no_id, call, now).unwrap();
+        assert!(Pending::take(&mut r3, ms)
+            .unwrap()
+            .into_queued("call-3", rules)
+            .is_none());
 
         // GPC: nothing.
         let mut off = resolve(

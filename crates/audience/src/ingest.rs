@@ -293,8 +293,9 @@ impl<D: Sql> Store<'_, D> {
                         v.rebuilt = false;
                         intent_engine::Profile::new(self.rules)
                     }
-                    // Made under rules of another shape (the edge's rules are a moment behind
-                    // or ahead of the store's), or unreadable: the log has the events.
+                    // Made under a shape the store's rules do not know (the edge's rules are a
+                    // moment ahead of the store's), or unreadable: the log has the events. One
+                    // made under an earlier shape of the store's rules was carried over.
                     Err(_) => {
                         v.rebuilt = true;
                         self.rebuild(visitor, now)?

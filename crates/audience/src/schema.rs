@@ -21,7 +21,7 @@
 //! | | `entered_at`, `left_at` | when they entered and left it; `left_at` `NULL` while they are in it. History is kept until the visitor is erased or purged |
 //! | `outbox` | `id`, `visitor`, `created_at`, `event`, `payload`, `status`, `attempts`, `next_attempt_at` | notifications to send (the triggers), written in the same transaction as the membership change that causes them |
 //! | `erased` | `visitor`, `at` | visitors erased, and when: a record of theirs from before that time (still in the queue when they were erased) is not stored. Kept [`crate::TOMBSTONE_DAYS`] days, the longest a queue keeps a message |
-//! | `meta` | `key`, `value` | `schema` (this layout's version), `rules` (the rules memberships were computed with), `backfill_rules` and `backfill_cursor` (a backfill under way and the last visitor id it did), `purge_at` (when retention next runs), `rules_text` and `rules_saved_at` (the rules the store runs with, as the worker handed them over, and when: [`crate::save_rules`]) |
+//! | `meta` | `key`, `value` | `schema` (this layout's version), `rules` (the rules memberships were computed with), `backfill_rules` and `backfill_cursor` (a backfill under way and the last visitor id it did), `purge_at` (when retention next runs), `rules_text`, `rules_saved_at` and `rules_shapes` (the rules the store runs with, as the worker handed them over, when, and a JSON array of the shape records of those and the rules it ran with before, most recent first: [`crate::save_rules`]) |
 //!
 //! Every statement is plain SQLite 3 (partial indexes, row values, upserts, `RETURNING`), as a
 //! Durable Object's SQLite storage runs it.

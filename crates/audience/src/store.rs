@@ -1,7 +1,10 @@
 //! The store over one SQLite database: settings, the changes it reports, and how one visitor's
 //! audiences are recomputed, which ingest, expiry and backfill share.
 
-use intent_engine::{simulate, Event, FreshReason, LogEvent, Profile, Rules, Timestamp};
+use intent_engine::errors::ConfigError;
+use intent_engine::{
+    simulate, Event, FreshReason, LogEvent, Profile, ProfileShape, Rules, Timestamp, EARLIER_SHAPES,
+};
 use serde::Serialize;
 
 use crate::codec::{decode_profile, encode_profile};
@@ -25,38 +28,112 @@ pub struct SavedRules {
     pub text: String,
     /// When the store was given it (the store's clock).
     pub saved_at: Timestamp,
+    /// The profile shapes of the rules the store ran with before, most recent first (at most
+    /// [`EARLIER_SHAPES`]): the stored profiles made under them carry over
+    /// ([`Rules::with_earlier_shapes`]).
+    pub earlier: Vec<ProfileShape>,
 }
+
+impl SavedRules {
+    /// The saved rules, compiled, carrying over profiles made under the earlier shapes.
+    pub fn compile(&self) -> Result<Rules, ConfigError> {
+        Ok(Rules::from_json(&self.text)?.with_earlier_shapes(self.earlier.iter().cloned()))
+    }
+}
+
+/// The `meta` keys of the saved rules.
+const RULES_TEXT: &str = "rules_text";
+const RULES_SAVED_AT: &str = "rules_saved_at";
+const RULES_SHAPES: &str = "rules_shapes";
 
 /// The rules text the store was last given ([`save_rules`]), if any.
 pub fn saved_rules(db: &impl Sql) -> Result<Option<SavedRules>, Error> {
     let rows = db.query(
-        "SELECT key, value FROM meta WHERE key IN ('rules_text', 'rules_saved_at')",
-        &[],
+        "SELECT key, value FROM meta WHERE key IN (?, ?, ?)",
+        &[
+            RULES_TEXT.into(),
+            RULES_SAVED_AT.into(),
+            RULES_SHAPES.into(),
+        ],
     )?;
-    let (mut text, mut at) = (None, None);
+    let (mut text, mut at, mut shapes) = (None, None, Vec::new());
     for row in &rows {
         match row.text(0)? {
-            "rules_text" => text = Some(row.text(1)?.to_owned()),
-            _ => at = row.text(1)?.parse::<i64>().ok(),
+            RULES_TEXT => text = Some(row.text(1)?.to_owned()),
+            RULES_SAVED_AT => at = row.text(1)?.parse::<i64>().ok(),
+            _ => shapes = shape_records(row.text(1)?)?,
         }
     }
-    Ok(text.map(|text| SavedRules {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    // The first record is the saved rules' own shape.
+    let earlier = shapes
+        .iter()
+        .skip(1)
+        .filter_map(|r| ProfileShape::from_record(r).ok())
+        .collect();
+    Ok(Some(SavedRules {
         text,
         saved_at: Timestamp::from_secs(at.unwrap_or(0)),
+        earlier,
     }))
 }
 
-/// Keeps the rules text the store runs with from now on, so that it runs with the same rules
-/// after a restart; the next ingest or alarm notices new rules and starts a backfill.
-pub fn save_rules(db: &impl Sql, text: &str, at: Timestamp) -> Result<(), Error> {
+/// Reads the `rules_shapes` list: shape records ([`ProfileShape::to_record`]), most recent first.
+fn shape_records(value: &str) -> Result<Vec<String>, Error> {
+    serde_json::from_str(value).map_err(|e| Error::Corrupt(format!("`{RULES_SHAPES}`: {e}")))
+}
+
+/// Keeps `rules` (whose text is `text`) as the rules the store runs with from now on, so that
+/// it runs with the same rules after a restart; the next ingest or alarm notices new rules and
+/// starts a backfill. Also keeps the shape of the rules it ran with until now (the built-in
+/// rules when it was never given any), and returns `rules` carrying over the profiles made under
+/// the shapes it ran with before: the backfill then carries each stored profile over as the
+/// edge carries a visitor's token, rather than rebuilding it from the event log.
+pub fn save_rules(db: &impl Sql, rules: Rules, text: &str, at: Timestamp) -> Result<Rules, Error> {
     db.atomic(|| {
-        for (key, value) in [("rules_text", text.to_owned()), ("rules_saved_at", at.secs().to_string())] {
+        let saved = saved_rules(db)?;
+        let rows = db.query(
+            "SELECT value FROM meta WHERE key = ?",
+            &[RULES_SHAPES.into()],
+        )?;
+        let mut shapes = match rows.first() {
+            Some(row) => shape_records(row.text(0)?)?,
+            // Never given rules before, or by a version of the store that kept no shapes: the
+            // rules it ran with are the saved text's, or the built-in rules.
+            None => {
+                let ran_with = match &saved {
+                    Some(saved) => Rules::from_json(&saved.text).ok(),
+                    None => Some(Rules::builtin().clone()),
+                };
+                ran_with
+                    .map(|r| vec![r.shape().to_record()])
+                    .unwrap_or_default()
+            }
+        };
+        let own = rules.shape().to_record();
+        shapes.retain(|r| *r != own);
+        shapes.insert(0, own);
+        shapes.truncate(EARLIER_SHAPES + 1);
+        let list = serde_json::to_string(&shapes)
+            .map_err(|e| Error::Corrupt(format!("`{RULES_SHAPES}`: {e}")))?;
+        for (key, value) in [
+            (RULES_TEXT, text.to_owned()),
+            (RULES_SAVED_AT, at.secs().to_string()),
+            (RULES_SHAPES, list),
+        ] {
             db.run(
                 "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 &[key.into(), value.into()],
             )?;
         }
-        Ok(())
+        let earlier = shapes
+            .iter()
+            .skip(1)
+            .filter_map(|r| ProfileShape::from_record(r).ok())
+            .collect::<Vec<_>>();
+        Ok(rules.with_earlier_shapes(earlier))
     })
 }
 
@@ -370,8 +447,9 @@ impl<'s, D: Sql> Store<'s, D> {
     }
 
     /// The visitor's stored profile under the active rules at `now`: decoded when it has the
-    /// rules' shape, rebuilt from the event log when it does not (new rules track something
-    /// else), empty when it is past the horizon. The flag says whether it was rebuilt.
+    /// rules' shape, carried over when it has one of their earlier shapes (as the edge carries
+    /// the visitor's token), rebuilt from the event log when its shape is unknown to them,
+    /// empty when it is past the horizon. The flag says whether it was rebuilt.
     pub(crate) fn profile_of(
         &self,
         v: &VisitorState,
@@ -384,8 +462,8 @@ impl<'s, D: Sql> Store<'s, D> {
         {
             Some(Ok(p)) => Ok((p, v.rebuilt)),
             Some(Err(FreshReason::Expired)) => Ok((Profile::new(self.rules), v.rebuilt)),
-            // NOTE: until the engine carries a profile over to rules of another shape (issue 12),
-            // a changed shape is rebuilt from the event log, which holds the retention period.
+            // A shape the rules do not know (the store was given rules while profiles of
+            // unrelated rules were stored), or unreadable: the log has the events.
             Some(Err(_)) | None => Ok((self.rebuild(&v.id, now)?, true)),
         }
     }

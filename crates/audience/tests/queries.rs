@@ -355,12 +355,31 @@ fn erasure_removes_a_person_from_every_list_and_the_log() {
 }
 
 #[test]
-fn the_rules_text_a_store_runs_with_is_kept() {
+fn the_rules_text_a_store_runs_with_is_kept_with_the_shapes_it_ran_with() {
     let db = db();
     assert_eq!(saved_rules(&db).unwrap(), None);
-    save_rules(&db, "{\"version\": 1}", at(T0)).unwrap();
-    save_rules(&db, Rules::builtin_json(), at(T0 + 5)).unwrap();
+    let careers = careers_rules();
+    let careers_text = "{\"revision\": \"careers\"}";
+    // Never given rules: it ran with the built-in ones, whose profiles now carry over.
+    let r = save_rules(&db, careers.clone(), careers_text, at(T0)).unwrap();
+    assert_eq!(r.earlier_shapes(), [Rules::builtin().shape().clone()]);
+    let r = save_rules(
+        &db,
+        Rules::builtin().clone(),
+        Rules::builtin_json(),
+        at(T0 + 5),
+    )
+    .unwrap();
+    assert_eq!(r.earlier_shapes(), [careers.shape().clone()]);
     let saved = saved_rules(&db).unwrap().unwrap();
     assert_eq!(saved.text, Rules::builtin_json());
     assert_eq!(saved.saved_at, at(T0 + 5));
+    assert_eq!(saved.earlier, [careers.shape().clone()]);
+    let compiled = saved.compile().unwrap();
+    assert_eq!(compiled.id(), Rules::builtin().id());
+    assert_eq!(compiled.earlier_shapes(), [careers.shape().clone()]);
+    // The same shape again is not an earlier one.
+    let relabelled = rules_with_segments();
+    let r = save_rules(&db, relabelled, "{}", at(T0 + 9)).unwrap();
+    assert!(!r.earlier_shapes().contains(r.shape()));
 }

@@ -14,6 +14,12 @@
 //! publish yet would otherwise switch it back. Handing the text over with each call instead
 //! would cost up to 256 KiB a batch for what changes a few times a month.
 //!
+//! **Carry-over.** With the rules text the object keeps the profile shapes of the rules it ran
+//! with before (`intent_audience::save_rules`), and runs with rules that carry profiles made
+//! under those over, as the edge carries tokens across a publish: the backfill after a publish
+//! recomputes each visitor from their stored profile, carried over, and rebuilds from the event
+//! log only a profile whose shape it does not know.
+//!
 //! The object answers the worker's internal calls (`crate::audience::store_api`), each with a
 //! JSON body; errors are `intent_audience::Error`'s JSON with its status.
 
@@ -282,9 +288,11 @@ impl AudienceStore {
         Ok(())
     }
 
-    /// Runs with `rules` (whose text is `text`) from now on, and keeps them.
+    /// Runs with `rules` (whose text is `text`) from now on, and keeps them; profiles stored
+    /// under the shapes of the rules it ran with before carry over to them.
     fn adopt(&self, rules: Rules, text: &str, at: Timestamp) -> Result<Rc<Active>> {
-        save_rules(&self.db, text, at).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let rules = save_rules(&self.db, rules, text, at)
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
         let active = Rc::new(Active {
             rules: Some(rules),
             saved_at: at.secs(),
@@ -307,7 +315,7 @@ impl AudienceStore {
             }
         };
         if let Some(saved) = saved {
-            match Rules::from_json(&saved.text) {
+            match saved.compile() {
                 Ok(rules) => {
                     let active = Rc::new(Active {
                         rules: Some(rules),
