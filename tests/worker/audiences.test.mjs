@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startWorker, withLog, collect, views, ADMIN_TOKEN, DEFAULT_RULES } from './harness.mjs';
+import { startWorker, withLog, collect, decide, views, ADMIN_TOKEN, DEFAULT_RULES } from './harness.mjs';
 import { until } from './wait.mjs';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -45,9 +45,10 @@ async function del(base, path, headers = auth) {
   return { status: r.status, text, json };
 }
 
-/** One visitor's calls, one after another, carrying the token; returns the last answer. */
-async function visit(base, steps, headers = {}, site = 'demo') {
-  let profile = null;
+/** One visitor's calls, one after another, carrying the token (from `token`, if given); returns
+ * the last answer. */
+async function visit(base, steps, headers = {}, site = 'demo', token = null) {
+  let profile = token;
   let answer;
   for (const events of steps) {
     const a = await collect(base, { site, profile, events }, headers);
@@ -288,6 +289,46 @@ describe('audiences from collect calls', () => {
     assert.equal(one.status, 200);
     assert.deepEqual(one.json.visitors, [people.reader]);
     assert.ok(!(await allMembers(w.url, 'researching')).includes(people.reader));
+  }));
+});
+
+describe('a publish that changes what profiles track', () => {
+  let w;
+  const logged = (fn) => withLog(() => w, fn);
+  // Without the one-minute segment, which could lapse between the store's answer and the edge's.
+  before(async () => { w = await startWorker({ kv: { rules: rulesWith((c) => { c.segments = []; }) } }); });
+  after(async () => { await w?.stop(); });
+
+  test('the store carries each profile over as the edge carries the token', logged(async () => {
+    // A careers page the rules do not track yet: it is logged, but in no profile.
+    const steps = [views('/pricing/'), views('/pricing/'), views('/pricing/'), views('/careers/')];
+    const before = await visit(w.url, steps);
+    assert.equal(before.tier, 'ready');
+    await until(async () => (await membersOf(w.url, 'ready')).some((m) => m.visitor === before.visitor),
+      'the visitor in ready', LISTED);
+    // New rules: a careers group with a segment reading it, and ready at four pricing views.
+    const careers = rulesWith((c) => {
+      c.page_groups.careers = ['/careers*'];
+      c.segments = [{ name: 'job-seeker', when: { viewed: { group: 'careers', at_least: 1 } } }];
+      c.tiers[0].when.any[0].viewed.at_least = 4;
+    }, 'careers');
+    const put = await fetch(`${w.url}/v1/admin/rules`, { method: 'PUT', headers: auth, body: careers });
+    assert.equal(put.status, 200, await put.text());
+    const moved = await until(async () => (await membersOf(w.url, 'evaluating')).find((m) => m.visitor === before.visitor),
+      'the visitor moved to evaluating by the backfill', LISTED);
+    // The page treats the visitor so: their token, carried over, knows no careers view.
+    const edge = await decide(w.url, { profile: before.profile, site: 'demo' });
+    assert.equal(edge.status, 200, JSON.stringify(edge.body));
+    assert.equal(edge.body.tier, 'evaluating');
+    assert.equal(edge.body.visitor, before.visitor);
+    assert.deepEqual(moved.segments, edge.body.segments);
+    assert.ok(!moved.segments.includes('job-seeker'), JSON.stringify(moved));
+    assert.deepEqual(await membersOf(w.url, 'job-seeker'), []);
+    // The next careers view counts, at the edge and in the store alike.
+    const after = await visit(w.url, [views('/careers/')], {}, 'demo', before.profile);
+    assert.ok(after.segments.includes('job-seeker'), JSON.stringify(after));
+    await until(async () => (await membersOf(w.url, 'job-seeker')).some((m) => m.visitor === before.visitor),
+      'the visitor in job-seeker after a careers view', LISTED);
   }));
 });
 
