@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startWorker, withLog, collect, decide, views, ADMIN_TOKEN, DEFAULT_RULES } from './harness.mjs';
+import { startWorker, withLog, waitForLog, collect, decide, views, ADMIN_TOKEN, DEFAULT_RULES } from './harness.mjs';
 import { until } from './wait.mjs';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -370,7 +370,11 @@ function shardOf(id, n) {
 describe('a site over two shards', () => {
   let w;
   const logged = (fn) => withLog(() => w, fn);
-  before(async () => { w = await startWorker({ vars: { AUDIENCE_SHARDS: 'demo=2' } }); });
+  // `--test-scheduled`: wrangler serves /__scheduled to run the cron trigger, whose report is a
+  // console.log line, which wrangler prints from log level `log` on.
+  before(async () => {
+    w = await startWorker({ vars: { AUDIENCE_SHARDS: 'demo=2' }, args: ['--test-scheduled'], logLevel: 'log' });
+  });
   after(async () => { await w?.stop(); });
 
   test('lists, counts, accounts and erasure answer as one store', logged(async () => {
@@ -411,5 +415,12 @@ describe('a site over two shards', () => {
     const other = people[2];
     const one = await get(w.url, `/v1/admin/visitors/${other.id}`);
     assert.equal(one.json.visitor.email, other.email);
+  }));
+
+  test('the weekly cron checks every store of the site', logged(async () => {
+    const from = w.log().length;
+    const r = await fetch(`${w.url}/__scheduled?cron=${encodeURIComponent('0 6 * * 1')}`);
+    assert.equal(r.status, 200, await r.text());
+    await waitForLog(w, /cron 0 6 \* \* 1: 2 audience store\(s\) checked, 0 failed/, from);
   }));
 });
