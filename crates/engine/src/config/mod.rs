@@ -72,9 +72,11 @@ pub enum Condition {
     Any(Vec<Condition>),
     /// The condition does not hold.
     Not(Box<Condition>),
-    /// Pages of a group were viewed at least `at_least` times within the window.
+    /// Pages of a group were viewed at least `at_least` times within the window (optionally
+    /// only during visits whose landing page matched a filter).
     Viewed(ViewedCondition),
-    /// The visitor made at least `at_least` visits within the window.
+    /// The visitor made at least `at_least` visits within the window (optionally only visits
+    /// whose landing page matched a filter: UTM parameters, referrer, page group).
     Visits(VisitsCondition),
     /// A custom event (optionally with given properties) happened at least `at_least` times.
     Event(EventCondition),
