@@ -716,6 +716,8 @@ mod tests {
         for text in [
             Rules::builtin_json(),
             include_str!("../../../../examples/rules/campaigns.json"),
+            include_str!("../../../../examples/brief/rules.json"),
+            include_str!("../../tests/data/classify/filtered-visits/rules.json"),
         ] {
             let rules = Rules::from_json(text).unwrap();
             let shape = rules.shape();
@@ -748,6 +750,34 @@ mod tests {
              0001000107636f6d7061726501000109637573746f6d6572730100010770726f6475637403000000"
         );
         assert_eq!(shape.fingerprint_hex(), "b1b35d81");
+    }
+
+    /// A filtered series names its filter part for part: two filters that differ in any part
+    /// are two series, and an empty filter is no filter at all.
+    #[test]
+    fn filtered_series_encode_their_filter() {
+        let shape = Rules::from_json(include_str!(
+            "../../tests/data/classify/filtered-visits/rules.json"
+        ))
+        .unwrap()
+        .shape()
+        .clone();
+        let bytes = shape.to_bytes();
+        // `viewed` with a filter also tracks the filter's visits (one kept), before its views.
+        let kinds: Vec<u8> = shape.series.iter().map(|s| s.what.kind()).collect();
+        assert_eq!(kinds, vec![4, 4, 5, 4]);
+        assert!(shape.tests_visits());
+        assert_eq!(shape.series[1].capacity, 1);
+        let back = ProfileShape::from_bytes(&bytes).unwrap();
+        assert_eq!(back, shape);
+        // Every filter part absent: refused.
+        let mut empty = vec![1u8];
+        super::put_varint(&mut empty, 86_400);
+        empty.extend_from_slice(&[0, 1, 4, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
+        assert_eq!(
+            ProfileShape::from_bytes(&empty),
+            Err(super::ShapeError("a visit filter with nothing to match"))
+        );
     }
 
     #[test]
