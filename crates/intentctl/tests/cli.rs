@@ -544,6 +544,21 @@ fn validate_against_says_what_publishing_does_to_profiles() {
         "{}",
         text(&out.stdout)
     );
+    // A filtered count is a series of its own: publishing the brief's rules over the defaults
+    // starts it empty, named by its filter.
+    let out = intentctl(&[
+        "validate",
+        "examples/brief/rules.json",
+        "--against",
+        "examples/rules/default.json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout)
+            .contains("; starts visits that landed on a `product` page with utm_medium = email, "),
+        "{}",
+        text(&out.stdout)
+    );
     let out = intentctl(&[
         "validate",
         "examples/rules/default.json",
