@@ -17,7 +17,7 @@
 //! - counts are exact up to the series' capacity; the rules cannot ask for more
 //!   ([`Limits::COUNT`]);
 //! - visit-level tests (`visits`, `utm`, `referrer`, site-wide `engaged`) see the 16 most recent
-//!   visits; page-group `engaged` sums over the group's 16 most recent views;
+//!   visits (a filtered `visits` count is a series, exact as the others are); page-group `engaged` sums over the group's 16 most recent views;
 //! - the score keeps decayed points of signals older than the horizon, at most
 //!   `points × 2^(−horizon / half_life)` each (under 0.02 % for 90 days and a 7-day half-life);
 //! - the score travels in the token as a 32-bit float (about seven significant digits), so a
