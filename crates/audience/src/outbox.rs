@@ -386,7 +386,7 @@ impl<D: Sql> Store<'_, D> {
     pub fn due(&self, now: Timestamp, limit: usize) -> Result<Vec<Delivery>, Error> {
         self.db.atomic(|| {
             let rows = self.db.query(
-                &format!("SELECT {OUTBOX_COLUMNS} FROM outbox o {DUE} ORDER BY o.next_attempt_at, o.seq LIMIT ?"),
+                &format!("SELECT {OUTBOX_COLUMNS} FROM outbox o {UNBLOCKED} AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.seq LIMIT ?"),
                 &[now.secs().into(), (limit.max(1) as i64).into()],
             )?;
             let mut paces: BTreeMap<String, Pace> = BTreeMap::new();
@@ -433,7 +433,7 @@ impl<D: Sql> Store<'_, D> {
     /// When a delivery is next due (for the object's alarm), if any is.
     pub fn next_delivery(&self) -> Result<Option<Timestamp>, Error> {
         let rows = self.db.query(
-            &format!("SELECT o.next_attempt_at FROM outbox o {DUE_ANY} ORDER BY o.next_attempt_at LIMIT 1"),
+            &format!("SELECT o.next_attempt_at FROM outbox o {UNBLOCKED} ORDER BY o.next_attempt_at LIMIT 1"),
             &[],
         )?;
         Ok(match rows.first() {
@@ -607,15 +607,9 @@ impl<D: Sql> Store<'_, D> {
     }
 }
 
-/// The rows that may be handed out at a time `?`: unfinished, due, the oldest unfinished of
-/// their visitor and destination, their destination not disabled.
-const DUE: &str = "WHERE o.next_attempt_at IS NOT NULL AND o.next_attempt_at <= ?
-    AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.visitor = o.visitor AND p.destination = o.destination
-                    AND p.seq < o.seq AND p.next_attempt_at IS NOT NULL)
-    AND o.destination NOT IN (SELECT name FROM destinations WHERE disabled_at IS NOT NULL)";
-
-/// The same, due at any time.
-const DUE_ANY: &str = "WHERE o.next_attempt_at IS NOT NULL
+/// The unfinished rows that may be handed out once due: the oldest unfinished of their visitor
+/// and destination, their destination not disabled.
+const UNBLOCKED: &str = "WHERE o.next_attempt_at IS NOT NULL
     AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.visitor = o.visitor AND p.destination = o.destination
                     AND p.seq < o.seq AND p.next_attempt_at IS NOT NULL)
     AND o.destination NOT IN (SELECT name FROM destinations WHERE disabled_at IS NOT NULL)";
