@@ -724,3 +724,33 @@ fn slack_hubspot_salesforce_and_segment_requests() {
     assert_eq!(body["batch"][1]["event"], "Audience Entered");
     assert_eq!(body["batch"][1]["messageId"], "msg_0123");
 }
+
+#[test]
+fn a_store_of_layout_1_migrates_to_the_new_outbox() {
+    let db = Sqlite::memory();
+    // Layout 1's outbox, which nothing wrote to.
+    for statement in [
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "INSERT INTO meta (key, value) VALUES ('schema', '1')",
+        "CREATE TABLE outbox (id INTEGER PRIMARY KEY, visitor TEXT NOT NULL, created_at INTEGER NOT NULL, event TEXT NOT NULL, payload TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER)",
+        "CREATE INDEX outbox_by_visitor ON outbox (visitor)",
+    ] {
+        db.query(statement, &[]).unwrap();
+    }
+    intent_audience::migrate(&db).unwrap();
+    intent_audience::migrate(&db).unwrap();
+    let version = db
+        .query("SELECT value FROM meta WHERE key = 'schema'", &[])
+        .unwrap();
+    assert_eq!(version[0][0], Value::from("2"));
+    let rules = rules_with_triggers(None);
+    let settings = settings();
+    let store = Store::new(&db, &rules, &settings);
+    let done = store
+        .ingest(
+            &three_pricing_views(&rules, &mut Edge::new(&rules, 1), T0),
+            at(T0 + 3 * MINUTE),
+        )
+        .unwrap();
+    assert_eq!(done.notifications, 3);
+}
