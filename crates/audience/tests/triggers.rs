@@ -521,7 +521,7 @@ fn slack_is_paced_and_erasure_removes_notifications() {
         .iter()
         .filter(|d| d.kind == "webhook")
         .all(|d| d.delay_secs == 0));
-    let erased = store.erase(Subject::Visitor(&vid(1))).unwrap();
+    let erased = store.erase(Subject::Visitor(&vid(1)), at(now)).unwrap();
     assert_eq!(erased.outbox, 3);
     let count = |table: &str| {
         db.query(
