@@ -5,6 +5,8 @@
 #
 #   PORT=8788 scripts/dev.sh      serve on another port
 #   RESET_RULES=1 scripts/dev.sh  replace the local rules with the defaults again
+#   Destinations may be http:// on 127.0.0.1 and failed deliveries are retried within seconds
+#   (ALLOW_LOOPBACK_DESTINATIONS=true, a short DELIVERY_RETRY_SCHEDULE): development only.
 #   CONSENT=required scripts/dev.sh  the demo as a site that requires consent, with its banner
 #                                    (scripts/build-site.sh; the snippet's side of it)
 set -euo pipefail
@@ -31,4 +33,7 @@ fi
 # wrangler runs the [build] command (scripts/build-worker.sh) before it serves. The queue, the
 # audience store (SQLite Durable Object) and its alarms run locally as deployed;
 # `--test-scheduled` serves /__scheduled?cron=0+6+*+*+1 to run the cron trigger by hand.
-exec wrangler dev --local --ip 127.0.0.1 --port "$PORT" --show-interactive-dev-session=false --test-scheduled
+# Development only: destinations may be http:// on 127.0.0.1 (a local receiver), and a failed
+# delivery is tried again within seconds rather than hours. A deployment never sets these.
+exec wrangler dev --local --ip 127.0.0.1 --port "$PORT" --show-interactive-dev-session=false --test-scheduled \
+  --var ALLOW_LOOPBACK_DESTINATIONS:true --var DELIVERY_RETRY_SCHEDULE:1s,2s,5s,10s,30s

@@ -21,6 +21,10 @@ use crate::visitor::Resolved;
 pub mod names {
     /// The queue producer binding of `intent-events`.
     pub const EVENTS_QUEUE: &str = "EVENTS";
+    /// The queue producer binding of `intent-deliveries` (the stores hand out what is due).
+    pub const DELIVERIES_QUEUE: &str = "DELIVERIES";
+    /// The name of the deliveries queue, which its consumer's batches carry.
+    pub const DELIVERIES_QUEUE_NAME: &str = "intent-deliveries";
     /// The `AudienceStore` Durable Object namespace.
     pub const STORE: &str = "AUDIENCES";
     /// Shards per site's store: `4`, or `acme=4,demo=1` (default 1).
@@ -255,6 +259,12 @@ pub mod store_api {
     pub const ERASE: &str = "/erase";
     /// `POST`: make sure the alarm is set (the weekly cron).
     pub const WAKE: &str = "/wake";
+    /// `GET ?status=`: the deliveries (`intent_audience::Deliveries`).
+    pub const DELIVERIES: &str = "/deliveries";
+    /// `POST`, body a `runtime::deliveries::Report`: what an attempt came to.
+    pub const DELIVERY_REPORT: &str = "/deliveries/report";
+    /// `POST ?id=`: try a dead or failed delivery again now.
+    pub const DELIVERY_RETRY: &str = "/deliveries/retry";
     /// The origin of the internal calls (never reaches the network).
     pub const ORIGIN: &str = "https://audience-store";
 }

@@ -205,7 +205,7 @@ impl RulesCache {
         }
 
         let (active, why) = match &text {
-            Some(t) => match Rules::from_json(t) {
+            Some(t) => match Rules::from_json_with(t, crate::settings::checks()) {
                 Ok(rules) => {
                     let rules = with_history(rules, history.as_deref());
                     let rules = SharedRules::loaded(rules, t.clone());

@@ -24,6 +24,35 @@ pub mod names {
     pub const RULES_KV: &str = "RULES";
     /// The static assets binding (the demo site and the snippet files).
     pub const ASSETS: &str = "ASSETS";
+    /// `true` lets destinations be `http://` on a loopback address (development and tests
+    /// only; a deployment never sets it).
+    pub const ALLOW_LOOPBACK_DESTINATIONS: &str = "ALLOW_LOOPBACK_DESTINATIONS";
+    /// The waits between a delivery's attempts (`5s,5m,30m,...`).
+    pub const DELIVERY_RETRY_SCHEDULE: &str = "DELIVERY_RETRY_SCHEDULE";
+    /// The HubSpot API's base URL (tests point it at a local receiver).
+    pub const HUBSPOT_API_BASE: &str = "HUBSPOT_API_BASE";
+}
+
+thread_local! {
+    /// The destination URL checks of this isolate (`ALLOW_LOOPBACK_DESTINATIONS`), set when it
+    /// reads its vars, before any rules are compiled.
+    static CHECKS: std::cell::Cell<intent_engine::Checks> =
+        std::cell::Cell::new(intent_engine::Checks::default());
+}
+
+/// The destination URL checks every rules config of this isolate is compiled with.
+pub fn checks() -> intent_engine::Checks {
+    CHECKS.with(std::cell::Cell::get)
+}
+
+/// Sets [`checks`] (the isolate's vars are read once).
+pub fn set_checks(checks: intent_engine::Checks) {
+    CHECKS.with(|c| c.set(checks));
+}
+
+/// Whether `ALLOW_LOOPBACK_DESTINATIONS` allows loopback destinations: exactly `true`.
+pub fn allows_loopback(var: Option<&str>) -> bool {
+    var.map(str::trim) == Some("true")
 }
 
 /// KV keys of the rules namespace.

@@ -43,8 +43,8 @@ pub struct Delivery {
     pub notification: Notification,
 }
 
-/// A delivery as the admin API lists it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A delivery as the admin API lists it (and the worker reads it back from a store).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryStatus {
     /// The stable id.
     pub id: String,
@@ -68,12 +68,12 @@ pub struct DeliveryStatus {
     /// When the change happened, RFC 3339.
     pub created_at: String,
     /// What went wrong last, or why it was skipped.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
 /// The answer of `GET /v1/admin/deliveries`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Deliveries {
     /// Newest first.
     pub deliveries: Vec<DeliveryStatus>,

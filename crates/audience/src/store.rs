@@ -3,7 +3,8 @@
 
 use intent_engine::errors::ConfigError;
 use intent_engine::{
-    simulate, Event, FreshReason, LogEvent, Profile, ProfileShape, Rules, Timestamp, EARLIER_SHAPES,
+    simulate, Checks, Event, FreshReason, LogEvent, Profile, ProfileShape, Rules, Timestamp,
+    EARLIER_SHAPES,
 };
 use serde::Serialize;
 
@@ -37,7 +38,14 @@ pub struct SavedRules {
 impl SavedRules {
     /// The saved rules, compiled, carrying over profiles made under the earlier shapes.
     pub fn compile(&self) -> Result<Rules, ConfigError> {
-        Ok(Rules::from_json(&self.text)?.with_earlier_shapes(self.earlier.iter().cloned()))
+        self.compile_with(Checks::default())
+    }
+
+    /// [`SavedRules::compile`] with the destination checks of the worker that runs them
+    /// (`ALLOW_LOOPBACK_DESTINATIONS`).
+    pub fn compile_with(&self, checks: Checks) -> Result<Rules, ConfigError> {
+        Ok(Rules::from_json_with(&self.text, checks)?
+            .with_earlier_shapes(self.earlier.iter().cloned()))
     }
 }
 

@@ -145,7 +145,7 @@ async fn read_stored(kv: &KvStore) -> Result<Stored, ApiError> {
 /// this isolate serves (the last good ones, or the built-in ones). Its rules and its text.
 fn current(stored: &Stored, ctx: &Ctx<'_>) -> (Rules, String) {
     if let Some(text) = &stored.text {
-        match Rules::from_json(text) {
+        match Rules::from_json_with(text, crate::settings::checks()) {
             Ok(rules) => return (rules, text.clone()),
             Err(err) => console_warn!(
                 "the rules in KV are invalid ({err}); the version served counts as the current one"
@@ -195,7 +195,7 @@ async fn seed(
     let mut texts = Vec::new();
     let legacy = get_kv(kv, keys::PREVIOUS, "reading the previous rules").await?;
     let older = legacy.and_then(|text| {
-        Rules::from_json(&text)
+        Rules::from_json_with(&text, crate::settings::checks())
             .ok()
             .filter(|r| r.id() != current.id())
             .map(|r| (r, text))
@@ -411,7 +411,8 @@ pub async fn list(_req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> {
 pub async fn put(req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> {
     let length = req.headers().get(std_names::CONTENT_LENGTH)?;
     let text = http::read_text(req.inner(), length.as_deref(), Limits::CONFIG_BYTES).await?;
-    let new_rules = Rules::from_json(&text).map_err(|e| ApiError::invalid_rules(e.to_string()))?;
+    let new_rules = Rules::from_json_with(&text, crate::settings::checks())
+        .map_err(|e| ApiError::invalid_rules(e.to_string()))?;
 
     let _turn = turn().await?;
     let kv = ctx.env.kv(names::RULES_KV)?;
@@ -535,7 +536,7 @@ pub async fn rollback(req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> 
                 ))
             })?,
     };
-    let restored = Rules::from_json(&text).map_err(|e| {
+    let restored = Rules::from_json_with(&text, crate::settings::checks()).map_err(|e| {
         ApiError::invalid_rules(format!("version `{target}` no longer validates: {e}"))
     })?;
     let change = restored.change_from(&current);

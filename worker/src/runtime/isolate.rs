@@ -7,7 +7,8 @@
 
 use std::rc::Rc;
 
-use intent_engine::Keyring;
+use intent_audience::{send::HUBSPOT_API_BASE, RetrySchedule};
+use intent_engine::{Checks, Keyring};
 use worker::{console_error, Env};
 
 use crate::api_error::ApiError;
@@ -26,6 +27,13 @@ pub struct Isolate {
     /// The audience layer's settings, or why a var of theirs is unusable (the layer is then
     /// off: nothing is enqueued, and its admin routes answer 503 with the reason).
     pub audience: Result<AudienceSettings, String>,
+    /// What destination URLs may be (`ALLOW_LOOPBACK_DESTINATIONS`).
+    pub checks: Checks,
+    /// The waits between a delivery's attempts (`DELIVERY_RETRY_SCHEDULE`); an unusable
+    /// value is logged and the default schedule used.
+    pub retry_schedule: RetrySchedule,
+    /// `HUBSPOT_API_BASE`, or HubSpot's own API.
+    pub hubspot_api_base: String,
 }
 
 thread_local! {
@@ -67,11 +75,30 @@ fn read(env: &Env) -> Isolate {
     if let Err(err) = &audience {
         console_error!("the audience layer is off: {err}");
     }
+    let checks = Checks {
+        allow_loopback_destinations: crate::settings::allows_loopback(
+            var(env, names::ALLOW_LOOPBACK_DESTINATIONS).as_deref(),
+        ),
+    };
+    crate::settings::set_checks(checks);
+    let retry_schedule =
+        RetrySchedule::from_var(var(env, names::DELIVERY_RETRY_SCHEDULE).as_deref())
+            .unwrap_or_else(|err| {
+                console_error!("DELIVERY_RETRY_SCHEDULE is unusable ({err}); the default is used");
+                RetrySchedule::default()
+            });
+    let hubspot_api_base = var(env, names::HUBSPOT_API_BASE)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| HUBSPOT_API_BASE.to_owned());
     Isolate {
         settings,
         keys,
         admin_token,
         audience,
+        checks,
+        retry_schedule,
+        hubspot_api_base,
     }
 }
 

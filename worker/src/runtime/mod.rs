@@ -8,6 +8,7 @@ mod admin;
 mod api;
 mod audiences;
 mod console;
+mod deliveries;
 mod do_sql;
 mod guard;
 mod http;
@@ -189,6 +190,16 @@ pub static ROUTES: &[Route<Handler>] = &[
             (Method::Get, handler!(audiences::visitor)),
             (Method::Delete, handler!(audiences::erase_visitor)),
         ],
+    },
+    Route {
+        path: "/v1/admin/deliveries",
+        guard: Guard::Admin,
+        methods: &[(Method::Get, handler!(deliveries::list))],
+    },
+    Route {
+        path: "/v1/admin/deliveries/*",
+        guard: Guard::Admin,
+        methods: &[(Method::Post, handler!(deliveries::retry))],
     },
     Route {
         path: "/v1/admin/events",

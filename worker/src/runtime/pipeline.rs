@@ -84,11 +84,16 @@ fn retry(message: &RawMessage) {
     );
 }
 
-/// The consumer of `intent-events`.
+/// The consumer of `intent-events` (and the dispatch to that of `intent-deliveries`).
 #[event(queue)]
 pub async fn consume(batch: MessageBatch<Queued>, env: Env, ctx: Context) -> worker::Result<()> {
-    let isolate = isolate::get(&env);
     let messages: Vec<RawMessage> = batch.raw_iter().collect();
+    // The worker has one queue handler: `intent-deliveries` goes to its own consumer.
+    if batch.queue() == names::DELIVERIES_QUEUE_NAME {
+        super::deliveries::consume(messages, &env, &ctx).await;
+        return Ok(());
+    }
+    let isolate = isolate::get(&env);
     let rules = rules::active(&env, &ctx, &isolate.settings, now_ms()).await;
     let stores = match Stores::open(&env, &isolate.audience, rules.rules.id()) {
         Ok(stores) => stores,

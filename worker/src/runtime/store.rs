@@ -27,23 +27,28 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use intent_audience::{
-    migrate, save_rules, saved_rules, Error as StoreError, MembersRequest, Record, Store, Subject,
+    migrate, save_rules, saved_rules, Error as StoreError, MembersRequest, Outcome, Record, Store,
+    Subject, DELIVERIES_LISTED,
 };
 use intent_engine::{Rules, Timestamp};
 use serde::Serialize;
 use worker::{
     console_error, console_warn, durable_object, js_sys, wasm_bindgen::JsValue, DurableObject, Env,
-    Method, Request, Response, Result, ScheduledTime, State,
+    Method, QueueContentType, RawMessageBuilder, Request, Response, Result, ScheduledTime, State,
 };
 
+use super::deliveries::{site_of, Job, Report};
 use super::do_sql::DoSql;
 use super::{isolate, now, now_ms};
+use crate::audience::names as audience_names;
 use crate::audience::store_api as api;
 use crate::settings::{keys, names};
 
 /// Seconds after new rules were handed over during which calls naming other rules (isolates
 /// whose cache is still catching up) do not make the store look for other rules.
 pub const GRACE_SECS: i64 = 300;
+/// Deliveries one alarm hands to the queue at most; the rest on the next alarm, right after.
+const HAND_OUT: usize = 100;
 /// How often, at most, a store reads KV because a call named rules it does not run with.
 pub const KV_RECHECK_MS: f64 = 30_000.0;
 
@@ -119,6 +124,8 @@ impl DurableObject for AudienceStore {
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let at = now();
+        // The vars first: the rules are compiled with their destination checks.
+        let iso = isolate::get(&self.env);
         if let Err(err) = self.migrate() {
             return store_error(&err);
         }
@@ -133,7 +140,7 @@ impl DurableObject for AudienceStore {
         };
         if req.method() == Method::Post && path == api::RULES_PUBLISHED {
             let text = req.text().await?;
-            return match Rules::from_json(&text) {
+            return match Rules::from_json_with(&text, crate::settings::checks()) {
                 Ok(rules) => {
                     self.adopt(rules, &text, at)?;
                     self.schedule(Some(at)).await?;
@@ -225,6 +232,34 @@ impl DurableObject for AudienceStore {
                 };
                 answer(store.erase(subject, at))
             }
+            (Method::Get, api::DELIVERIES) => {
+                answer(store.deliveries(param("status"), DELIVERIES_LISTED))
+            }
+            (Method::Post, api::DELIVERY_REPORT) => {
+                let text = req.text().await?;
+                let report: Report = match serde_json::from_str(&text) {
+                    Ok(r) => r,
+                    Err(e) => return bad(format!("not a delivery report: {e}")),
+                };
+                let done = store.report(
+                    &report.id,
+                    report.attempt,
+                    &report.outcome,
+                    at,
+                    &iso.retry_schedule,
+                );
+                if done.is_ok() {
+                    self.schedule(store.next_alarm(at).ok().flatten()).await?;
+                }
+                answer(done)
+            }
+            (Method::Post, api::DELIVERY_RETRY) => {
+                let done = store.retry(param("id").unwrap_or_default(), at);
+                if done.is_ok() {
+                    self.schedule(Some(at)).await?;
+                }
+                answer(done)
+            }
             (Method::Post, api::WAKE) => match store.next_alarm(at) {
                 Ok(next) => {
                     self.schedule(next).await?;
@@ -241,6 +276,8 @@ impl DurableObject for AudienceStore {
 
     async fn alarm(&self) -> Result<Response> {
         let at = now();
+        // The vars first: the rules are compiled with their destination checks.
+        isolate::get(&self.env);
         if let Err(err) = self.migrate() {
             console_error!("the audience store's alarm failed: {err}");
             return Err(worker::Error::RustError(err.to_string()));
@@ -255,8 +292,9 @@ impl DurableObject for AudienceStore {
         };
         let store = Store::new(&self.db, active.rules(), &settings.store);
         match store.alarm(at) {
-            Ok(done) => {
-                self.schedule(done.next_alarm).await?;
+            Ok(_) => {
+                self.hand_out(&store, active.rules(), at).await;
+                self.schedule(store.next_alarm(at).ok().flatten()).await?;
                 Response::empty()
             }
             Err(err) => {
@@ -315,7 +353,7 @@ impl AudienceStore {
             }
         };
         if let Some(saved) = saved {
-            match saved.compile() {
+            match saved.compile_with(crate::settings::checks()) {
                 Ok(rules) => {
                     let active = Rc::new(Active {
                         rules: Some(rules),
@@ -389,9 +427,81 @@ impl AudienceStore {
                 return None;
             }
         };
-        match Rules::from_json(&text) {
+        match Rules::from_json_with(&text, crate::settings::checks()) {
             Ok(rules) => Some((rules, text)),
             Err(_) => None,
+        }
+    }
+
+    /// Hands the deliveries due at `at` to the `intent-deliveries` queue, each delayed as its
+    /// destination's rate limit asks. A delivery the queue did not take comes due again when
+    /// its lease ends; one whose destination the rules no longer have fails as an attempt.
+    async fn hand_out(&self, store: &Store<'_, DoSql>, rules: &Rules, at: Timestamp) {
+        let due = match store.due(at, HAND_OUT) {
+            Ok(due) => due,
+            Err(err) => {
+                console_error!("the audience store could not hand out its deliveries: {err}");
+                return;
+            }
+        };
+        if due.is_empty() {
+            return;
+        }
+        let Some(object) = self.state.id().name() else {
+            console_error!("the audience store has no name: its deliveries cannot be reported");
+            return;
+        };
+        let queue = match self.env.queue(audience_names::DELIVERIES_QUEUE) {
+            Ok(queue) => queue,
+            Err(_) => {
+                console_error!(
+                    "no `{}` queue binding: trigger deliveries wait",
+                    audience_names::DELIVERIES_QUEUE
+                );
+                return;
+            }
+        };
+        let site = site_of(&object).to_owned();
+        let iso = isolate::get(&self.env);
+        for delivery in due {
+            let Some(destination) = rules.config().destinations.get(&delivery.destination) else {
+                let outcome = Outcome::Failed {
+                    status: None,
+                    retry_after: None,
+                    error: format!(
+                        "the destination `{}` is no longer in the rules",
+                        delivery.destination
+                    ),
+                };
+                if let Err(err) = store.report(
+                    &delivery.id,
+                    delivery.attempt,
+                    &outcome,
+                    at,
+                    &iso.retry_schedule,
+                ) {
+                    console_error!("the audience store could not record a delivery: {err}");
+                }
+                continue;
+            };
+            let delay = delivery.delay_secs;
+            let job = Job {
+                object: object.clone(),
+                site: site.clone(),
+                destination: destination.clone(),
+                delivery,
+            };
+            let text = serde_json::to_string(&job).unwrap_or_default();
+            let mut message = RawMessageBuilder::new(JsValue::from_str(&text));
+            if delay > 0 {
+                message = message.delay_seconds(delay);
+            }
+            let message = message.build_with_content_type(QueueContentType::Text);
+            if let Err(err) = queue.send_raw(message).await {
+                console_error!(
+                    "enqueueing a delivery failed ({err}); it is handed out again later"
+                );
+            }
         }
     }
 
