@@ -36,4 +36,5 @@ fi
 # Development only: destinations may be http:// on 127.0.0.1 (a local receiver), and a failed
 # delivery is tried again within seconds rather than hours. A deployment never sets these.
 exec wrangler dev --local --ip 127.0.0.1 --port "$PORT" --show-interactive-dev-session=false --test-scheduled \
-  --var ALLOW_LOOPBACK_DESTINATIONS:true --var DELIVERY_RETRY_SCHEDULE:1s,2s,5s,10s,30s
+  --var ALLOW_LOOPBACK_DESTINATIONS:true --var DELIVERY_RETRY_SCHEDULE:1s,2s,5s,10s,30s \
+  --var "PUBLIC_ORIGIN:http://127.0.0.1:$PORT"

@@ -259,6 +259,9 @@ pub mod store_api {
     pub const ERASE: &str = "/erase";
     /// `POST`: make sure the alarm is set (the weekly cron).
     pub const WAKE: &str = "/wake";
+    /// The query parameter of [`RULES_PUBLISHED`] (and of `PUT /v1/admin/rules`): `true` asks
+    /// the backfill of the new rules to fire triggers.
+    pub const FIRE_TRIGGERS: &str = "fire_triggers";
     /// `GET ?status=`: the deliveries (`intent_audience::Deliveries`).
     pub const DELIVERIES: &str = "/deliveries";
     /// `POST`, body a `runtime::deliveries::Report`: what an attempt came to.

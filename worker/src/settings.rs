@@ -31,6 +31,9 @@ pub mod names {
     pub const DELIVERY_RETRY_SCHEDULE: &str = "DELIVERY_RETRY_SCHEDULE";
     /// The HubSpot API's base URL (tests point it at a local receiver).
     pub const HUBSPOT_API_BASE: &str = "HUBSPOT_API_BASE";
+    /// The worker's public origin (`https://edge.acme.com`): Slack messages link to the
+    /// visitor in its console. Empty leaves the link out.
+    pub const PUBLIC_ORIGIN: &str = "PUBLIC_ORIGIN";
 }
 
 thread_local! {

@@ -32,6 +32,7 @@ use super::http;
 use super::rules;
 use super::{now, now_ms, Ctx, Failure};
 use crate::api_error::ApiError;
+use crate::audience::store_api;
 use crate::headers::std_names;
 use crate::history::{self, etag, looks_like_id, version_key, History, Version, HISTORY_KEY};
 use crate::rules_cache::ActiveRules;
@@ -407,8 +408,37 @@ pub async fn list(_req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> {
     Ok(resp)
 }
 
+/// `PUT /v1/admin/rules[?fire_triggers=true]`: whether the backfill of the new rules fires
+/// triggers (the entries and exits it finds notify destinations). Off unless asked: a publish
+/// usually should not page sales about every visitor the new rules happen to move.
+fn fire_triggers(ctx: &Ctx<'_>) -> Result<bool, Failure> {
+    let query = ctx.url.query.unwrap_or_default();
+    let mut fire = None;
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        if key != store_api::FIRE_TRIGGERS {
+            return Err(ApiError::unknown_parameter(&key, "only `fire_triggers`").into());
+        }
+        if fire.is_some() {
+            return Err(ApiError::bad_request("`fire_triggers` is given more than once").into());
+        }
+        fire = Some(match value.as_ref() {
+            "true" => true,
+            "false" => false,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "`fire_triggers`: expected `true` or `false`, found `{}`",
+                    crate::api_error::echo(other)
+                ))
+                .into())
+            }
+        });
+    }
+    Ok(fire.unwrap_or(false))
+}
+
 /// `PUT /v1/admin/rules`.
 pub async fn put(req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> {
+    let fire = fire_triggers(ctx)?;
     let length = req.headers().get(std_names::CONTENT_LENGTH)?;
     let text = http::read_text(req.inner(), length.as_deref(), Limits::CONFIG_BYTES).await?;
     let new_rules = Rules::from_json_with(&text, crate::settings::checks())
@@ -462,7 +492,7 @@ pub async fn put(req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> {
     .await?;
     forget(&kv, &dropped).await;
 
-    super::audiences::rules_published(ctx, &text).await;
+    super::audiences::rules_published(ctx, &text, fire).await;
     let active = rules::publish(new_rules, text, history, now_ms());
     Ok(changed(&active, Some(current.id()), &change)?)
 }
@@ -551,7 +581,7 @@ pub async fn rollback(req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> 
         "the history already lists it as active: roll back to it again",
     )
     .await?;
-    super::audiences::rules_published(ctx, &text).await;
+    super::audiences::rules_published(ctx, &text, false).await;
     let active = rules::publish(restored, text, history, now_ms());
     Ok(changed(&active, Some(current.id()), &change)?)
 }

@@ -334,8 +334,10 @@ async fn events_page(
 
 /// Hands newly published rules to every store of every site, so that each starts its backfill
 /// now. A store that cannot be told finds the rules later by itself (it compares the rules each
-/// call names with its own), so a failure here is logged, not answered.
-pub async fn rules_published(ctx: &Ctx<'_>, text: &str) {
+/// call names with its own), so a failure here is logged, not answered. `fire_triggers`: the
+/// publish asked the backfill to fire triggers (a store that finds the rules by itself does
+/// not: the default, firing nothing, is the safe side).
+pub async fn rules_published(ctx: &Ctx<'_>, text: &str, fire_triggers: bool) {
     let stores = match stores(ctx) {
         Ok(stores) => stores,
         Err(_) => return,
@@ -346,12 +348,13 @@ pub async fn rules_published(ctx: &Ctx<'_>, text: &str) {
         .iter()
         .flat_map(|site| stores.settings.objects(site))
         .collect();
+    let fire = [(store_api::FIRE_TRIGGERS, "true")];
     let calls = objects.iter().map(|object| {
         stores.call(
             object,
             Method::Post,
             store_api::RULES_PUBLISHED,
-            &[],
+            if fire_triggers { &fire[..] } else { &[] },
             Some(text.to_owned()),
         )
     });

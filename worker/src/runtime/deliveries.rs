@@ -66,7 +66,7 @@ async fn attempt(job: &Job, env: &Env, iso: &isolate::Isolate) -> Outcome {
     let ctx = SendContext {
         site: &job.site,
         now: at,
-        origin: None,
+        origin: iso.public_origin.as_deref(),
         hubspot_api_base: &iso.hubspot_api_base,
         checks: iso.checks,
         env: &lookup,

@@ -34,6 +34,8 @@ pub struct Isolate {
     pub retry_schedule: RetrySchedule,
     /// `HUBSPOT_API_BASE`, or HubSpot's own API.
     pub hubspot_api_base: String,
+    /// `PUBLIC_ORIGIN`, without a trailing slash, for links to the console; `None` when unset.
+    pub public_origin: Option<String>,
 }
 
 thread_local! {
@@ -91,6 +93,9 @@ fn read(env: &Env) -> Isolate {
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| HUBSPOT_API_BASE.to_owned());
+    let public_origin = var(env, names::PUBLIC_ORIGIN)
+        .map(|v| v.trim().trim_end_matches('/').to_owned())
+        .filter(|v| !v.is_empty());
     Isolate {
         settings,
         keys,
@@ -99,6 +104,7 @@ fn read(env: &Env) -> Isolate {
         checks,
         retry_schedule,
         hubspot_api_base,
+        public_origin,
     }
 }
 

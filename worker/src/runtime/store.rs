@@ -142,7 +142,19 @@ impl DurableObject for AudienceStore {
             let text = req.text().await?;
             return match Rules::from_json_with(&text, crate::settings::checks()) {
                 Ok(rules) => {
-                    self.adopt(rules, &text, at)?;
+                    let active = self.adopt(rules, &text, at)?;
+                    // The publish asked for its backfill's entries and exits to fire triggers
+                    // (by default a backfill notifies nobody).
+                    if param(api::FIRE_TRIGGERS) == Some("true") {
+                        let settings = match &iso.audience {
+                            Ok(s) => s.clone(),
+                            Err(err) => return store_error(&StoreError::Corrupt(err.clone())),
+                        };
+                        let store = Store::new(&self.db, active.rules(), &settings.store);
+                        if let Err(err) = store.fire_on_backfill() {
+                            return store_error(&err);
+                        }
+                    }
                     self.schedule(Some(at)).await?;
                     json("{\"ok\":true}".to_owned(), 200)
                 }
