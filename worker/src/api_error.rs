@@ -213,6 +213,7 @@ impl ApiError {
             "bad_request" => "bad_request",
             "unknown_audience" => "unknown_audience",
             "unknown_visitor" => "unknown_visitor",
+            "unknown_delivery" => "unknown_delivery",
             _ => "unavailable",
         };
         if (400..500).contains(&status) && error != "unavailable" {
@@ -299,6 +300,9 @@ mod tests {
         assert!(e.message.starts_with("`within`:"), "{}", e.message);
         let e = ApiError::from_store(404, "unknown_audience", "no audience is named `x`");
         assert_eq!((e.status, e.error), (404, "unknown_audience"));
+        // Retrying a delivery no store holds is the caller's mistake, not an outage.
+        let e = ApiError::from_store(404, "unknown_delivery", "no delivery `msg_x` is stored");
+        assert_eq!((e.status, e.error), (404, "unknown_delivery"));
         let e = ApiError::from_store(500, "storage", "storage error: disk full");
         assert_eq!((e.status, e.error), (503, "unavailable"));
         assert!(e.message.contains("disk full"));
