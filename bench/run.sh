@@ -17,11 +17,14 @@
 #      pipeline
 #   8. the console: the preview replaying a generated month in headless Chromium's wasm,
 #      `intentctl simulate` over the same month natively, the console's first screen and sizes
+#   9. triggers: from the collect call that makes a visitor ready to the signed webhook at a
+#      local receiver, and webhook deliveries a second (bench/js/triggers.mjs)
 #
 # BENCH_QUICK=1 shortens every step (for trying the script, not for the figures).
 # BENCH_SPEED_VARIANT=0 skips the extra engine builds tuned for speed instead of size.
 # BENCH_HANDLER=0 skips the handler benchmark. BENCH_LOAD=0 skips the load test.
-# BENCH_AUDIENCES=0 skips the audience layer's benchmark. LOAD_SECONDS
+# BENCH_AUDIENCES=0 skips the audience layer's benchmark. BENCH_TRIGGERS=0 skips the triggers'
+# benchmark. LOAD_SECONDS
 # (default 10, at most 30) bounds each wrk run.
 set -euo pipefail
 # The shared tool setup: Node 22 and wrangler from node_modules/.bin first, wrangler offline,
@@ -202,6 +205,17 @@ if scripts/build-console.sh; then
   cat "$out/console-sizes.json"
 else
   echo "bench: the console did not build; its figures are reported missing" >&2
+fi
+
+step "9. triggers: from a collect call to the webhook, deliveries a second"
+rm -f "$out/triggers.json"
+if [ "${BENCH_TRIGGERS:-1}" = 0 ]; then
+  echo '{"missing": "skipped (BENCH_TRIGGERS=0)"}' >"$out/triggers.json"
+else
+  trigger_args=()
+  [ "$quick" = 1 ] && trigger_args=(--trips 5 --deliveries 1000)
+  node bench/js/triggers.mjs --out "$out/triggers.json" "${trigger_args[@]}" ||
+    echo "bench: the triggers benchmark failed; see $out/triggers.json" >&2
 fi
 
 step "report"

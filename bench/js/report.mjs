@@ -54,6 +54,8 @@ const handler = read('handler.json') || { missing: 'the handler benchmark did no
 const handlerProblem = oneLine(handler.missing || handler.failed || 'no result');
 const audiences = read('audiences.json') || { missing: 'the audience benchmark did not run' };
 const audiencesProblem = oneLine(audiences.missing || audiences.failed || 'no result');
+const triggers = read('triggers.json') || { missing: 'the triggers benchmark did not run' };
+const triggersProblem = oneLine(triggers.missing || triggers.failed || 'no result');
 const hReal = handler.real ?? {};
 const hPeer = handler.peer ?? {};
 const defaultDoc = read('default.jsonlogic.json');
@@ -160,6 +162,8 @@ const summary = {
   audience_list_ms_100k: audiences.list_ms?.median ?? null,
   audience_csv_s_100k: audiences.csv_s?.median ?? null,
   event_to_list_p95_s: audiences.event_to_list_s?.p95 ?? null,
+  trigger_p95_s: triggers.trigger_s?.p95 ?? null,
+  deliveries_per_s: triggers.throughput?.per_s ?? null,
   preview_events_per_s_wasm: consoleRun?.preview_events_per_s ?? null,
   preview_ms_wasm: r2(consoleRun?.preview_ms_median ?? null),
   preview_log_events: consoleRun?.preview_events ?? null,
@@ -373,6 +377,27 @@ budgets.push(
     measured: audMissing(summary.event_to_list_p95_s, (v) => `${v} s (median ${audiences.event_to_list_s.median} s, ${audiences.event_to_list_s.runs} visitors)`),
     peer: "PostHog's cohorts: daily",
     ratio: '—',
+  },
+);
+const trigMissing = (v, fmt) => (v == null ? `missing: ${triggersProblem}` : fmt(v));
+budgets.push(
+  {
+    figure: 'from the collect call that makes a visitor `ready` to the signed webhook at a local receiver, through both queues and the store (p95)',
+    budget: '≤ 5 s',
+    value: summary.trigger_p95_s,
+    ok: (v) => v <= 5,
+    measured: trigMissing(summary.trigger_p95_s, (v) => `${v} s (median ${triggers.trigger_s.median} s, max ${triggers.trigger_s.max} s, ${triggers.trigger_s.runs} visitors)`),
+    peer: '—',
+    ratio: '—',
+  },
+  {
+    figure: `webhook deliveries a second to a local receiver that answers at once (${triggers.deliveries ?? '?'} visitors entering \`ready\` at once, first to last arrival)`,
+    budget: '≥ 500 /s',
+    value: summary.deliveries_per_s,
+    ok: (v) => v >= 500,
+    measured: trigMissing(summary.deliveries_per_s, (v) => `${v} /s (${triggers.throughput.deliveries} in ${triggers.throughput.first_to_last_s} s, ${triggers.throughput.duplicates} sent twice)`),
+    peer: '—',
+    ratio: triggers.throughput ? `from the first ingest: ${triggers.throughput.from_ingest_start_per_s} /s` : '—',
   },
 );
 const fmtRate = (x) => (x == null ? 'missing' : `${(x / 1e6).toFixed(2)} M events/s`);

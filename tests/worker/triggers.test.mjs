@@ -113,10 +113,12 @@ describe('trigger deliveries', () => {
       every: hook('/every'),
       chat: { type: 'slack', url: 'env:SLACK_WEBHOOK_URL' },
       crm: { type: 'hubspot', token: 'env:HUBSPOT_TOKEN' },
+      leads: { type: 'salesforce', instance_url: `${base}/sf`, token: 'env:SALESFORCE_TOKEN', external_id_field: 'Intent_Email__c' },
+      cdp: { type: 'segment', write_key: 'env:SEGMENT_WRITE_KEY', url: `${base}/v1/batch` },
     };
     config.triggers = [
-      { when: 'entered', audience: 'ready', to: ['ok', 'flaky', 'down', 'gone', 'chat', 'crm'] },
-      { when: 'identified', to: ['crm'] },
+      { when: 'entered', audience: 'ready', to: ['ok', 'flaky', 'down', 'gone', 'chat', 'crm', 'leads', 'cdp'] },
+      { when: 'identified', to: ['crm', 'leads'] },
       { when: 'entered', audience: 'pricing-now', to: ['once'], at_most: '1/30d' },
       { when: 'left', audience: 'pricing-now', to: ['every'] },
     ];
@@ -224,6 +226,36 @@ describe('trigger deliveries', () => {
       return r.json.deliveries.find((d) => d.destination === 'crm' && d.event === 'visitor.identified');
     }, 'the identified delivery listed', DELIVERED);
     assert.equal(listed.attempts, 1);
+  }));
+
+  test('Salesforce: the Lead upserted by its external id once she has identified', logged(async () => {
+    const skipped = (await getJson(w.url, '/v1/admin/deliveries?status=skipped')).json.deliveries
+      .find((d) => d.destination === 'leads' && d.event === 'audience.entered');
+    assert.ok(skipped, 'entering ready before identifying is skipped for Salesforce too');
+    assert.match(skipped.error, /not identified/);
+    const got = await until(() => rx.requests.find((r) => r.path.startsWith('/sf/')), 'the Salesforce upsert', DELIVERED);
+    assert.equal(got.method, 'PATCH');
+    assert.equal(got.path, '/sf/services/data/v61.0/sobjects/Lead/Intent_Email__c/jane%40acme.com');
+    assert.equal(got.headers.authorization, `Bearer ${devSecret('SALESFORCE_TOKEN')}`);
+    const body = JSON.parse(got.body);
+    assert.equal(body.Email, 'jane@acme.com');
+    assert.equal(body.Company, 'acme.com');
+    assert.equal(body.Intent_Tier__c, 'ready');
+  }));
+
+  test('Segment: an identify and a track in one batch, with the write key as basic auth', logged(async () => {
+    const got = await until(() => rx.requests.find((r) => r.path === '/v1/batch'), 'the Segment batch', DELIVERED);
+    assert.equal(got.method, 'POST');
+    const key = devSecret('SEGMENT_WRITE_KEY');
+    assert.equal(got.headers.authorization, `Basic ${Buffer.from(`${key}:`).toString('base64')}`);
+    const { batch } = JSON.parse(got.body);
+    assert.deepEqual(batch.map((m) => m.type), ['identify', 'track']);
+    assert.equal(batch[1].event, 'Audience Entered');
+    assert.equal(batch[1].properties.audience, 'ready');
+    for (const m of batch) assert.equal(m.anonymousId, jane);
+    const listed = (await getJson(w.url, '/v1/admin/deliveries?status=delivered')).json.deliveries
+      .find((d) => d.destination === 'cdp');
+    assert.equal(listed?.id, batch[1].messageId, 'the track call carries the delivery id, for deduplication');
   }));
 
   test('500, 500, 200: delivered on the third attempt with the same webhook-id', logged(async () => {

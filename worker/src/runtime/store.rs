@@ -34,7 +34,8 @@ use intent_engine::{Rules, Timestamp};
 use serde::Serialize;
 use worker::{
     console_error, console_warn, durable_object, js_sys, wasm_bindgen::JsValue, DurableObject, Env,
-    Method, QueueContentType, RawMessageBuilder, Request, Response, Result, ScheduledTime, State,
+    Method, Queue, QueueContentType, RawMessageBuilder, Request, Response, Result, ScheduledTime,
+    SendMessage, State,
 };
 
 use super::deliveries::{site_of, Job, Report};
@@ -49,6 +50,19 @@ use crate::settings::{keys, names};
 pub const GRACE_SECS: i64 = 300;
 /// Deliveries one alarm hands to the queue at most; the rest on the next alarm, right after.
 const HAND_OUT: usize = 100;
+/// Messages in one send to the deliveries queue at most (the queue's limit is 100).
+const SEND_BATCH: usize = 100;
+/// Bytes of message bodies in one send at most (the queue's limit is 256 KB in all).
+const SEND_BATCH_BYTES: usize = 200_000;
+
+/// Sends `messages` to the deliveries queue in one call. Those it did not take come due again
+/// when their lease ends, with the same ids.
+async fn send(queue: &Queue, messages: Vec<SendMessage<JsValue>>) {
+    let n = messages.len();
+    if let Err(err) = queue.send_raw_batch(messages).await {
+        console_error!("enqueueing {n} deliveries failed ({err}); they are handed out again later");
+    }
+}
 /// How often, at most, a store reads KV because a call named rules it does not run with.
 pub const KV_RECHECK_MS: f64 = 30_000.0;
 
@@ -475,6 +489,8 @@ impl AudienceStore {
         };
         let site = site_of(&object).to_owned();
         let iso = isolate::get(&self.env);
+        let mut messages: Vec<SendMessage<JsValue>> = Vec::with_capacity(due.len());
+        let mut bytes = 0;
         for delivery in due {
             let Some(destination) = rules.config().destinations.get(&delivery.destination) else {
                 let outcome = Outcome::Failed {
@@ -504,16 +520,20 @@ impl AudienceStore {
                 delivery,
             };
             let text = serde_json::to_string(&job).unwrap_or_default();
+            // A queue takes at most 100 messages or 256 KB in one send.
+            if messages.len() == SEND_BATCH || bytes + text.len() > SEND_BATCH_BYTES {
+                send(&queue, std::mem::take(&mut messages)).await;
+                bytes = 0;
+            }
+            bytes += text.len();
             let mut message = RawMessageBuilder::new(JsValue::from_str(&text));
             if delay > 0 {
                 message = message.delay_seconds(delay);
             }
-            let message = message.build_with_content_type(QueueContentType::Text);
-            if let Err(err) = queue.send_raw(message).await {
-                console_error!(
-                    "enqueueing a delivery failed ({err}); it is handed out again later"
-                );
-            }
+            messages.push(message.build_with_content_type(QueueContentType::Text));
+        }
+        if !messages.is_empty() {
+            send(&queue, messages).await;
         }
     }
 
