@@ -181,6 +181,11 @@ async function main() {
       ingest_s: r2((ingested - started) / 1000),
       first_to_last_s: r2((last - first) / 1000),
       per_s: Math.round((sink.arrivals.size - 1) / ((last - first) / 1000)),
+      // Those that arrived after the last batch was ingested: the store no longer busy with ingest.
+      after_ingest_per_s: (() => {
+        const later = times.filter((t) => t >= ingested);
+        return later.length > 1 ? Math.round((later.length - 1) / ((later[later.length - 1] - later[0]) / 1000)) : null;
+      })(),
       from_ingest_start_per_s: Math.round(sink.arrivals.size / ((last - started) / 1000)),
     };
     console.log(`  deliveries: ${JSON.stringify(result.throughput)}`);

@@ -264,7 +264,7 @@ pub mod store_api {
     pub const FIRE_TRIGGERS: &str = "fire_triggers";
     /// `GET ?status=`: the deliveries (`intent_audience::Deliveries`).
     pub const DELIVERIES: &str = "/deliveries";
-    /// `POST`, body a `runtime::deliveries::Report`: what an attempt came to.
+    /// `POST`, body a JSON array of `runtime::deliveries::Report`s: what attempts came to.
     pub const DELIVERY_REPORT: &str = "/deliveries/report";
     /// `POST ?id=`: try a dead or failed delivery again now.
     pub const DELIVERY_RETRY: &str = "/deliveries/retry";

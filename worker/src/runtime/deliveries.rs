@@ -7,6 +7,8 @@
 //! - `GET /v1/admin/deliveries?status=pending|delivered|failed|dead|skipped[&site=]`
 //! - `POST /v1/admin/deliveries/<id>/retry[?site=]`
 
+use std::collections::BTreeMap;
+
 use futures_util::future::join_all;
 use intent_audience::send::{self, SendContext};
 use intent_audience::{Deliveries, Delivery, DeliveryStatus, Outcome, DELIVERIES_LISTED};
@@ -38,7 +40,8 @@ pub struct Job {
     pub delivery: Delivery,
 }
 
-/// What the sender reports to the store (`store_api::DELIVERY_REPORT`).
+/// What the sender reports to the store of one attempt (`store_api::DELIVERY_REPORT` takes a
+/// list of them).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// The delivery's id.
@@ -109,7 +112,11 @@ async fn attempt(job: &Job, env: &Env, iso: &isolate::Isolate) -> Outcome {
     }
 }
 
-/// The consumer of `intent-deliveries` (called by the worker's one queue handler).
+/// The consumer of `intent-deliveries` (called by the worker's one queue handler): every
+/// message of the batch is sent at once, then each store object gets the reports of its
+/// deliveries in one call. A message is acknowledged once its report is recorded; when the
+/// store did not take the reports, the messages are retried (sent again with the same
+/// `webhook-id`: a duplicate at worst, and the store records one report per attempt).
 pub async fn consume(messages: Vec<RawMessage>, env: &Env, ctx: &Context) {
     let iso = isolate::get(env);
     let rules = rules::active(env, ctx, &iso.settings, super::now_ms()).await;
@@ -121,8 +128,7 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, ctx: &Context) {
             return;
         }
     };
-    let work = messages.iter().map(|m| {
-        let stores = &stores;
+    let sends = messages.iter().map(|m| {
         let iso = &iso;
         async move {
             let job = match m
@@ -132,14 +138,15 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, ctx: &Context) {
             {
                 Some(Ok(job)) => job,
                 Some(Err(err)) => {
+                    // Never readable: the queue's retries end in its dead-letter queue.
                     console_error!("intent-deliveries: an unreadable message ({err})");
                     m.retry();
-                    return;
+                    return None;
                 }
                 None => {
                     console_error!("intent-deliveries: a message that is not text");
                     m.retry();
-                    return;
+                    return None;
                 }
             };
             let outcome = attempt(&job, env, iso).await;
@@ -152,14 +159,26 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, ctx: &Context) {
                 );
             }
             let report = Report {
-                id: job.delivery.id.clone(),
+                id: job.delivery.id,
                 attempt: job.delivery.attempt,
                 outcome,
             };
-            let body = serde_json::to_string(&report).unwrap_or_default();
+            Some((job.object, report, m))
+        }
+    });
+    let mut by_object: BTreeMap<String, (Vec<Report>, Vec<&RawMessage>)> = BTreeMap::new();
+    for (object, report, m) in join_all(sends).await.into_iter().flatten() {
+        let entry = by_object.entry(object).or_default();
+        entry.0.push(report);
+        entry.1.push(m);
+    }
+    let reports = by_object.into_iter().map(|(object, (reports, ms))| {
+        let stores = &stores;
+        async move {
+            let body = serde_json::to_string(&reports).unwrap_or_default();
             match stores
                 .call(
-                    &job.object,
+                    &object,
                     Method::Post,
                     store_api::DELIVERY_REPORT,
                     &[],
@@ -167,25 +186,22 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, ctx: &Context) {
                 )
                 .await
             {
-                Ok(_) => m.ack(),
+                Ok(_) => ms.iter().for_each(|m| m.ack()),
                 Err(err) => {
-                    // Sent again later (the same webhook-id): the receiver sees a duplicate
-                    // at worst, and the store records one report per attempt.
                     console_error!(
-                        "intent-deliveries: the store {} did not take a report ({}); retried",
-                        job.object,
+                        "intent-deliveries: the store {object} did not take {} reports ({}); retried",
+                        reports.len(),
                         err.message
                     );
-                    m.retry_with_options(
-                        &QueueRetryOptionsBuilder::new()
-                            .with_delay_seconds(5)
-                            .build(),
-                    );
+                    let later = QueueRetryOptionsBuilder::new()
+                        .with_delay_seconds(5)
+                        .build();
+                    ms.iter().for_each(|m| m.retry_with_options(&later));
                 }
             }
         }
     });
-    join_all(work).await;
+    join_all(reports).await;
 }
 
 /// The query's pairs.

@@ -49,7 +49,7 @@ use crate::settings::{keys, names};
 /// whose cache is still catching up) do not make the store look for other rules.
 pub const GRACE_SECS: i64 = 300;
 /// Deliveries one alarm hands to the queue at most; the rest on the next alarm, right after.
-const HAND_OUT: usize = 100;
+const HAND_OUT: usize = 500;
 /// Messages in one send to the deliveries queue at most (the queue's limit is 100).
 const SEND_BATCH: usize = 100;
 /// Bytes of message bodies in one send at most (the queue's limit is 256 KB in all).
@@ -263,21 +263,27 @@ impl DurableObject for AudienceStore {
             }
             (Method::Post, api::DELIVERY_REPORT) => {
                 let text = req.text().await?;
-                let report: Report = match serde_json::from_str(&text) {
+                let reports: Vec<Report> = match serde_json::from_str(&text) {
                     Ok(r) => r,
-                    Err(e) => return bad(format!("not a delivery report: {e}")),
+                    Err(e) => return bad(format!("not a list of delivery reports: {e}")),
                 };
-                let done = store.report(
-                    &report.id,
-                    report.attempt,
-                    &report.outcome,
-                    at,
-                    &iso.retry_schedule,
-                );
-                if done.is_ok() {
-                    self.schedule(store.next_alarm(at).ok().flatten()).await?;
+                // Each report is its own transaction: one the store cannot record fails the
+                // call, and the sender sends the rest again (a report recorded twice is ignored).
+                let mut done = Vec::with_capacity(reports.len());
+                for report in &reports {
+                    match store.report(
+                        &report.id,
+                        report.attempt,
+                        &report.outcome,
+                        at,
+                        &iso.retry_schedule,
+                    ) {
+                        Ok(reported) => done.push(reported),
+                        Err(err) => return store_error(&err),
+                    }
                 }
-                answer(done)
+                self.schedule(store.next_alarm(at).ok().flatten()).await?;
+                answer::<Vec<_>>(Ok(done))
             }
             (Method::Post, api::DELIVERY_RETRY) => {
                 let done = store.retry(param("id").unwrap_or_default(), at);
