@@ -397,7 +397,7 @@ budgets.push(
     ok: (v) => v >= 500,
     measured: trigMissing(summary.deliveries_per_s, (v) => `${v} /s (${triggers.throughput.deliveries} in ${triggers.throughput.first_to_last_s} s, ${triggers.throughput.duplicates} sent twice)`),
     peer: '—',
-    ratio: triggers.throughput ? `from the first ingest: ${triggers.throughput.from_ingest_start_per_s} /s` : '—',
+    ratio: triggers.throughput ? `from the first ingest: ${triggers.throughput.from_ingest_start_per_s} /s; once the ingest is done: ${triggers.throughput.after_ingest_per_s ?? '—'} /s` : '—',
   },
 );
 const fmtRate = (x) => (x == null ? 'missing' : `${(x / 1e6).toFixed(2)} M events/s`);
