@@ -244,6 +244,7 @@ export function Rules() {
       <//>`}
       ${history && html`<div class="history">
         <h2>Published versions</h2>
+        ${history.length === 0 && html`<p class="muted">Nothing published through the admin API yet: the first publish keeps the live version here too, to roll back to.</p>`}
         <ol>
           ${history.map((v) => html`<li data-version=${v.id}>
             <code>${v.id}</code> <span class="muted">${v.published_at ? when(v.published_at) : 'before the history was kept'}</span>
