@@ -5,8 +5,8 @@
 // audience store lists them (waited for with a deadline), the marketer signs in (and a wrong token
 // is refused), reads the overview, the audiences (counts, members, the CSV), the accounts and Jane's
 // own record; breaks the rules and sees the line and field; fixes them while raising `ready` to
-// four pricing views and sees, on the stored traffic, Jane move (and on a log file too); publishes,
-// rolls back by the history's id; and reads the audit, which matches `intentctl audit` on the same
+// four pricing views and sees, on the stored traffic, Jane move (and on a log file too); publishes
+// and sees the store move her, rolls back by the history's id; and reads the audit, which matches `intentctl audit` on the same
 // stored log. Deliveries are not on the worker yet: that screen says what is missing.
 // Screenshots at 1280 and 390 px wide go to target/console/.
 
@@ -295,6 +295,18 @@ describe('the console', () => {
       assert.notEqual(history.active, before);
       await page.locator(`.history li[data-version="${history.active}"] .badge`, { hasText: 'live' }).waitFor();
 
+      // The store recomputes everyone under the published rules: Jane leaves ready without
+      // visiting again, as the preview said, and the audiences screen shows it.
+      const countOf = async (name) => (await adminJson(w, '/v1/admin/audiences')).audiences.find((a) => a.name === name)?.members;
+      await until(async () => (await countOf('ready')) === 0 && (await countOf('evaluating')) === 2, 'Jane moved to evaluating in the store', LISTED);
+      await page.getByRole('link', { name: 'Audiences' }).click();
+      const tdsOf = (name) => page.locator(`table.audiences tr[data-audience="${name}"] td`).allTextContents();
+      await page.locator('table.audiences').waitFor();
+      assert.deepEqual(await tdsOf('ready'), ['tier', '0']);
+      assert.deepEqual(await tdsOf('evaluating'), ['tier', '2']);
+      await page.getByRole('link', { name: 'Rules' }).click();
+      await page.locator('.verdict.good', { hasText: 'as published' }).waitFor();
+
       // Roll back by the history's id: the defaults are live again, and the editor shows them.
       await page.locator(`.history li[data-version="${before}"]`).getByRole('button', { name: 'Roll back to this' }).click();
       await page.getByText(/^Rolled back/).waitFor();
@@ -303,6 +315,8 @@ describe('the console', () => {
       await page.locator('.verdict.good', { hasText: 'as published' }).waitFor();
       await page.locator(`.history li[data-version="${before}"] .badge`, { hasText: 'live' }).waitFor();
       assert.equal(await page.locator('.live code').textContent(), JSON.parse(await (await fetch(`${w.url}/v1/health`)).text()).rules);
+      // And Jane is back in ready.
+      await until(async () => (await countOf('ready')) === 1, 'Jane back in ready in the store', LISTED);
       assert.deepEqual(unexpected(problems), [], 'no errors in the page');
     } finally {
       await context.close();
