@@ -46,6 +46,8 @@ pub mod std_names {
     pub const AUTHORIZATION: &str = "authorization";
     /// `Cache-Control`.
     pub const CACHE_CONTROL: &str = "cache-control";
+    /// `Content-Encoding`.
+    pub const CONTENT_ENCODING: &str = "content-encoding";
     /// `Content-Length`.
     pub const CONTENT_LENGTH: &str = "content-length";
     /// `Content-Type`.
@@ -60,6 +62,8 @@ pub mod std_names {
     pub const PURPOSE: &str = "purpose";
     /// `Referer`.
     pub const REFERER: &str = "referer";
+    /// `Sec-Fetch-Site` (`same-origin` for a call from a page of the worker's own origin).
+    pub const SEC_FETCH_SITE: &str = "sec-fetch-site";
     /// `Sec-Fetch-Dest`.
     pub const SEC_FETCH_DEST: &str = "sec-fetch-dest";
     /// `Sec-GPC`.

@@ -36,12 +36,24 @@ pub struct PagePlan {
     pub tier: Option<String>,
     /// The loader tag to add before `</body>` when the page does not load `intent.js` itself.
     pub loader_tag: Option<String>,
+    /// The site requires consent: the page's own loader tag gets `data-consent="required"`
+    /// when it does not say otherwise, so that the snippet waits for consent as the edge does.
+    pub consent_required: bool,
 }
 
-/// The loader tag the worker injects, pointing at its own origin.
-pub fn loader_tag(site: &str) -> String {
+/// The attribute on the loader tag that makes the snippet wait for consent.
+pub const CONSENT_ATTRIBUTE: &str = "data-consent";
+
+/// The loader tag the worker injects, pointing at its own origin; with
+/// `data-consent="required"` when the site requires consent.
+pub fn loader_tag(site: &str, consent_required: bool) -> String {
+    let consent = if consent_required {
+        r#" data-consent="required""#
+    } else {
+        ""
+    };
     format!(
-        r#"<script defer src="/intent.js" data-site="{}"></script>"#,
+        r#"<script defer src="/intent.js" data-site="{}"{consent}></script>"#,
         escape_attribute(site)
     )
 }
@@ -68,11 +80,26 @@ fn literal_attribute(value: &str) -> String {
     value.replace('&', "&amp;")
 }
 
-/// True when a `<script src>` value loads the Intent Edge loader.
+/// True when a `<script src>` value loads the Intent Edge loader. Paths are compared without
+/// regard to case (`/INTENT.JS`): a server that serves the loader under another case serves it
+/// all the same, and a page loading it twice would track twice.
 fn is_loader_src(src: &str) -> bool {
-    let path = src.split(['?', '#']).next().unwrap_or(src);
-    path == "intent.js" || path.ends_with("/intent.js")
+    let path = src.split(['?', '#']).next().unwrap_or(src).trim();
+    let path = path.as_bytes();
+    let name = b"intent.js";
+    path.len() >= name.len()
+        && path[path.len() - name.len()..].eq_ignore_ascii_case(name)
+        && (path.len() == name.len() || path[path.len() - name.len() - 1] == b'/')
 }
+
+/// Where the loader tag goes, written at `</body>` while the rest of the page may still load
+/// the loader itself (a tag after `</body>`, which browsers still run): the output from here
+/// on is held until the page ends, then the marker becomes the tag or nothing. Only what
+/// follows `</body>` is held, usually a few bytes (`</html>`).
+const LOADER_MARKER: &[u8] = b"<!--intent-edge-loader-tag-->";
+
+/// The most held after `</body>` before the loader tag is written anyway.
+const MAX_HELD_AFTER_BODY: usize = 64 * 1024;
 
 type Sink = Box<dyn FnMut(&[u8])>;
 /// The head scanner's output, which nobody reads.
@@ -88,6 +115,15 @@ pub struct SlotRewriter {
     rewriter: Option<HtmlRewriter<'static, Sink>>,
     output: Rc<RefCell<Vec<u8>>>,
     failed: Option<String>,
+    /// The loader tag waiting at its marker, once `</body>` was passed without one.
+    loader: Option<PendingLoader>,
+}
+
+/// The loader tag written at `</body>` as a marker, and whether the page loaded it since.
+struct PendingLoader {
+    tag: String,
+    marked: Rc<Cell<bool>>,
+    seen: Rc<Cell<bool>>,
 }
 
 impl SlotRewriter {
@@ -102,6 +138,7 @@ impl SlotRewriter {
         let plan = Rc::new(plan);
         let loader_seen = Rc::new(Cell::new(false));
         let loader_added = Rc::new(Cell::new(false));
+        let loader_marked = Rc::new(Cell::new(false));
 
         let mut element_handlers = Vec::new();
 
@@ -142,29 +179,37 @@ impl SlotRewriter {
         let mut document_handlers = Vec::new();
         if let Some(tag) = plan.loader_tag.clone() {
             let seen = Rc::clone(&loader_seen);
+            let consent_required = plan.consent_required;
             element_handlers.push(element!("script[src]", move |el| {
                 if el
                     .get_attribute("src")
                     .is_some_and(|src| is_loader_src(&src))
                 {
                     seen.set(true);
+                    if consent_required && !el.has_attribute(CONSENT_ATTRIBUTE) {
+                        let _ = el.set_attribute(CONSENT_ATTRIBUTE, "required");
+                    }
                 }
                 Ok(())
             }));
 
             let seen = Rc::clone(&loader_seen);
             let added = Rc::clone(&loader_added);
-            let body_tag = tag.clone();
+            let marked = Rc::clone(&loader_marked);
             element_handlers.push(element!("body", move |el| {
                 let seen = Rc::clone(&seen);
                 let added = Rc::clone(&added);
-                let tag = body_tag.clone();
+                let marked = Rc::clone(&marked);
                 // A `<body>` without an end tag in the source has no handler to attach; the
                 // document-end handler below covers that case.
                 let handler: EndTagHandler<'static> = Box::new(move |end| {
                     if !seen.get() && !added.get() {
-                        end.before(&tag, ContentType::Html);
+                        // The marker, not the tag: the page may still load the loader after
+                        // `</body>`. `SlotRewriter` turns it into the tag or nothing.
+                        let marker = String::from_utf8_lossy(LOADER_MARKER);
+                        end.before(&marker, ContentType::Html);
                         added.set(true);
+                        marked.set(true);
                     }
                     Ok(())
                 });
@@ -192,10 +237,16 @@ impl SlotRewriter {
             ..Settings::new()
         };
 
+        let loader = plan.loader_tag.clone().map(|tag| PendingLoader {
+            tag,
+            marked: loader_marked,
+            seen: loader_seen,
+        });
         Self {
             rewriter: Some(HtmlRewriter::new(settings, sink)),
             output,
             failed: None,
+            loader,
         }
     }
 
@@ -207,6 +258,7 @@ impl SlotRewriter {
                 self.rewriter = None;
                 // The failing chunk was partly consumed; what the rewriter already produced is
                 // returned and the rest of the stream passes through unchanged.
+                self.resolve_loader();
                 let mut out = self.take_output();
                 out.extend_from_slice(chunk);
                 return out;
@@ -224,6 +276,7 @@ impl SlotRewriter {
                 self.failed = Some(err.to_string());
             }
         }
+        self.resolve_loader();
         self.take_output()
     }
 
@@ -232,9 +285,50 @@ impl SlotRewriter {
         self.failed.as_deref()
     }
 
-    fn take_output(&self) -> Vec<u8> {
-        std::mem::take(&mut *self.output.borrow_mut())
+    /// The output ready to send: all of it, except from the loader's marker on while the
+    /// page may still load the loader itself.
+    fn take_output(&mut self) -> Vec<u8> {
+        let mut output = self.output.borrow_mut();
+        let Some(loader) = self.loader.as_ref().filter(|l| l.marked.get()) else {
+            return std::mem::take(&mut *output);
+        };
+        let Some(at) = find(&output, LOADER_MARKER) else {
+            // Not written out yet: hold everything until it is.
+            return Vec::new();
+        };
+        if output.len() - at > MAX_HELD_AFTER_BODY {
+            // Far more after `</body>` than a page has: write the tag now.
+            let tag = if loader.seen.get() { "" } else { &loader.tag };
+            splice(&mut output, at, tag.as_bytes());
+            self.loader = None;
+            return std::mem::take(&mut *output);
+        }
+        let rest = output.split_off(at);
+        std::mem::replace(&mut *output, rest)
     }
+
+    /// At the end of the page: the marker becomes the loader tag, or nothing when the page
+    /// loaded the loader after `</body>`.
+    fn resolve_loader(&mut self) {
+        let Some(loader) = self.loader.take().filter(|l| l.marked.get()) else {
+            return;
+        };
+        let mut output = self.output.borrow_mut();
+        if let Some(at) = find(&output, LOADER_MARKER) {
+            let tag = if loader.seen.get() { "" } else { &loader.tag };
+            splice(&mut output, at, tag.as_bytes());
+        }
+    }
+}
+
+/// The first position of `needle` in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Replaces the loader marker at `at` with `with`.
+fn splice(output: &mut Vec<u8>, at: usize, with: &[u8]) {
+    output.splice(at..at + LOADER_MARKER.len(), with.iter().copied());
 }
 
 /// The most of a page read ahead, looking for its opt-out, before the worker decides to record
@@ -435,7 +529,8 @@ mod tests {
         PagePlan {
             slots: slots(variants),
             tier: Some("ready".into()),
-            loader_tag: Some(loader_tag("demo")),
+            loader_tag: Some(loader_tag("demo", false)),
+            consent_required: false,
         }
     }
 
@@ -446,8 +541,7 @@ mod tests {
         });
         let plan = PagePlan {
             slots: slots(variants),
-            tier: None,
-            loader_tag: None,
+            ..PagePlan::default()
         };
         let out = rewrite_document(PAGE, plan);
         // The browser decodes `&amp;#106;` to the text `&#106;`, never to a `j`.
@@ -507,9 +601,80 @@ mod tests {
     }
 
     #[test]
+    fn a_site_requiring_consent_says_so_on_every_loader_tag() {
+        let plan = || PagePlan {
+            loader_tag: Some(loader_tag("demo", true)),
+            consent_required: true,
+            ..PagePlan::default()
+        };
+        let out = rewrite_document(PAGE, plan());
+        assert!(
+            out.contains(r#"<script defer src="/intent.js" data-site="demo" data-consent="required"></script></body>"#),
+            "{out}"
+        );
+        // The page's own tag is marked, unless it already says something itself.
+        let own = PAGE.replace(
+            "</head>",
+            r#"<script defer src="/intent.js" data-site="demo"></script></head>"#,
+        );
+        let out = rewrite_document(&own, plan());
+        assert_eq!(out.matches("data-consent=\"required\"").count(), 1, "{out}");
+        let says = PAGE.replace(
+            "</head>",
+            r#"<script defer src="/intent.js" data-consent="required" data-consent-from="tcf"></script></head>"#,
+        );
+        let out = rewrite_document(&says, plan());
+        assert_eq!(out.matches("data-consent=").count(), 1, "{out}");
+    }
+
+    /// Issue 20, item 8: the loader tag was injected a second time when the page's own tag came
+    /// after `</body>`, or named the loader in another case (`/INTENT.JS`).
+    #[test]
+    fn issue_20_8_the_loader_tag_is_never_injected_twice() {
+        let own = r#"<script defer src="/intent.js" data-site="demo"></script>"#;
+        let after_body = PAGE.replace("</body></html>", &format!("</body>{own}</html>"));
+        let upper = PAGE.replace(
+            "</head>",
+            r#"<script defer src="/INTENT.JS" data-site="demo"></script></head>"#,
+        );
+        let after_html = PAGE.replace("</body></html>", &format!("</body></html>{own}"));
+        for page in [after_body, upper, after_html] {
+            let whole = rewrite_document(&page, ready_plan());
+            assert_eq!(
+                whole.to_ascii_lowercase().matches("intent.js").count(),
+                1,
+                "{whole}"
+            );
+            assert!(!whole.contains("intent-edge-loader-tag"), "{whole}");
+            for size in [1, 5, 17, 64] {
+                let mut rewriter = SlotRewriter::new(ready_plan());
+                let mut out = Vec::new();
+                for chunk in page.as_bytes().chunks(size) {
+                    out.extend(rewriter.write(chunk));
+                }
+                out.extend(rewriter.finish());
+                assert_eq!(String::from_utf8_lossy(&out), whole, "chunk size {size}");
+            }
+        }
+        // Without a tag of its own the page still gets one, before `</body>`, and everything
+        // up to `</body>` streams as it comes.
+        let out = rewrite_document(PAGE, ready_plan());
+        assert!(
+            out.contains(&format!("{}</body>", loader_tag("demo", false))),
+            "{out}"
+        );
+        let mut rewriter = SlotRewriter::new(ready_plan());
+        let first = rewriter.write(PAGE.as_bytes());
+        assert!(String::from_utf8_lossy(&first).contains("Stays</div>"));
+        assert!(is_loader_src("/INTENT.JS"));
+        assert!(is_loader_src("https://edge.test/Intent.js?v=2"));
+        assert!(!is_loader_src("/xintent.js"));
+    }
+
+    #[test]
     fn injects_the_loader_at_the_end_without_a_body_end_tag() {
         let out = rewrite_document("<p>hello", ready_plan());
-        assert!(out.ends_with(&loader_tag("demo")), "{out}");
+        assert!(out.ends_with(&loader_tag("demo", false)), "{out}");
     }
 
     #[test]
