@@ -4,8 +4,11 @@
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
 
-import { startWorker, withLog, intentctl, ADMIN_TOKEN, DEFAULT_RULES } from './harness.mjs';
+import {
+  startWorker, withLog, intentctl, collect, decide, views, rawRequest, CookieJar, ADMIN_TOKEN, DEFAULT_RULES,
+} from './harness.mjs';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
@@ -169,5 +172,72 @@ describe('issue 20: publishing rules', () => {
     assert.match(out.stdout, /published examples\/rules\/webinar\.json as 2026-12-webinar@[0-9a-f]{8}/);
     assert.match(out.stdout, /visitors' profiles: keeps `pricing`.*; starts `webinar` empty/);
     assert.match(await activeId(w.url), /^2026-12-webinar@/);
+  }));
+});
+
+describe('issue 20: content, collect and decide', () => {
+  let w;
+  const logged = (fn) => withLog(() => w, fn);
+  before(async () => { w = await startWorker(); });
+  after(async () => { await w?.stop(); });
+
+  test('20.11: a collect call with "events": [] keeps the visitor exactly as they were', logged(async () => {
+    const fresh = await collect(w.url, { site: 'demo', profile: null, events: [] });
+    assert.equal(fresh.status, 200);
+    assert.equal(fresh.body.profile, null, 'a new visitor gets no token of no activity');
+    assert.equal(fresh.body.fresh, undefined);
+
+    const first = await collect(w.url, { site: 'demo', profile: null, events: views('/pricing/', 3) });
+    assert.equal(first.body.tier, 'ready');
+    const empty = await collect(w.url, { site: 'demo', profile: first.body.profile, events: [] });
+    assert.equal(empty.body.profile, first.body.profile, 'the token comes back unchanged');
+    assert.equal(empty.body.tier, 'ready');
+    const next = await collect(w.url, { site: 'demo', profile: empty.body.profile, events: views('/', 1) });
+    assert.equal(next.body.fresh, undefined, 'the next call does not find it expired');
+    assert.equal(next.body.tier, 'ready');
+
+    // In proxy mode the cookie is not set again either.
+    const jar = new CookieJar();
+    await jar.get(`${w.url}/pricing/`);
+    const r = await collect(w.url, { site: 'demo', profile: null, events: [] }, { cookie: jar.header() });
+    assert.deepEqual(r.headers.getSetCookie(), []);
+  }));
+
+  test('20.12: /v1/decide answers "profile": null for a discarded token, as the README says', logged(async () => {
+    const d = await decide(w.url, { profile: 'not-a-token' });
+    assert.equal(d.status, 200);
+    assert.equal(d.body.profile, null);
+    assert.equal(d.body.fresh, 'malformed');
+    const good = (await collect(w.url, { site: 'demo', profile: null, events: views('/pricing/') })).body.profile;
+    assert.equal((await decide(w.url, { profile: good })).body.profile, good);
+  }));
+
+  test('20.13: a body of [] is answered in the contract\'s words', logged(async () => {
+    const r = await collect(w.url, '[]');
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error, 'bad_request');
+    assert.match(r.body.message, /^expected a JSON object `\{"site": .*, found an array$/);
+    assert.doesNotMatch(r.body.message, /CollectRequest|invalid length/);
+    const fields = await collect(w.url, '["demo", null, []]');
+    assert.equal(fields.status, 400, 'an array of the fields in order is no collect body');
+  }));
+
+  test('20.13: a gzip-encoded body is a 415 saying the encoding is not supported', logged(async () => {
+    const body = gzipSync(JSON.stringify({ site: 'demo', profile: null, events: views('/pricing/') }));
+    for (const headers of [{ 'content-encoding': 'gzip' }, {}]) {
+      const r = await rawRequest(w.url, {
+        method: 'POST', path: '/v1/collect', body, headers: { 'content-type': 'text/plain', ...headers },
+      });
+      assert.equal(r.status, 415, JSON.stringify(headers));
+      assert.equal(r.json.error, 'unsupported_encoding');
+      assert.match(r.json.message, /not supported; send the JSON uncompressed$/);
+    }
+  }));
+
+  test('20.13: unknown fields in events are ignored, by decision, and the events still count', logged(async () => {
+    const events = views('/pricing/', 3).map((e) => ({ ...e, color: 'red', seconds: 3 }));
+    const r = await collect(w.url, { site: 'demo', profile: null, events, v: 2 });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.tier, 'ready');
   }));
 });
