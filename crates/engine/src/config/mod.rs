@@ -44,6 +44,29 @@ pub struct RulesConfig {
     /// Content variants: slot name → tier name (or `default`) → variant.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variants: BTreeMap<String, SlotVariants>,
+    /// Whether `html` variants may run scripts: `allow` (the default: whoever publishes rules is
+    /// trusted with the site's pages, see `docs/SECURITY.md`) or `refuse`, which refuses a
+    /// variant whose `html` has a `<script>` element, an `on…` attribute or a `javascript:`
+    /// or `vbscript:` URL.
+    #[serde(default, skip_serializing_if = "ScriptsInVariants::is_allow")]
+    pub scripts_in_variants: ScriptsInVariants,
+}
+
+/// Whether `html` variants may run scripts (`scripts_in_variants`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScriptsInVariants {
+    /// Variants are trusted as the rest of the site's HTML is.
+    #[default]
+    Allow,
+    /// Variants whose `html` could run a script are refused.
+    Refuse,
+}
+
+impl ScriptsInVariants {
+    fn is_allow(&self) -> bool {
+        *self == Self::Allow
+    }
 }
 
 /// Variants of one slot: tier name (or `default`) → what the slot shows.
