@@ -241,3 +241,31 @@ describe('issue 20: content, collect and decide', () => {
     assert.equal(r.body.tier, 'ready');
   }));
 });
+
+describe('issue 20: variants keyed by segment', () => {
+  let w;
+  const logged = (fn) => withLog(() => w, fn);
+  const rules = JSON.parse(DEFAULT_RULES);
+  rules.revision = 'segments';
+  rules.segments = [{ name: 'pricing-fan', when: { viewed: { group: 'pricing', at_least: 1 } } }];
+  rules.variants.hero['pricing-fan'] = { html: '<h1>Plans for every team</h1>' };
+  before(async () => { w = await startWorker({ kv: { rules: JSON.stringify(rules, null, 2) } }); });
+  after(async () => { await w?.stop(); });
+
+  test('20.6: a segment\'s variant wins over the tier\'s, and proxy mode exposes the segments', logged(async () => {
+    const jar = new CookieJar();
+    const home = await jar.get(`${w.url}/`);
+    assert.doesNotMatch(home.text, /data-intent-segments/);
+    assert.equal(home.headers.get('x-intent-segments'), null);
+
+    const page = await jar.get(`${w.url}/pricing/`);
+    assert.equal(page.headers.get('x-intent-tier'), 'evaluating');
+    assert.equal(page.headers.get('x-intent-segments'), 'pricing-fan');
+    assert.match(page.text, /<html[^>]*data-intent-tier="evaluating"[^>]*data-intent-segments="pricing-fan"/);
+    assert.match(page.text, /data-intent-slot="hero"[^>]*><h1>Plans for every team<\/h1>/);
+
+    const c = await collect(w.url, { site: 'demo', profile: null, events: views('/pricing/') });
+    assert.deepEqual(c.body.segments, ['pricing-fan']);
+    assert.deepEqual(c.body.variants.hero, { html: '<h1>Plans for every team</h1>' });
+  }));
+});

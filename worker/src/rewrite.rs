@@ -26,6 +26,10 @@ pub const FILLED_ATTRIBUTE: &str = "data-intent-filled";
 /// Set on `<html>`: the visitor's tier, for the snippet and for the site's own CSS.
 pub const TIER_ATTRIBUTE: &str = "data-intent-tier";
 
+/// Set on `<html>` beside the tier when the visitor is in any segment: their names,
+/// space-separated (as the snippet sets it, so `[data-intent-segments~="enterprise"]` works).
+pub const SEGMENTS_ATTRIBUTE: &str = "data-intent-segments";
+
 /// What to do to one page: the slot contents for the visitor's tier, and the extras.
 #[derive(Debug, Clone, Default)]
 pub struct PagePlan {
@@ -34,6 +38,9 @@ pub struct PagePlan {
     pub slots: BTreeMap<String, Variant>,
     /// The visitor's tier, written on `<html>` when given.
     pub tier: Option<String>,
+    /// The visitor's segments, space-separated, written on `<html>` beside the tier when not
+    /// empty.
+    pub segments: String,
     /// The loader tag to add before `</body>` when the page does not load `intent.js` itself.
     pub loader_tag: Option<String>,
     /// The site requires consent: the page's own loader tag gets `data-consent="required"`
@@ -143,9 +150,13 @@ impl SlotRewriter {
         let mut element_handlers = Vec::new();
 
         if let Some(tier) = plan.tier.clone() {
+            let segments = plan.segments.clone();
             element_handlers.push(element!("html", move |el| {
-                // An invalid name cannot happen for this constant; nothing to do if it did.
+                // An invalid name cannot happen for these constants; nothing to do if it did.
                 let _ = el.set_attribute(TIER_ATTRIBUTE, &tier);
+                if !segments.is_empty() {
+                    let _ = el.set_attribute(SEGMENTS_ATTRIBUTE, &segments);
+                }
                 Ok(())
             }));
         }
@@ -529,6 +540,7 @@ mod tests {
         PagePlan {
             slots: slots(variants),
             tier: Some("ready".into()),
+            segments: String::new(),
             loader_tag: Some(loader_tag("demo", false)),
             consent_required: false,
         }
@@ -569,6 +581,23 @@ mod tests {
             out.contains(r#"<html lang="en" data-intent-tier="ready">"#),
             "{out}"
         );
+    }
+
+    /// Issue 20, item 6: proxy mode exposed segments neither as an attribute nor a header.
+    #[test]
+    fn issue_20_6_html_gets_the_segments_beside_the_tier() {
+        let plan = PagePlan {
+            segments: "enterprise returning".into(),
+            ..ready_plan()
+        };
+        let out = rewrite_document(PAGE, plan);
+        assert!(
+            out.contains(r#"<html lang="en" data-intent-tier="ready" data-intent-segments="enterprise returning">"#),
+            "{out}"
+        );
+        // None: no attribute, as the snippet removes it when there are none.
+        let out = rewrite_document(PAGE, ready_plan());
+        assert!(!out.contains("data-intent-segments"), "{out}");
     }
 
     #[test]

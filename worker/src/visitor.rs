@@ -20,7 +20,9 @@ use intent_engine::{
 
 use crate::api_error::ApiError;
 use crate::cookie::{clear_profile_cookie, set_profile_cookie};
-use crate::headers::{std_names, X_INTENT_FRESH, X_INTENT_TIER, X_INTENT_TRACKING};
+use crate::headers::{
+    std_names, X_INTENT_FRESH, X_INTENT_SEGMENTS, X_INTENT_TIER, X_INTENT_TRACKING,
+};
 use crate::privacy::NotTracked;
 use crate::rewrite::{loader_tag, PagePlan};
 use crate::settings::Consent;
@@ -122,6 +124,9 @@ impl Resolved<'_, '_, '_> {
             Tracking::Off(reason) => out.push((X_INTENT_TRACKING, reason.label().to_owned())),
             Tracking::On => {
                 out.push((X_INTENT_TIER, self.decision.tier.to_owned()));
+                if !self.decision.segments.is_empty() {
+                    out.push((X_INTENT_SEGMENTS, self.decision.segments.join(", ")));
+                }
                 if let Some(fresh) = self.fresh {
                     out.push((X_INTENT_FRESH, fresh.code().to_owned()));
                 }
@@ -154,6 +159,7 @@ impl Resolved<'_, '_, '_> {
                 Tracking::Off(reason) if reason.is_consent() => None,
                 _ => Some(self.decision.tier.to_owned()),
             },
+            segments: self.decision.segments.join(" "),
             loader_tag: Some(loader_tag(self.site, self.consent == Consent::Required)),
             consent_required: self.consent == Consent::Required,
         }

@@ -41,7 +41,9 @@ pub struct RulesConfig {
     /// Named segments beside the tier; a visitor is in every segment whose condition holds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segments: Vec<Rule>,
-    /// Content variants: slot name → tier name (or `default`) → variant.
+    /// Content variants: slot name → tier name, segment name or `default` → variant. A slot
+    /// shows the variant of the first of the visitor's segments, in the order `segments` lists
+    /// them, that has one; else its tier's; else `default`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variants: BTreeMap<String, SlotVariants>,
     /// Whether `html` variants may run scripts: `allow` (the default: whoever publishes rules is
@@ -69,7 +71,7 @@ impl ScriptsInVariants {
     }
 }
 
-/// Variants of one slot: tier name (or `default`) → what the slot shows.
+/// Variants of one slot: tier name, segment name or `default` → what the slot shows.
 pub type SlotVariants = BTreeMap<String, Variant>;
 
 /// A named condition: a tier or a segment.

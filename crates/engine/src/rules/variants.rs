@@ -19,6 +19,7 @@ pub(super) fn slots(
     cfg: &RulesConfig,
     root: &FieldPath,
     tiers: &[NamedPlan],
+    segments: &[NamedPlan],
 ) -> Result<Vec<SlotPlan>, ConfigError> {
     if cfg.variants.len() > Limits::SLOTS {
         return err(
@@ -31,18 +32,34 @@ pub(super) fn slots(
         .map(|t| t.name.as_str())
         .chain(std::iter::once(cfg.fallback.as_str()))
         .collect();
+    let segment_names: Vec<&str> = segments.iter().map(|s| s.name.as_str()).collect();
     let mut slots = Vec::new();
     for (slot, by_key) in &cfg.variants {
         let path = root.key("variants").key(slot);
         check_name(path.clone(), slot, "slot")?;
         for (key, variant) in by_key {
             let p = path.key(key);
-            if key != "default" && !tier_names.contains(&key.as_str()) {
+            let is_tier = tier_names.contains(&key.as_str());
+            let is_segment = segment_names.contains(&key.as_str());
+            if key != "default" && !is_tier && !is_segment {
+                let segments = if segment_names.is_empty() {
+                    String::new()
+                } else {
+                    format!(", a segment ({})", segment_names.join(", "))
+                };
                 return err(
                     p,
                     format!(
-                        "`{key}` is not a tier; use one of {} or `default`",
+                        "`{key}` is not a tier or a segment; use a tier ({}){segments} or `default`",
                         tier_names.join(", ")
+                    ),
+                );
+            }
+            if is_segment && (is_tier || key == "default") {
+                return err(
+                    p,
+                    format!(
+                        "`{key}` names both a segment and a tier (or `default`): rename the segment so that a variant says whose it is"
                     ),
                 );
             }
@@ -68,12 +85,26 @@ pub(super) fn slots(
             .iter()
             .map(|t| slot_json(slot, by_key.get(*t).or(default)))
             .collect();
+        let by_segment: Vec<Option<(Variant, String)>> = segment_names
+            .iter()
+            .map(|s| {
+                let v = by_key.get(*s)?;
+                Some((v.clone(), slot_json(slot, Some(v))?))
+            })
+            .collect();
+        let segment_bits = by_segment
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_some())
+            .fold(0u64, |bits, (i, _)| bits | 1 << i);
         slots.push(SlotPlan {
             name: slot.clone(),
             default: default.cloned(),
             by_tier,
             by_tier_json,
             default_json: slot_json(slot, default),
+            by_segment,
+            segment_bits,
         });
     }
     Ok(slots)
