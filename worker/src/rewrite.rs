@@ -13,9 +13,10 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use encoding_rs::Encoding;
 use intent_engine::Variant;
 use lol_html::html_content::ContentType;
-use lol_html::{element, end, EndTagHandler, HtmlRewriter, Settings};
+use lol_html::{element, end, AsciiCompatibleEncoding, EndTagHandler, HtmlRewriter, Settings};
 
 /// The attribute that marks a swappable element, as the site developer writes it.
 pub const SLOT_ATTRIBUTE: &str = "data-intent-slot";
@@ -46,6 +47,61 @@ pub struct PagePlan {
     /// The site requires consent: the page's own loader tag gets `data-consent="required"`
     /// when it does not say otherwise, so that the snippet waits for consent as the edge does.
     pub consent_required: bool,
+    /// The page's charset as its `Content-Type` declares it; `None` reads it from
+    /// `<meta charset>` (or `http-equiv`) in the head, else UTF-8.
+    pub charset: Option<PageCharset>,
+}
+
+/// A charset the rewriter can read and write: one in which ASCII is ASCII (UTF-8, the
+/// ISO-8859 and Windows code pages, Shift_JIS, …). Inserted text the charset cannot write
+/// becomes character references (`&#8364;`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageCharset(&'static Encoding);
+
+impl PageCharset {
+    /// The charset's name.
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+}
+
+/// What a page's bytes are, as far as rewriting goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charset {
+    /// Declared (header or byte order mark) and rewritable.
+    Declared(PageCharset),
+    /// Not declared where the worker looks first: the page's `<meta>` decides, else UTF-8.
+    Undeclared,
+    /// An encoding in which ASCII is not ASCII (UTF-16): the page is passed through byte for
+    /// byte, with nothing recorded and no loader tag.
+    Unrewritable,
+}
+
+/// The charset of a page, from its byte order mark (which wins, as browsers read it), then
+/// the `charset` parameter of its `Content-Type`. An unknown label counts as undeclared.
+pub fn page_charset(content_type: Option<&str>, first_bytes: &[u8]) -> Charset {
+    if let Some((encoding, _)) = Encoding::for_bom(first_bytes) {
+        return charset_of(encoding);
+    }
+    let label = content_type.and_then(|ct| {
+        ct.split(';').skip(1).find_map(|param| {
+            let (name, value) = param.split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case("charset")
+                .then(|| value.trim().trim_matches(['"', '\'']))
+        })
+    });
+    match label.and_then(|l| Encoding::for_label(l.as_bytes())) {
+        Some(encoding) => charset_of(encoding),
+        None => Charset::Undeclared,
+    }
+}
+
+fn charset_of(encoding: &'static Encoding) -> Charset {
+    match AsciiCompatibleEncoding::new(encoding) {
+        Some(_) => Charset::Declared(PageCharset(encoding)),
+        None => Charset::Unrewritable,
+    }
 }
 
 /// The attribute on the loader tag that makes the snippet wait for consent.
@@ -239,12 +295,20 @@ impl SlotRewriter {
             }));
         }
 
+        let encoding = plan
+            .charset
+            .and_then(|c| AsciiCompatibleEncoding::new(c.0))
+            .unwrap_or_else(AsciiCompatibleEncoding::utf_8);
         let settings = Settings {
             element_content_handlers: element_handlers,
             document_content_handlers: document_handlers,
             // Non-strict: on the rare ambiguous markup the parser keeps going instead of
             // failing the page; a slot in such markup at worst keeps its default content.
             strict: false,
+            // What the page is written in: inserted text is encoded for it. A charset the
+            // header declares wins over the page's `<meta>`, as in a browser.
+            encoding,
+            adjust_charset_on_meta_tag: plan.charset.is_none(),
             ..Settings::new()
         };
 
@@ -543,6 +607,7 @@ mod tests {
             segments: String::new(),
             loader_tag: Some(loader_tag("demo", false)),
             consent_required: false,
+            charset: None,
         }
     }
 
@@ -598,6 +663,96 @@ mod tests {
         // None: no attribute, as the snippet removes it when there are none.
         let out = rewrite_document(PAGE, ready_plan());
         assert!(!out.contains("data-intent-segments"), "{out}");
+    }
+
+    /// Issue 20, item 7: a page in ISO-8859-1 got its variant as UTF-8 bytes
+    /// (`PrÃ©visions â 5 â¬`), and a UTF-16 page got a UTF-8 loader tag appended.
+    #[test]
+    fn issue_20_7_variants_are_written_in_the_pages_charset() {
+        fn rewrite_bytes(page: &[u8], plan: PagePlan, size: usize) -> Vec<u8> {
+            let mut rewriter = SlotRewriter::new(plan);
+            let mut out = Vec::new();
+            for chunk in page.chunks(size) {
+                out.extend(rewriter.write(chunk));
+            }
+            out.extend(rewriter.finish());
+            out
+        }
+        let variants = serde_json::json!({
+            "hero": {"html": "<h1>Prévisions — 5 € → Łódź</h1>"},
+            "cta": {"text": "Réservez", "attrs": {"title": "Déjà"}}
+        });
+        let plan = |charset| PagePlan {
+            slots: slots(variants.clone()),
+            tier: Some("ready".into()),
+            charset,
+            ..PagePlan::default()
+        };
+        let latin1 = match page_charset(Some("text/html; charset=ISO-8859-1"), b"<") {
+            Charset::Declared(c) => c,
+            other => panic!("{other:?}"),
+        };
+        // The page's own text is Latin-1 too (`é` is 0xE9) and passes through as it is.
+        let page = b"<html><head></head><body><p>D\xe9j\xe0 vu</p>\
+            <div data-intent-slot=\"hero\">x</div><a data-intent-slot=\"cta\">y</a></body></html>";
+        for size in [1, 7, page.len()] {
+            let out = rewrite_bytes(page, plan(Some(latin1)), size);
+            let want_hero: &[u8] = b"<h1>Pr\xe9visions \x97 5 \x80 &#8594; &#321;\xf3d&#378;</h1>";
+            assert!(
+                out.windows(want_hero.len()).any(|w| w == want_hero),
+                "{}",
+                String::from_utf8_lossy(&out)
+            );
+            let want_cta: &[u8] = b"title=\"D\xe9j\xe0\" data-intent-filled=\"\">R\xe9servez</a>";
+            assert!(
+                out.windows(want_cta.len()).any(|w| w == want_cta),
+                "{}",
+                String::from_utf8_lossy(&out)
+            );
+            assert!(out.windows(11).any(|w| w == b"D\xe9j\xe0 vu</p>"));
+        }
+
+        // No charset in the header: `<meta charset>` in the head decides.
+        let page = b"<html><head><meta charset=\"iso-8859-2\"></head><body>\
+            <div data-intent-slot=\"hero\">x</div></body></html>";
+        let out = rewrite_bytes(page, plan(None), 5);
+        let want: &[u8] = b"\xa3\xf3d\xbc</h1>";
+        assert!(
+            out.windows(want.len()).any(|w| w == want),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+
+        // Which charset, and what cannot be rewritten.
+        assert_eq!(
+            page_charset(Some("text/html"), b"<!doctype html>"),
+            Charset::Undeclared
+        );
+        assert_eq!(
+            page_charset(Some("text/html; charset=bogus"), b"<"),
+            Charset::Undeclared
+        );
+        assert_eq!(
+            page_charset(Some("text/html; charset=\"utf-8\""), b"<"),
+            page_charset(None, b"\xef\xbb\xbf<")
+        );
+        assert_eq!(
+            page_charset(Some("text/html; charset=utf-16"), b"<\0"),
+            Charset::Unrewritable
+        );
+        assert_eq!(
+            page_charset(Some("text/html"), b"\xff\xfe<\0"),
+            Charset::Unrewritable
+        );
+        assert_eq!(
+            page_charset(Some("text/html; charset=utf-16be"), b"\0<"),
+            Charset::Unrewritable
+        );
+        // A byte order mark wins over the header, as in a browser.
+        assert_eq!(
+            page_charset(Some("text/html; charset=iso-8859-1"), b"\xef\xbb\xbf<html>"),
+            page_charset(Some("text/html; charset=utf-8"), b"<")
+        );
     }
 
     #[test]

@@ -162,6 +162,8 @@ impl Resolved<'_, '_, '_> {
             segments: self.decision.segments.join(" "),
             loader_tag: Some(loader_tag(self.site, self.consent == Consent::Required)),
             consent_required: self.consent == Consent::Required,
+            // The page's, which the proxy reads from the response.
+            charset: None,
         }
     }
 }
