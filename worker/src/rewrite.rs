@@ -15,6 +15,7 @@ use std::rc::Rc;
 
 use encoding_rs::Encoding;
 use intent_engine::Variant;
+use intent_policy::slot;
 use lol_html::html_content::ContentType;
 use lol_html::{element, end, AsciiCompatibleEncoding, EndTagHandler, HtmlRewriter, Settings};
 
@@ -217,29 +218,53 @@ impl SlotRewriter {
             }));
         }
 
+        // What a slot accepts is `intent_policy::slot`'s, the snippet's too: the name as
+        // written, nothing inside `<template>`, content only where content goes, `href` only
+        // on links, and the mark only where something changed.
+        let in_template = Rc::new(Cell::new(0usize));
+        let depth = Rc::clone(&in_template);
+        element_handlers.push(element!("template", move |el| {
+            depth.set(depth.get() + 1);
+            let depth = Rc::clone(&depth);
+            let leave: EndTagHandler<'static> = Box::new(move |_| {
+                depth.set(depth.get().saturating_sub(1));
+                Ok(())
+            });
+            let _ = el.on_end_tag(leave);
+            Ok(())
+        }));
         let slot_plan = Rc::clone(&plan);
         element_handlers.push(element!("[data-intent-slot]", move |el| {
+            if in_template.get() > 0 {
+                return Ok(());
+            }
             let Some(name) = el.get_attribute(SLOT_ATTRIBUTE) else {
                 return Ok(());
             };
-            let Some(content) = slot_plan.slots.get(name.trim()) else {
+            let Some(content) = slot_plan.slots.get(name.as_str()) else {
                 return Ok(());
             };
-            if el.can_have_content() {
+            let tag = el.tag_name();
+            let mut changed = false;
+            if slot::takes_content(&tag) && el.can_have_content() {
                 if let Some(html) = &content.html {
                     el.set_inner_content(html, ContentType::Html);
+                    changed = true;
                 } else if let Some(text) = &content.text {
                     el.set_inner_content(text, ContentType::Text);
+                    changed = true;
                 }
             }
-            if let Some(href) = &content.href {
-                let _ = el.set_attribute("href", &literal_attribute(href));
+            if let Some(href) = content.href.as_ref().filter(|_| slot::takes_href(&tag)) {
+                changed |= el.set_attribute("href", &literal_attribute(href)).is_ok();
             }
             for (key, value) in &content.attrs {
                 // Invalid attribute names come from the rules author; skip them.
-                let _ = el.set_attribute(key, &literal_attribute(value));
+                changed |= el.set_attribute(key, &literal_attribute(value)).is_ok();
             }
-            let _ = el.set_attribute(FILLED_ATTRIBUTE, "");
+            if changed {
+                let _ = el.set_attribute(FILLED_ATTRIBUTE, "");
+            }
             Ok(())
         }));
 
@@ -753,6 +778,30 @@ mod tests {
             page_charset(Some("text/html; charset=iso-8859-1"), b"\xef\xbb\xbf<html>"),
             page_charset(Some("text/html; charset=utf-8"), b"<")
         );
+    }
+
+    /// Issue 20, item 9: proxy mode trimmed slot names, filled slots inside `<template>`,
+    /// marked void elements filled though no `html` applied, and gave `<img>` an `href`. The
+    /// shared vectors of `intent_policy::slot` (the snippet runs them in a browser).
+    #[test]
+    fn issue_20_9_slots_accept_what_the_shared_definition_says() {
+        let variant: Variant = serde_json::from_str(slot::VARIANT_JSON).unwrap();
+        for case in slot::CASES {
+            let plan = PagePlan {
+                slots: BTreeMap::from([("s".to_owned(), variant.clone())]),
+                ..PagePlan::default()
+            };
+            let page = format!("<html><body>{}</body></html>", case.page);
+            let out = rewrite_document(&page, plan);
+            assert_eq!(out.matches(FILLED_ATTRIBUTE).count(), case.filled, "{out}");
+            let plain = out.replace(" data-intent-filled=\"\"", "");
+            for after in case.after {
+                assert!(plain.contains(after), "{}: {plain}", case.page);
+            }
+            if case.page.contains("<template>") {
+                assert!(plain.contains(r#"<template><div data-intent-slot="s">d</div></template>"#));
+            }
+        }
     }
 
     #[test]
