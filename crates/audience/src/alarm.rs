@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::sql::{RowExt, Sql};
-use crate::store::{Cause, Change, Store, VisitorState, PURGE_EVERY_SECS, VISITOR_COLUMNS};
+use crate::store::{
+    Cause, Change, Store, VisitorState, Writes, PURGE_EVERY_SECS, TOMBSTONE_DAYS, VISITOR_COLUMNS,
+};
 
 /// What one alarm did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -21,6 +23,9 @@ pub struct Alarmed {
     pub backfilling: bool,
     /// What retention removed, when it ran.
     pub purged: Option<Purged>,
+    /// Notifications the triggers wrote to the outbox for these changes (none for a backfill's
+    /// unless [`Store::fire_on_backfill`] asked).
+    pub notifications: usize,
     /// When the alarm should next fire.
     #[serde(skip)]
     pub next_alarm: Option<Timestamp>,
@@ -60,7 +65,9 @@ impl<D: Sql> Store<'_, D> {
             } else {
                 None
             };
+            let notifications = self.notify(&changes, now)?;
             Ok(Alarmed {
+                notifications,
                 changes,
                 rechecked,
                 backfilled,
@@ -79,12 +86,14 @@ impl<D: Sql> Store<'_, D> {
             ),
             &[now.secs().into(), (self.settings.expiry_chunk as i64).into()],
         )?;
+        let mut writes = Writes::new(now);
         for row in &rows {
             let mut v = VisitorState::from_row(row)?;
             let (profile, rebuilt) = self.profile_of(&v, now)?;
             v.rebuilt = rebuilt;
-            self.evaluate(&v, &profile, now, Cause::Lapse, changes)?;
+            self.evaluate(&v, &profile, now, Cause::Lapse, changes, &mut writes);
         }
+        self.flush(&mut writes)?;
         Ok(rows.len())
     }
 
@@ -101,6 +110,7 @@ impl<D: Sql> Store<'_, D> {
             &[cursor.into(), (chunk as i64).into()],
         )?;
         let mut done = 0;
+        let mut writes = Writes::new(now);
         for row in &rows {
             let mut v = VisitorState::from_row(row)?;
             if row.opt_text(10)? == Some(self.rules.id()) {
@@ -109,9 +119,10 @@ impl<D: Sql> Store<'_, D> {
             }
             let (profile, rebuilt) = self.profile_of(&v, now)?;
             v.rebuilt = rebuilt;
-            self.evaluate(&v, &profile, now, Cause::Backfill, changes)?;
+            self.evaluate(&v, &profile, now, Cause::Backfill, changes, &mut writes);
             done += 1;
         }
+        self.flush(&mut writes)?;
         match rows.last() {
             Some(last) if rows.len() == chunk => self.set_meta("backfill_cursor", last.text(0)?)?,
             _ => {
@@ -140,7 +151,7 @@ impl<D: Sql> Store<'_, D> {
         let visitors = count("SELECT COUNT(*) FROM visitors WHERE last_seen < ?")?;
         self.db
             .run("DELETE FROM events WHERE at < ?", &[cutoff.into()])?;
-        for table in ["memberships", "outbox"] {
+        for table in ["memberships", "outbox", "fired"] {
             self.db.run(
                 &format!(
                     "DELETE FROM {table} WHERE visitor IN (SELECT id FROM visitors WHERE last_seen < ?)"
@@ -148,8 +159,31 @@ impl<D: Sql> Store<'_, D> {
                 &[cutoff.into()],
             )?;
         }
+        // Finished deliveries are kept for the retention period; the times triggers fired for
+        // as long as the longest `at_most` needs them.
+        self.db.run(
+            "DELETE FROM outbox WHERE next_attempt_at IS NULL AND created_at < ?",
+            &[cutoff.into()],
+        )?;
+        let longest = self
+            .rules
+            .config()
+            .triggers
+            .iter()
+            .filter_map(|t| t.at_most)
+            .map(|m| i64::try_from(m.per.secs()).unwrap_or(i64::MAX))
+            .max()
+            .unwrap_or(0);
+        self.db.run(
+            "DELETE FROM fired WHERE at < ?",
+            &[cutoff.min(now.secs().saturating_sub(longest)).into()],
+        )?;
         self.db
             .run("DELETE FROM visitors WHERE last_seen < ?", &[cutoff.into()])?;
+        self.db.run(
+            "DELETE FROM erased WHERE at < ?",
+            &[(now.secs() - TOMBSTONE_DAYS * 86_400).into()],
+        )?;
         Ok(Purged { events, visitors })
     }
 }

@@ -1,12 +1,12 @@
 //! The snippet's API: `POST /v1/collect`, `GET /v1/decide`, and `GET /v1/health`. Each reads
 //! its request, resolves the visitor flow (`crate::visitor`) and renders the answer from it.
 
-use intent_engine::{CollectRequest, Limits, VisitorId};
+use intent_engine::{CollectRequest, Limits, Timestamp, VisitorId};
 use serde_json::json;
 use worker::{console_error, web_sys::Request};
 
 use super::http::{self, header};
-use super::{now, Ctx, Failure};
+use super::{now, now_ms, pipeline, Ctx, Failure};
 use crate::api_error::{check_content_encoding, check_content_type, ApiError, MAX_BODY_BYTES};
 use crate::cookie::{consent_from_cookie_header, profile_from_cookie_header};
 use crate::headers::{std_names, Answer, X_INTENT_PROFILE};
@@ -98,7 +98,9 @@ pub async fn collect(req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
         return Err(ApiError::unknown_site(&call.site).into());
     }
     let said = said(&req, ctx.settings, ctx.origin.is_some());
-    let resolved = resolve(
+    let at_ms = now_ms();
+    let at = Timestamp::from_millis(at_ms);
+    let mut resolved = resolve(
         &ctx.rules.rules,
         ctx.isolate.keys.as_ref(),
         &visitor(&call.site, &said, ctx.url.host, ctx.settings),
@@ -106,9 +108,11 @@ pub async fn collect(req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
             events: &call.events,
             body_token: call.profile.as_deref(),
         },
-        now(),
+        at,
     )?;
-    Ok(answer(ctx, &resolved))
+    let answer = answer(ctx, &resolved);
+    pipeline::enqueue(ctx, &mut resolved, at_ms);
+    Ok(answer)
 }
 
 /// `GET /v1/decide?slots=hero,cta[&site=demo]`: the decision for the token sent (header

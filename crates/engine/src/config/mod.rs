@@ -3,6 +3,7 @@
 
 mod error;
 mod locate;
+mod triggers;
 mod window;
 
 use std::collections::BTreeMap;
@@ -12,10 +13,11 @@ use serde::{Deserialize, Serialize};
 
 pub use self::error::ConfigError;
 pub(crate) use self::error::{friendlier, FieldPath, PathSeg};
+pub use self::triggers::{AtMost, Destination, Trigger, TriggerEvent, AT_MOST_COUNT};
 pub use self::window::Window;
 
 /// A rules config: page groups, tiers in priority order, segments, an optional lead score,
-/// and content variants per slot.
+/// content variants per slot, and the triggers that notify destinations of audience changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RulesConfig {
@@ -52,6 +54,12 @@ pub struct RulesConfig {
     /// or `vbscript:` URL.
     #[serde(default, skip_serializing_if = "ScriptsInVariants::is_allow")]
     pub scripts_in_variants: ScriptsInVariants,
+    /// Where audience changes are sent: name → destination.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub destinations: BTreeMap<String, Destination>,
+    /// Which changes are sent where: a visitor entering or leaving an audience, or identifying.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<Trigger>,
 }
 
 /// Whether `html` variants may run scripts (`scripts_in_variants`).
@@ -97,9 +105,11 @@ pub enum Condition {
     Any(Vec<Condition>),
     /// The condition does not hold.
     Not(Box<Condition>),
-    /// Pages of a group were viewed at least `at_least` times within the window.
+    /// Pages of a group were viewed at least `at_least` times within the window (optionally
+    /// only during visits whose landing page matched a filter).
     Viewed(ViewedCondition),
-    /// The visitor made at least `at_least` visits within the window.
+    /// The visitor made at least `at_least` visits within the window (optionally only visits
+    /// whose landing page matched a filter: UTM parameters, referrer, page group).
     Visits(VisitsCondition),
     /// A custom event (optionally with given properties) happened at least `at_least` times.
     Event(EventCondition),
@@ -118,6 +128,10 @@ pub enum Condition {
 }
 
 /// `{"viewed": {"group": "pricing", "at_least": 3, "within": "14d"}}`
+///
+/// With `utm`, `referrer` or `landed`, only views made during a visit whose landing page
+/// matched count: `{"viewed": {"group": "pricing", "utm": {"medium": "email"}}}` counts views of
+/// pricing in visits that arrived from an email link, wherever in the visit they happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ViewedCondition {
@@ -129,9 +143,22 @@ pub struct ViewedCondition {
     /// The window; default the whole horizon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub within: Option<Window>,
+    /// Only views in visits that landed with these UTM parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm: Option<UtmFilter>,
+    /// Only views in visits that came from this referrer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<ReferrerFilter>,
+    /// Only views in visits whose landing page is in this page group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landed: Option<String>,
 }
 
 /// `{"visits": {"at_least": 3, "within": "14d"}}`
+///
+/// With `utm`, `referrer` or `landed`, only visits whose landing page (the visit's first page
+/// view) matched every one given count:
+/// `{"visits": {"at_least": 2, "within": "30d", "utm": {"medium": "email"}, "landed": "product"}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VisitsCondition {
@@ -141,6 +168,39 @@ pub struct VisitsCondition {
     /// The window; default the whole horizon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub within: Option<Window>,
+    /// Only visits whose landing URL has these UTM parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm: Option<UtmFilter>,
+    /// Only visits that came from this referrer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<ReferrerFilter>,
+    /// Only visits whose landing page is in this page group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landed: Option<String>,
+}
+
+/// The UTM parameters a visit's landing URL must have, in a `visits` or `viewed` filter: each
+/// given one must match (case-insensitive; `*` matches anything).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UtmFilter {
+    /// `utm_source` of the landing URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// `utm_medium` of the landing URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub medium: Option<String>,
+    /// `utm_campaign` of the landing URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
+}
+
+/// The referrer a visit must have come from, in a `visits` or `viewed` filter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReferrerFilter {
+    /// The referring site's host without `www.`; `*` matches anything (`*.google.*`).
+    pub host: String,
 }
 
 /// `{"event": {"name": "demo_request", "within": "30d"}}`

@@ -13,7 +13,12 @@
 //! the shape holds what a profile keeps. Profiles and tokens read only the shape.
 
 mod compile;
+mod destinations;
 mod variants;
+
+pub use self::destinations::{
+    check_destination_url, env_reference, Checks, MAX_DESTINATIONS, MAX_TRIGGERS,
+};
 
 use std::sync::OnceLock;
 
@@ -37,6 +42,11 @@ pub struct Rules {
     pub(crate) clicks: Vec<(usize, Glob)>,
     /// The compiled patterns of each of the shape's visit tests, in the same order.
     pub(crate) visit_tests: Vec<VisitMatcher>,
+    /// Each filtered-visits series and its compiled filter.
+    pub(crate) visit_filters: Vec<(usize, FilterMatcher)>,
+    /// Each series of page-group views in filtered visits: its index, the page group's index,
+    /// and the filtered-visits series that says whether the current visit passed.
+    pub(crate) views_in_visits: Vec<ViewsInVisits>,
     /// Whether any page group's views keep visible seconds and scroll depth.
     pub(crate) engaged_groups: bool,
     pub(crate) score: Option<ScorePlan>,
@@ -70,6 +80,27 @@ pub(crate) enum VisitMatcher {
     },
     /// The referring host must match.
     Referrer(Glob),
+}
+
+/// The compiled parts of a visit filter ([`crate::shape::VisitFilter`]).
+#[derive(Debug, Clone)]
+pub(crate) struct FilterMatcher {
+    pub(crate) source: Option<Glob>,
+    pub(crate) medium: Option<Glob>,
+    pub(crate) campaign: Option<Glob>,
+    pub(crate) referrer: Option<Glob>,
+    /// The index of the page group the landing page must be in.
+    pub(crate) landed: Option<usize>,
+}
+
+/// A series of page-group views counted only in visits that passed a filter.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ViewsInVisits {
+    pub(crate) series: usize,
+    pub(crate) group: usize,
+    /// The filtered-visits series of the same filter: its latest hit is the current visit's
+    /// start when the current visit passed.
+    pub(crate) visits: usize,
 }
 
 /// How score signals are matched; what they are worth and how fast they decay is the shape's.
@@ -156,14 +187,26 @@ pub const EARLIER_SHAPES: usize = 16;
 
 impl Rules {
     /// Reads, validates and compiles a rules config. Errors name the line and the field.
+    /// Destinations must be public `https` URLs ([`Checks::default`]).
     pub fn from_json(src: &str) -> Result<Rules, ConfigError> {
+        Rules::from_json_with(src, Checks::default())
+    }
+
+    /// [`Rules::from_json`], with what `checks` allows beyond the public internet (loopback
+    /// destinations in development).
+    pub fn from_json_with(src: &str, checks: Checks) -> Result<Rules, ConfigError> {
         let config = config::parse(src)?;
-        Rules::compile(config).map_err(|e| e.located(src))
+        Rules::compile_with(config, checks).map_err(|e| e.located(src))
     }
 
     /// Validates and compiles a config already in memory.
     pub fn compile(config: RulesConfig) -> Result<Rules, ConfigError> {
-        compile::compile(config)
+        Rules::compile_with(config, Checks::default())
+    }
+
+    /// [`Rules::compile`], with what `checks` allows beyond the public internet.
+    pub fn compile_with(config: RulesConfig, checks: Checks) -> Result<Rules, ConfigError> {
+        compile::compile(config, checks)
     }
 
     /// The built-in default rules of the brief, used when no valid rules are published.
@@ -241,6 +284,12 @@ impl Rules {
     /// The earlier shapes these rules carry profiles over from, most recent first.
     pub fn earlier_shapes(&self) -> &[ProfileShape] {
         &self.earlier
+    }
+
+    /// Whether a visit's landing page is tested: a UTM or referrer condition, or a filtered
+    /// `visits` or `viewed` count.
+    pub(crate) fn tests_landing(&self) -> bool {
+        !self.visit_tests.is_empty() || !self.visit_filters.is_empty()
     }
 
     /// The shape a token of `format` carrying `fingerprint` was made under: these rules' own
