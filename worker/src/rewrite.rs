@@ -186,7 +186,11 @@ pub struct SlotRewriter {
 /// The loader tag written at `</body>` as a marker, and whether the page loaded it since.
 struct PendingLoader {
     tag: String,
-    marked: Rc<Cell<bool>>,
+    /// Once the marker is written: the offset in the output buffer it comes at or after.
+    /// Only there is it looked for, since the page itself may contain the marker's text
+    /// before `</body>` (in an attribute value, a script's string or a comment of its own):
+    /// taken for the marker, the tag would land inside it.
+    marked: Rc<Cell<Option<usize>>>,
     seen: Rc<Cell<bool>>,
 }
 
@@ -202,7 +206,7 @@ impl SlotRewriter {
         let plan = Rc::new(plan);
         let loader_seen = Rc::new(Cell::new(false));
         let loader_added = Rc::new(Cell::new(false));
-        let loader_marked = Rc::new(Cell::new(false));
+        let loader_marked = Rc::new(Cell::new(None));
 
         let mut element_handlers = Vec::new();
 
@@ -288,10 +292,12 @@ impl SlotRewriter {
             let seen = Rc::clone(&loader_seen);
             let added = Rc::clone(&loader_added);
             let marked = Rc::clone(&loader_marked);
+            let emitted = Rc::clone(&output);
             element_handlers.push(element!("body", move |el| {
                 let seen = Rc::clone(&seen);
                 let added = Rc::clone(&added);
                 let marked = Rc::clone(&marked);
+                let emitted = Rc::clone(&emitted);
                 // A `<body>` without an end tag in the source has no handler to attach; the
                 // document-end handler below covers that case.
                 let handler: EndTagHandler<'static> = Box::new(move |end| {
@@ -301,7 +307,8 @@ impl SlotRewriter {
                         let marker = String::from_utf8_lossy(LOADER_MARKER);
                         end.before(&marker, ContentType::Html);
                         added.set(true);
-                        marked.set(true);
+                        // Everything emitted so far comes before the marker.
+                        marked.set(Some(emitted.borrow().len()));
                     }
                     Ok(())
                 });
@@ -389,10 +396,14 @@ impl SlotRewriter {
     /// page may still load the loader itself.
     fn take_output(&mut self) -> Vec<u8> {
         let mut output = self.output.borrow_mut();
-        let Some(loader) = self.loader.as_ref().filter(|l| l.marked.get()) else {
+        let Some((loader, from)) = self
+            .loader
+            .as_ref()
+            .and_then(|l| l.marked.get().map(|from| (l, from)))
+        else {
             return std::mem::take(&mut *output);
         };
-        let Some(at) = find(&output, LOADER_MARKER) else {
+        let Some(at) = find(&output, LOADER_MARKER, from) else {
             // Not written out yet: hold everything until it is.
             return Vec::new();
         };
@@ -404,26 +415,36 @@ impl SlotRewriter {
             return std::mem::take(&mut *output);
         }
         let rest = output.split_off(at);
+        // What is held now starts with the marker.
+        loader.marked.set(Some(0));
         std::mem::replace(&mut *output, rest)
     }
 
     /// At the end of the page: the marker becomes the loader tag, or nothing when the page
     /// loaded the loader after `</body>`.
     fn resolve_loader(&mut self) {
-        let Some(loader) = self.loader.take().filter(|l| l.marked.get()) else {
+        let Some((loader, from)) = self
+            .loader
+            .take()
+            .and_then(|l| l.marked.get().map(|from| (l, from)))
+        else {
             return;
         };
         let mut output = self.output.borrow_mut();
-        if let Some(at) = find(&output, LOADER_MARKER) {
+        if let Some(at) = find(&output, LOADER_MARKER, from) {
             let tag = if loader.seen.get() { "" } else { &loader.tag };
             splice(&mut output, at, tag.as_bytes());
         }
     }
 }
 
-/// The first position of `needle` in `haystack`.
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+/// The first position of `needle` in `haystack` at or after `from`.
+fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    haystack
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|at| from + at)
 }
 
 /// Replaces the loader marker at `at` with `with`.
@@ -902,6 +923,46 @@ mod tests {
         assert!(is_loader_src("/INTENT.JS"));
         assert!(is_loader_src("https://edge.test/Intent.js?v=2"));
         assert!(!is_loader_src("/xintent.js"));
+    }
+
+    /// Issue 20, item 8, a page of its own making: the tag is held at `</body>` behind a
+    /// marker, and a page whose text held the marker before `</body>` (an attribute value, a
+    /// script's string, a comment) had the tag written there instead when both came in one
+    /// chunk, breaking out of the attribute or the string and loading no loader.
+    #[test]
+    fn issue_20_8_a_page_holding_the_markers_text_keeps_it_and_gets_the_tag_at_body_end() {
+        let marker = String::from_utf8_lossy(LOADER_MARKER).into_owned();
+        let tag = loader_tag("demo", false);
+        let plan = || PagePlan {
+            loader_tag: Some(tag.clone()),
+            ..PagePlan::default()
+        };
+        for own in [
+            format!(r#"<div title="{marker}">x</div>"#),
+            format!("<script>var m = '{marker}';</script>"),
+            marker.clone(),
+        ] {
+            let page = format!("<html><body>{own}</body></html>");
+            let want = format!("<html><body>{own}{tag}</body></html>");
+            for size in [1, 3, 16, page.len()] {
+                let mut rewriter = SlotRewriter::new(plan());
+                let mut out = Vec::new();
+                for chunk in page.as_bytes().chunks(size) {
+                    out.extend(rewriter.write(chunk));
+                }
+                out.extend(rewriter.finish());
+                assert_eq!(String::from_utf8_lossy(&out), want, "chunk size {size}");
+            }
+        }
+        // Its own marker text after `</body>` is left as it is, and so is a loader tag in
+        // capitals there.
+        let after = format!("<html><body><p>x</p></body>{marker}</html>");
+        assert_eq!(
+            rewrite_document(&after, plan()),
+            format!("<html><body><p>x</p>{tag}</body>{marker}</html>")
+        );
+        let capitals = r#"<HTML><BODY><p>x</p></BODY><SCRIPT SRC="/Intent.JS"></SCRIPT></HTML>"#;
+        assert_eq!(rewrite_document(capitals, plan()), capitals);
     }
 
     #[test]
