@@ -6,9 +6,11 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import {
-  startWorker, withLog, intentctl, collect, decide, views, rawRequest, CookieJar, freePort, ADMIN_TOKEN, DEFAULT_RULES,
+  startWorker, withLog, intentctl, collect, decide, views, rawRequest, CookieJar, freePort, ADMIN_TOKEN, DEFAULT_RULES, ROOT,
 } from './harness.mjs';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -211,6 +213,12 @@ describe('issue 20: content, collect and decide', () => {
     assert.equal(d.body.fresh, 'malformed');
     const good = (await collect(w.url, { site: 'demo', profile: null, events: views('/pricing/') })).body.profile;
     assert.equal((await decide(w.url, { profile: good })).body.profile, good);
+    // The README said "the token sent, unchanged" whatever it was: it now says what the
+    // worker does.
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const row = readme.split('\n').find((line) => line.startsWith('| `GET /v1/decide'));
+    assert.ok(row, 'the README lists /v1/decide');
+    assert.match(row, /`profile` is the token sent, unchanged, when it is valid, and `null` when it was discarded \(with `fresh` saying why/);
   }));
 
   test('20.13: a body of [] is answered in the contract\'s words', logged(async () => {
@@ -328,5 +336,68 @@ describe('issue 20: pages in other charsets (proxy mode in front of an origin)',
     assert.deepEqual(r.headers.getSetCookie(), []);
     assert.equal(r.headers.get('x-intent-tier'), null);
     assert.equal(r.headers.get('x-intent-tracking'), 'off; charset');
+  }));
+});
+
+describe('issue 20: the loader tag (proxy mode in front of an origin)', () => {
+  let w;
+  let origin;
+  const logged = (fn) => withLog(() => w, fn);
+  const OWN = '<script defer src="/intent.js" data-site="demo"></script>';
+  const MARKER = '<!--intent-edge-loader-tag-->';
+  const HEAD = '<!doctype html><html><head><title>Pricing</title></head><body><p>Plans</p>';
+  const PAGES = {
+    '/pricing/own-after-body': [HEAD + '</body>', OWN + '</html>'],
+    '/pricing/own-after-html': [HEAD + '</body></html>', OWN],
+    '/pricing/own-in-capitals': [HEAD.replace('</head>', '<SCRIPT DEFER SRC="/INTENT.JS" DATA-SITE="demo"></SCRIPT></head>') + '</body></html>'],
+    '/pricing/marker-text': [HEAD + `<div title="${MARKER}">x</div><script>var m = '${MARKER}';</script></body></html>`],
+    '/pricing/none': [HEAD + '</body></html>'],
+  };
+
+  before(async () => {
+    const port = await freePort();
+    origin = createServer((req, res) => {
+      const parts = PAGES[req.url];
+      if (!parts) {
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('no such page');
+        return;
+      }
+      // Each part is sent on its own, the next 200 ms later: the page's own tag after
+      // `</body>` comes in a later chunk than `</body>` itself.
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      const send = (i) => {
+        if (i === parts.length - 1) { res.end(parts[i]); return; }
+        res.write(parts[i]);
+        setTimeout(() => send(i + 1), 200);
+      };
+      send(0);
+    });
+    await new Promise((r) => origin.listen(port, '127.0.0.1', r));
+    w = await startWorker({ vars: { ORIGIN: `http://127.0.0.1:${port}` } });
+  });
+  after(async () => {
+    await w?.stop();
+    await new Promise((r) => origin?.close(r));
+  });
+
+  test('20.8: a page loading intent.js after </body> or in capitals keeps its one tag', logged(async () => {
+    for (const path of ['/pricing/own-after-body', '/pricing/own-after-html', '/pricing/own-in-capitals']) {
+      const r = await fetch(`${w.url}${path}`);
+      assert.equal(r.status, 200, path);
+      assert.equal(r.headers.get('x-intent-tier'), 'evaluating', `${path}: the page was personalised`);
+      const text = await r.text();
+      assert.equal(text.match(/intent\.js/gi).length, 1, `${path}: ${text}`);
+      assert.ok(!text.includes('intent-edge-loader-tag'), `${path}: ${text}`);
+      assert.ok(text.endsWith(PAGES[path].join('').slice(-20)), `${path}: the page's end is intact: ${text}`);
+    }
+    const none = await (await fetch(`${w.url}/pricing/none`)).text();
+    assert.ok(none.includes(`<p>Plans</p>${OWN}</body></html>`), none);
+  }));
+
+  test('20.8: a page holding the marker\'s text keeps it, and gets the tag before </body>', logged(async () => {
+    const text = await (await fetch(`${w.url}/pricing/marker-text`)).text();
+    assert.ok(text.includes(`<div title="${MARKER}">x</div><script>var m = '${MARKER}';</script>${OWN}</body></html>`), text);
+    assert.equal(text.match(/intent\.js/g).length, 1, text);
   }));
 });
