@@ -310,6 +310,7 @@ impl Tracker {
     /// Consent withdrawn: nothing more is recorded or sent, the token and the outbox are
     /// removed, an answer still on its way is ignored, and the page shows its own content.
     fn stop(&mut self) {
+        let tracked = self.tracking;
         self.tracking = false;
         let none = JsValue::UNDEFINED;
         self.page.store("removeItem", TOKEN_KEY, &none);
@@ -330,9 +331,16 @@ impl Tracker {
         let root = get(&self.page.document, "documentElement");
         set_attr(&root, "data-intent-tier", None);
         set_attr(&root, "data-intent-segments", None);
-        if self.proxied {
-            // The token is the edge's `HttpOnly` cookie: one request carrying the `denied`
-            // consent cookie lets the edge delete it now rather than on the next page.
+        // Where the edge runs on the page's own origin, it keeps the token in its `HttpOnly`
+        // cookie: set with a page it served (proxy mode), or with this page's own calls once
+        // the visitor granted consent here. One request carrying the `denied` consent cookie
+        // lets the edge delete it now rather than on the next page. (The collect URL is the
+        // script's origin followed by `/v1/collect`.)
+        if tracked
+            && (self.proxied
+                || try_call_ss(&self.config.collect_url, "replace", "/v1/collect", "")
+                    == get(&self.page.location, "origin"))
+        {
             self.decide();
         }
     }
