@@ -102,7 +102,8 @@ size: snippet
 
 # End to end (tests/e2e/): a visitor's journeys in Debian's headless Chromium (playwright-core)
 # against the built worker serving the demo site in proxy mode on wrangler's local workerd, on a
-# free port with its own local KV. Node 22 (node_modules/.bin, through scripts/env.sh) runs them.
+# free port with its own local KV; consent with the demo's banner and with each consent
+# platform's adapter (stand-ins for their JavaScript APIs) under CONSENT=required. Node 22 (node_modules/.bin, through scripts/env.sh) runs them.
 .PHONY: test-e2e
 test-e2e: worker site
 	source scripts/env.sh && node --test --test-concurrency=1 --test-timeout=120000 --test-reporter=spec tests/e2e/*.test.mjs

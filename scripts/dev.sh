@@ -7,8 +7,9 @@
 #   RESET_RULES=1 scripts/dev.sh  replace the local rules with the defaults again
 #   Destinations may be http:// on 127.0.0.1 and failed deliveries are retried within seconds
 #   (ALLOW_LOOPBACK_DESTINATIONS=true, a short DELIVERY_RETRY_SCHEDULE): development only.
-#   CONSENT=required scripts/dev.sh  the demo as a site that requires consent, with its banner
-#                                    (scripts/build-site.sh; the snippet's side of it)
+#   CONSENT=required scripts/dev.sh  the demo as a site that requires consent, with its banner:
+#                                    the worker's CONSENT var (the edge's side) and the tags of
+#                                    the built pages (scripts/build-site.sh, the snippet's side)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
@@ -36,5 +37,6 @@ fi
 # Development only: destinations may be http:// on 127.0.0.1 (a local receiver), and a failed
 # delivery is tried again within seconds rather than hours. A deployment never sets these.
 exec wrangler dev --local --ip 127.0.0.1 --port "$PORT" --show-interactive-dev-session=false --test-scheduled \
+  --var "CONSENT:${CONSENT:-implied}" \
   --var ALLOW_LOOPBACK_DESTINATIONS:true --var DELIVERY_RETRY_SCHEDULE:1s,2s,5s,10s,30s \
   --var "PUBLIC_ORIGIN:http://127.0.0.1:$PORT"

@@ -586,7 +586,9 @@ if (nativeDefault.length) {
 L.push('## Sizes');
 L.push('');
 L.push('Each file gzipped on its own with `gzip -9`, as a server sends it (the same count as');
-L.push('`scripts/size-check.sh` and `scripts/test-worker.sh`).');
+L.push('`scripts/size-check.sh` and `scripts/test-worker.sh`). The consent adapters,');
+L.push('`_intent/consent.js`, are fetched only for a tag with `data-consent-from`, after the snippet,');
+L.push('and are not part of its budget.');
 L.push('');
 row(['file', 'raw', 'gzip', 'built']);
 row(['---', '---:', '---:', '---']);

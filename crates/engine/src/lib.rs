@@ -64,8 +64,8 @@ pub use crate::audit::{
 pub use crate::config::{
     AtMost, ClickCondition, Condition, Destination, EngagedCondition, EventCondition,
     LastSeenCondition, ReferrerCondition, ReferrerFilter, Rule, RulesConfig, ScoreCondition,
-    ScoreConfig, ScoreSignal, Signal, SlotVariants, Trigger, TriggerEvent, UtmCondition, UtmFilter,
-    Variant, ViewedCondition, VisitsCondition, Window, AT_MOST_COUNT,
+    ScoreConfig, ScoreSignal, ScriptsInVariants, Signal, SlotVariants, Trigger, TriggerEvent,
+    UtmCondition, UtmFilter, Variant, ViewedCondition, VisitsCondition, Window, AT_MOST_COUNT,
 };
 pub use crate::decide::Decision;
 pub use crate::event::{CollectRequest, Event, LogEvent, PropValue};

@@ -310,6 +310,7 @@ impl Tracker {
     /// Consent withdrawn: nothing more is recorded or sent, the token and the outbox are
     /// removed, an answer still on its way is ignored, and the page shows its own content.
     fn stop(&mut self) {
+        let tracked = self.tracking;
         self.tracking = false;
         let none = JsValue::UNDEFINED;
         self.page.store("removeItem", TOKEN_KEY, &none);
@@ -330,11 +331,22 @@ impl Tracker {
         let root = get(&self.page.document, "documentElement");
         set_attr(&root, "data-intent-tier", None);
         set_attr(&root, "data-intent-segments", None);
-        if self.proxied {
-            // The token is the edge's `HttpOnly` cookie: one request carrying the `denied`
-            // consent cookie lets the edge delete it now rather than on the next page.
+        // Where the edge runs on the page's own origin, it keeps the token in its `HttpOnly`
+        // cookie: set with a page it served (proxy mode), or with this page's own calls once
+        // the visitor granted consent here. One request carrying the `denied` consent cookie
+        // lets the edge delete it now rather than on the next page.
+        if tracked && self.edge_keeps_cookie() {
             self.decide();
         }
+    }
+
+    /// The edge runs on the page's own origin, where it may keep the token in its `HttpOnly`
+    /// cookie: it served this page (proxy mode), or its API is there (the collect URL is the
+    /// script's origin followed by `/v1/collect`).
+    fn edge_keeps_cookie(&self) -> bool {
+        self.proxied
+            || try_call_ss(&self.config.collect_url, "replace", "/v1/collect", "")
+                == get(&self.page.location, "origin")
     }
 
     fn hidden(&self) -> bool {
@@ -644,7 +656,12 @@ impl Tracker {
         self.in_flight = JsValue::UNDEFINED;
         if moved {
             // Its events are in the outbox, and go again with the next call, or consent was
-            // withdrawn: the token of this answer, which counts them, must not be kept.
+            // withdrawn: the token of this answer, which counts them, must not be kept. In the
+            // second case the answer may have set the edge's cookie again after the withdrawal
+            // asked the edge to delete it: it is asked once more.
+            if !self.tracking && self.edge_keeps_cookie() {
+                self.decide();
+            }
             return self.flush();
         }
         let tier = get(answer, "tier");

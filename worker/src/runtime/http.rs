@@ -195,5 +195,5 @@ pub async fn read_text(
     limit: usize,
 ) -> std::result::Result<String, ApiError> {
     let bytes = read_body(req, content_length, limit).await?;
-    String::from_utf8(bytes).map_err(|_| ApiError::not_utf8())
+    String::from_utf8(bytes).map_err(|e| crate::api_error::not_utf8_body(e.as_bytes()))
 }

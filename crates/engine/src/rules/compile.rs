@@ -199,7 +199,7 @@ impl<'c> Compiler<'c> {
                 cond,
             });
         }
-        let slots = variants::slots(cfg, &root, &tiers)?;
+        let slots = variants::slots(cfg, &root, &tiers, &segments)?;
         let groups = cfg
             .page_groups
             .iter()

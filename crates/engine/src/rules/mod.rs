@@ -173,6 +173,11 @@ pub(crate) struct SlotPlan {
     /// answer is written by concatenation instead of serialising the same variants every call.
     pub(crate) by_tier_json: Vec<Option<String>>,
     pub(crate) default_json: Option<String>,
+    /// Variant and its JSON per segment index (config order), for the segments that have one
+    /// in this slot: they win over the tier's, the first of the visitor's segments first.
+    pub(crate) by_segment: Vec<Option<(Variant, String)>>,
+    /// Bit `i` set: segment `i` has a variant in this slot.
+    pub(crate) segment_bits: u64,
 }
 
 const DEFAULT_RULES: &str = include_str!("../default_rules.json");

@@ -1,7 +1,8 @@
 // Consent in a real headless Chromium, with the built snippet (dist/snippet: loader, glue, wasm
 // and the consent adapters) as a visitor's browser gets it: a site that requires consent and
 // takes the visitor's choice from its consent platform. Each platform is a stand-in page
-// script with the platform's documented JavaScript API and events; the edge is a fake
+// script with the platform's documented JavaScript API and events (tests/e2e/platforms.mjs,
+// shared with tests/e2e/adapters.test.mjs, the same against the real worker); the edge is a fake
 // /v1/collect on the same server. For each: before consent nothing is stored and nothing is
 // sent; accepting starts the profile; withdrawing deletes the token at once and stops the
 // calls; the next page starts from the recorded choice. Then the demo site's own banner, as
@@ -19,6 +20,7 @@ import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { launch, newVisitor, waitForSnippet, until } from '../../../../tests/e2e/browser.mjs';
+import { PLATFORMS } from '../../../../tests/e2e/platforms.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 
@@ -27,67 +29,6 @@ const answer = (n) => ({
   profile: `tok-${n}`, visitor: 'v-1', tier: 'ready', segments: ['hot'],
   variants: { hero: { html: '<h1>Ready hero</h1>' } },
 });
-
-// Each stand-in keeps the visitor's choice in a cookie of its own (`cmp`), as the real
-// platforms do, and exposes `cmp.choose(accept)`, which does what the platform does when the
-// visitor clicks in its banner.
-const PLATFORMS = {
-  onetrust: {
-    from: 'onetrust:C0004',
-    script: `
-      const groups = (accept) => accept ? ',C0001,C0004,' : ',C0001,';
-      window.OnetrustActiveGroups = groups(/(^|; )cmp=yes/.test(document.cookie));
-      window.cmp = { choose(accept) {
-        document.cookie = 'cmp=' + (accept ? 'yes' : 'no') + '; Path=/';
-        window.OnetrustActiveGroups = groups(accept);
-        window.dispatchEvent(new CustomEvent('OneTrustGroupsUpdated',
-          { detail: window.OnetrustActiveGroups.split(',').filter(Boolean) }));
-      } };`,
-  },
-  cookiebot: {
-    from: 'cookiebot:marketing',
-    script: `
-      const accepted = /(^|; )cmp=yes/.test(document.cookie);
-      window.Cookiebot = { hasResponse: /(^|; )cmp=/.test(document.cookie),
-        consent: { necessary: true, preferences: false, statistics: false, marketing: accepted } };
-      window.addEventListener('load', () => window.dispatchEvent(new Event('CookiebotOnConsentReady')));
-      window.cmp = { choose(accept) {
-        document.cookie = 'cmp=' + (accept ? 'yes' : 'no') + '; Path=/';
-        Cookiebot.hasResponse = true;
-        Cookiebot.consent.marketing = accept;
-        window.dispatchEvent(new Event(accept ? 'CookiebotOnAccept' : 'CookiebotOnDecline'));
-      } };`,
-  },
-  tcf: {
-    from: 'tcf',
-    script: `
-      const listeners = [];
-      const data = (status, accept) => ({ tcString: 'x', eventStatus: status, gdprApplies: true,
-        purpose: { consents: accept ? { 1: true, 2: true, 5: true, 6: true } : { 1: true } } });
-      let tc = data('tcloaded', /(^|; )cmp=yes/.test(document.cookie));
-      window.__tcfapi = (command, version, callback) => {
-        if (command === 'addEventListener' && version === 2) { listeners.push(callback); callback(tc, true); }
-      };
-      window.cmp = { choose(accept) {
-        document.cookie = 'cmp=' + (accept ? 'yes' : 'no') + '; Path=/';
-        tc = data('useractioncomplete', accept);
-        listeners.forEach((callback) => callback(tc, true));
-      } };`,
-  },
-  gcm: {
-    from: 'gcm:personalization_storage',
-    script: `
-      window.dataLayer = window.dataLayer || [];
-      window.gtag = function () { dataLayer.push(arguments); };
-      gtag('consent', 'default', { ad_storage: 'denied', analytics_storage: 'denied',
-        personalization_storage: 'denied' });
-      if (/(^|; )cmp=yes/.test(document.cookie)) gtag('consent', 'update', { personalization_storage: 'granted' });
-      window.cmp = { choose(accept) {
-        document.cookie = 'cmp=' + (accept ? 'yes' : 'no') + '; Path=/';
-        gtag('consent', 'update', { personalization_storage: accept ? 'granted' : 'denied' });
-      } };`,
-  },
-};
 
 function platformPage(name) {
   const { from, script } = PLATFORMS[name];

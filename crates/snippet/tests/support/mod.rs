@@ -160,3 +160,25 @@ pub fn page(html: &str) {
     };
     container.set_inner_html(html);
 }
+
+/// Starts the snippet on a site that requires consent (`data-consent="required"`, no choice
+/// recorded yet), its API at `collect`. `GET`s (`/v1/decide`) are kept apart from the bodies
+/// sent, in `window.__gets`; [`gets`] reads them.
+pub fn start_consent_required(collect: JsValue) {
+    page(r#"<div data-intent-slot="hero"><h1>Default</h1></div>"#);
+    let script = setup(
+        r#"{ profile: "tok1", visitor: "v-1", tier: "ready", segments: [], variants: {} }"#,
+        &[("data-allow-automation", ""), ("data-consent", "required")],
+    );
+    js("document.cookie = 'intent_consent=; Max-Age=0; Path=/'");
+    js("window.__gets = []; const post = fetch;
+        window.fetch = (url, init) => init ? post(url, init)
+            : (__gets.push(String(url)), Promise.resolve(new Response(JSON.stringify(__answer))))");
+    define_stub();
+    intent_snippet::start(script.into(), collect);
+}
+
+/// The URLs of the `GET`s made since [`start_consent_required`], as a JSON array.
+pub fn gets() -> String {
+    js_str("JSON.stringify(__gets)")
+}
