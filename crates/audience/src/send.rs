@@ -120,10 +120,18 @@ impl SendContext<'_> {
         }
     }
 
-    /// A destination URL from its field, checked before each request.
+    /// A destination URL from its field, checked before each request. A URL that came from a
+    /// secret (`env:NAME`; a Slack incoming webhook's URL is one) is named by its reference in
+    /// the error, never repeated: the error reaches the delivery log and the worker's log.
     fn url(&self, field: &str, value: &str) -> Result<String, String> {
         let url = self.resolve(field, value)?;
-        check_destination_url(&url, self.checks).map_err(|e| format!("`{field}`: {e}"))?;
+        check_destination_url(&url, self.checks).map_err(|e| {
+            let e = match env_reference(value) {
+                Some(_) => e.replace(&url.chars().take(200).collect::<String>(), value),
+                None => e,
+            };
+            format!("`{field}`: {e}")
+        })?;
         Ok(url)
     }
 }

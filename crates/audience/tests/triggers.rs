@@ -726,6 +726,22 @@ fn slack_hubspot_salesforce_and_segment_requests() {
 }
 
 #[test]
+fn a_refused_url_from_a_secret_is_not_repeated_in_the_error() {
+    // A Slack incoming webhook's URL is a secret: the error names the reference, not the URL,
+    // since it goes to the delivery log and the worker's log.
+    let d = destination(json!({"type": "slack", "url": "env:SLACK_WEBHOOK_URL"}));
+    let err = request(&d, &notification(), &context(false)).unwrap_err();
+    assert!(!err.contains("127.0.0.1:9001/slack"), "{err}");
+    assert!(err.contains("env:SLACK_WEBHOOK_URL"), "{err}");
+    // A URL written in the rules is no secret: it is named as it is.
+    let d = destination(
+        json!({"type": "webhook", "url": "http://127.0.0.1:9001/hook", "secret": "env:WEBHOOK_SECRET"}),
+    );
+    let err = request(&d, &notification(), &context(false)).unwrap_err();
+    assert!(err.contains("127.0.0.1:9001/hook"), "{err}");
+}
+
+#[test]
 fn a_store_of_layout_1_migrates_to_the_new_outbox() {
     let db = Sqlite::memory();
     // Layout 1's outbox, which nothing wrote to.

@@ -101,14 +101,24 @@ async fn attempt(job: &Job, env: &Env, iso: &isolate::Isolate) -> Outcome {
         .with_body(Some(req.body.clone().into()));
     let request = match Request::new_with_init(&req.url, &init) {
         Ok(r) => r,
-        Err(e) => return failed(format!("the request cannot be made: {e}")),
+        Err(e) => {
+            return failed(format!(
+                "the request cannot be made: {}",
+                e.to_string().replace(&req.url, "<the destination's URL>")
+            ))
+        }
     };
     match Fetch::Request(request).send().await {
         Ok(resp) => {
             let retry_after = resp.headers().get("retry-after").ok().flatten();
             Outcome::of_status(resp.status_code(), retry_after.as_deref(), now().secs())
         }
-        Err(e) => failed(format!("no answer: {e}")),
+        // The URL may itself be a secret (a Slack incoming webhook): never in the log or the
+        // delivery's error.
+        Err(e) => failed(format!(
+            "no answer: {}",
+            e.to_string().replace(&req.url, "<the destination's URL>")
+        )),
     }
 }
 
