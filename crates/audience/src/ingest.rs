@@ -324,7 +324,7 @@ impl<D: Sql> Store<'_, D> {
         // as they were (the visitor they were filed under is stored).
         let on_site = || calls.iter().filter(|r| !r.is_external());
         let first = on_site().next().map_or(now.secs(), |r| r.at);
-        let last = on_site().last().map_or(now.secs(), |r| r.at);
+        let last = on_site().next_back().map_or(now.secs(), |r| r.at);
         let only_external = on_site().next().is_none();
         let mut v = existing.unwrap_or_else(|| VisitorState {
             id: visitor.to_owned(),
