@@ -18,3 +18,5 @@ mod shards;
 mod external;
 // However often and in whatever order batches are redelivered, nothing counts twice.
 mod redelivery;
+// Triggers: the outbox, deliveries and their retries, each destination's request.
+mod triggers;

@@ -3,6 +3,7 @@
 
 mod error;
 mod locate;
+mod triggers;
 mod window;
 
 use std::collections::BTreeMap;
@@ -12,10 +13,11 @@ use serde::{Deserialize, Serialize};
 
 pub use self::error::ConfigError;
 pub(crate) use self::error::{friendlier, FieldPath, PathSeg};
+pub use self::triggers::{AtMost, Destination, Trigger, TriggerEvent, AT_MOST_COUNT};
 pub use self::window::Window;
 
 /// A rules config: page groups, tiers in priority order, segments, an optional lead score,
-/// and content variants per slot.
+/// content variants per slot, and the triggers that notify destinations of audience changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RulesConfig {
@@ -44,6 +46,12 @@ pub struct RulesConfig {
     /// Content variants: slot name → tier name (or `default`) → variant.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variants: BTreeMap<String, SlotVariants>,
+    /// Where audience changes are sent: name → destination.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub destinations: BTreeMap<String, Destination>,
+    /// Which changes are sent where: a visitor entering or leaving an audience, or identifying.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<Trigger>,
 }
 
 /// Variants of one slot: tier name (or `default`) → what the slot shows.

@@ -13,7 +13,12 @@
 //! the shape holds what a profile keeps. Profiles and tokens read only the shape.
 
 mod compile;
+mod destinations;
 mod variants;
+
+pub use self::destinations::{
+    check_destination_url, env_reference, Checks, MAX_DESTINATIONS, MAX_TRIGGERS,
+};
 
 use std::sync::OnceLock;
 
@@ -177,14 +182,26 @@ pub const EARLIER_SHAPES: usize = 16;
 
 impl Rules {
     /// Reads, validates and compiles a rules config. Errors name the line and the field.
+    /// Destinations must be public `https` URLs ([`Checks::default`]).
     pub fn from_json(src: &str) -> Result<Rules, ConfigError> {
+        Rules::from_json_with(src, Checks::default())
+    }
+
+    /// [`Rules::from_json`], with what `checks` allows beyond the public internet (loopback
+    /// destinations in development).
+    pub fn from_json_with(src: &str, checks: Checks) -> Result<Rules, ConfigError> {
         let config = config::parse(src)?;
-        Rules::compile(config).map_err(|e| e.located(src))
+        Rules::compile_with(config, checks).map_err(|e| e.located(src))
     }
 
     /// Validates and compiles a config already in memory.
     pub fn compile(config: RulesConfig) -> Result<Rules, ConfigError> {
-        compile::compile(config)
+        Rules::compile_with(config, Checks::default())
+    }
+
+    /// [`Rules::compile`], with what `checks` allows beyond the public internet.
+    pub fn compile_with(config: RulesConfig, checks: Checks) -> Result<Rules, ConfigError> {
+        compile::compile(config, checks)
     }
 
     /// The built-in default rules of the brief, used when no valid rules are published.
