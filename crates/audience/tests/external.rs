@@ -1,6 +1,7 @@
 //! Events from other tools (`POST /v1/events`): filed under the visitor who identified with
 //! the email, counted in their audiences at their own time, never in the profile from the edge,
-//! starting no visit; a redelivery or a repeated idempotency key counts nothing twice.
+//! starting no visit; a redelivery or a repeated idempotency key counts nothing twice; and the
+//! audience they put someone in fires its trigger, as on-site events would.
 
 use intent_audience::{Record, Store};
 use intent_engine::{Event, Rules};
@@ -96,4 +97,41 @@ fn an_email_nobody_identified_with_is_rejected_and_the_rest_is_kept() {
         Record::external("ext:p:0".to_owned(), "jane@acme.com", at(T0), &page("/"));
     let done = store.ingest(&[page_from_elsewhere], at(T0 + 180)).unwrap();
     assert_eq!((done.events, done.rejected.len()), (0, 1), "{done:?}");
+}
+
+#[test]
+fn the_fifth_open_fires_the_offer_a_demo_trigger_once() {
+    // examples/brief/rules.json: entering `offer-a-demo` notifies `marketing-automation`.
+    let rules = brief();
+    let db = db();
+    let settings = settings();
+    let store = Store::new(&db, &rules, &settings);
+    let mut jane = Edge::new(&rules, 1);
+    let call = jane.call(&rules, T0, &[page("/"), identify("jane@acme.com")]);
+    store.ingest(&[call], at(T0)).unwrap();
+    let later = T0 + 7 * DAY;
+    let four: Vec<Record> = (0..4)
+        .map(|i| opened("k1", i, "jane@acme.com", T0 + (i as i64 + 1) * DAY))
+        .collect();
+    assert_eq!(store.ingest(&four, at(later)).unwrap().notifications, 0);
+    assert!(store.due(at(later), 10).unwrap().is_empty());
+
+    let fifth = [opened("k2", 0, "jane@acme.com", T0 + 5 * DAY)];
+    assert_eq!(store.ingest(&fifth, at(later)).unwrap().notifications, 1);
+    let due = store.due(at(later), 10).unwrap();
+    assert_eq!(due.len(), 1, "{due:?}");
+    let n = &due[0].notification;
+    assert_eq!(due[0].destination, "marketing-automation");
+    assert_eq!(n.kind, "audience.entered");
+    assert_eq!(
+        n.audience.as_ref().map(|a| a.name.as_str()),
+        Some("offer-a-demo")
+    );
+    assert_eq!(n.visitor.id, jane.visitor);
+    assert_eq!(n.visitor.email.as_deref(), Some("jane@acme.com"));
+
+    // The same five again (a repeated key): nothing new, nobody notified twice.
+    let mut all = four.clone();
+    all.extend(fifth);
+    assert_eq!(store.ingest(&all, at(later)).unwrap().notifications, 0);
 }
