@@ -24,6 +24,8 @@ const WRANGLER = join(BIN, 'wrangler');
 export const ADMIN_TOKEN = readDevVar('ADMIN_TOKEN');
 /** The dev-only keyring from .dev.vars. */
 export const PROFILE_KEYS = readDevVar('PROFILE_KEYS');
+/** The dev-only token of POST /v1/events from .dev.vars. */
+export const INGEST_TOKEN = readDevVar('INGEST_TOKEN');
 /** The built-in default rules, as the engine ships them. */
 export const DEFAULT_RULES = readFileSync(join(ROOT, 'crates/engine/src/default_rules.json'), 'utf8');
 

@@ -120,6 +120,27 @@ impl ApiError {
         )
     }
 
+    /// No or a wrong bearer token on `POST /v1/events`.
+    pub fn unauthorized_ingest() -> Self {
+        Self::new(
+            401,
+            "unauthorized",
+            "send `Authorization: Bearer <INGEST_TOKEN>`",
+        )
+    }
+
+    /// `POST /v1/events` has no usable token configured, so it is closed.
+    pub fn ingest_disabled(min_chars: usize) -> Self {
+        Self::new(
+            403,
+            "ingest_disabled",
+            format!(
+                "posting events is disabled: set INGEST_TOKEN (at least {min_chars} characters) \
+                 with `openssl rand -hex 32 | wrangler secret put INGEST_TOKEN`"
+            ),
+        )
+    }
+
     /// The admin API has no token configured, so it is closed.
     pub fn admin_disabled() -> Self {
         Self::new(

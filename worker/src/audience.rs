@@ -213,21 +213,29 @@ pub struct Group {
 }
 
 /// Splits a batch into one group per store object, in order of first appearance. `messages`
-/// gives each readable message's place, site and visitor.
+/// gives each readable message's place, site and visitor; a message without a visitor (an
+/// event from another tool, keyed by email) goes to every store of its site, since any of
+/// them may hold the visitor who identified with the email. A message is done when every
+/// group it is in is.
 pub fn group<'m>(
-    messages: impl IntoIterator<Item = (usize, &'m str, &'m str)>,
+    messages: impl IntoIterator<Item = (usize, &'m str, Option<&'m str>)>,
     settings: &AudienceSettings,
 ) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     for (i, site, visitor) in messages {
-        let object = settings.object_of(site, visitor);
-        match groups.iter_mut().find(|g| g.object == object) {
-            Some(g) => g.messages.push(i),
-            None => groups.push(Group {
-                site: site.to_owned(),
-                object,
-                messages: vec![i],
-            }),
+        let objects = match visitor {
+            Some(visitor) => vec![settings.object_of(site, visitor)],
+            None => settings.objects(site),
+        };
+        for object in objects {
+            match groups.iter_mut().find(|g| g.object == object) {
+                Some(g) => g.messages.push(i),
+                None => groups.push(Group {
+                    site: site.to_owned(),
+                    object,
+                    messages: vec![i],
+                }),
+            }
         }
     }
     groups
@@ -415,7 +423,7 @@ mod tests {
             (3, "demo", ids[0]),
             (5, "demo", ids[2]),
         ];
-        let groups = group(batch, &s);
+        let groups = group(batch.iter().map(|(i, site, v)| (*i, *site, Some(*v))), &s);
         let all: usize = groups.iter().map(|g| g.messages.len()).sum();
         assert_eq!(all, 5);
         for g in &groups {
@@ -434,5 +442,14 @@ mod tests {
         let first = groups.iter().find(|g| g.messages.contains(&0)).unwrap();
         assert!(first.messages.contains(&3));
         assert_eq!(call_id([0; 12]).len(), 16);
+        // An event from another tool, keyed by email, goes to every store of its site.
+        let groups = group([(0, "demo", Some(ids[0])), (1, "demo", None)], &s);
+        let with_1: Vec<&str> = groups
+            .iter()
+            .filter(|g| g.messages.contains(&1))
+            .map(|g| g.object.as_str())
+            .collect();
+        assert_eq!(with_1, ["demo:0", "demo:1"]);
+        assert_eq!(groups.iter().filter(|g| g.messages.contains(&0)).count(), 1);
     }
 }

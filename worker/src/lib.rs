@@ -17,6 +17,7 @@ pub mod auth;
 pub mod cookie;
 pub mod headers;
 pub mod history;
+pub mod ingest;
 pub mod privacy;
 pub mod rewrite;
 pub mod routes;

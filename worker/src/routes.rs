@@ -71,6 +71,9 @@ pub enum Guard {
     /// Only a caller with `Authorization: Bearer <ADMIN_TOKEN>`; checked before the handler
     /// runs, for every method of the route.
     Admin,
+    /// Only a server with `Authorization: Bearer <INGEST_TOKEN>` (the team's other tools
+    /// posting events); checked like [`Guard::Admin`].
+    Ingest,
 }
 
 /// One route: a path, who may call it, and a handler per method.

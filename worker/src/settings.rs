@@ -20,6 +20,8 @@ pub mod names {
     pub const PROFILE_KEYS: &str = "PROFILE_KEYS";
     /// Secret: the bearer token of the admin API.
     pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
+    /// Secret: bearer token of `POST /v1/events`, for the team's other tools.
+    pub const INGEST_TOKEN: &str = "INGEST_TOKEN";
     /// The KV namespace binding that holds the rules.
     pub const RULES_KV: &str = "RULES";
     /// The static assets binding (the demo site and the snippet files).

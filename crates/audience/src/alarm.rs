@@ -91,7 +91,7 @@ impl<D: Sql> Store<'_, D> {
             let mut v = VisitorState::from_row(row)?;
             let (profile, rebuilt) = self.profile_of(&v, now)?;
             v.rebuilt = rebuilt;
-            self.evaluate(&v, &profile, now, Cause::Lapse, changes, &mut writes);
+            self.evaluate(&v, &profile, now, Cause::Lapse, changes, &mut writes)?;
         }
         self.flush(&mut writes)?;
         Ok(rows.len())
@@ -119,7 +119,7 @@ impl<D: Sql> Store<'_, D> {
             }
             let (profile, rebuilt) = self.profile_of(&v, now)?;
             v.rebuilt = rebuilt;
-            self.evaluate(&v, &profile, now, Cause::Backfill, changes, &mut writes);
+            self.evaluate(&v, &profile, now, Cause::Backfill, changes, &mut writes)?;
             done += 1;
         }
         self.flush(&mut writes)?;

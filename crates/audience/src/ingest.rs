@@ -2,6 +2,7 @@
 //! often the batch is delivered), the visitors upserted with their latest profile and identity,
 //! their audiences recomputed.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use intent_engine::{account_of, Email, Event, FreshReason, LogEvent, Timestamp, COMPANY_DOMAIN};
@@ -10,7 +11,7 @@ use serde::Serialize;
 use crate::codec::decode_profile;
 use crate::error::Error;
 use crate::ids::{check_event, check_visitor};
-use crate::record::{event_json, Record};
+use crate::record::{event_json, Record, EXTERNAL_ID_PREFIX};
 use crate::sql::{RowExt, Sql, Value, MAX_PARAMS};
 use crate::store::{Cause, Change, Store, VisitorState, Writes, PURGE_EVERY_SECS, VISITOR_COLUMNS};
 
@@ -99,8 +100,14 @@ impl<D: Sql> Store<'_, D> {
         let mut rejected = Vec::new();
         let mut incoming = Vec::new();
         let mut records: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
-        let erased = self.tombstones(batch)?;
-        for (i, record) in batch.iter().enumerate() {
+        let filed = self.file_external(batch, &mut rejected)?;
+        let batch: Vec<(usize, &Record)> = filed
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.as_deref().map(|r| (i, r)))
+            .collect();
+        let erased = self.tombstones(batch.iter().map(|(_, r)| *r))?;
+        for &(i, record) in &batch {
             let checked = check_visitor(&record.visitor)
                 .map_err(|e| e.to_string())
                 .and_then(|()| check_time(record.at, now))
@@ -161,10 +168,61 @@ impl<D: Sql> Store<'_, D> {
         })
     }
 
+    /// The batch with each event from another tool filed under the visitor who identified
+    /// with its email (the one seen last, when several did); `None` for one whose email no
+    /// visitor of this store has identified with, which is rejected. Other records as they are.
+    fn file_external<'b>(
+        &self,
+        batch: &'b [Record],
+        rejected: &mut Vec<Rejected>,
+    ) -> Result<Vec<Option<Cow<'b, Record>>>, Error> {
+        let mut known: HashMap<&str, Option<String>> = HashMap::new();
+        let mut filed = Vec::with_capacity(batch.len());
+        for (i, record) in batch.iter().enumerate() {
+            let Some(email) = record.email.as_deref() else {
+                filed.push(Some(Cow::Borrowed(record)));
+                continue;
+            };
+            let visitor = match known.get(email) {
+                Some(v) => v.clone(),
+                None => {
+                    let rows = self.db.query(
+                        "SELECT id FROM visitors WHERE email = ? ORDER BY last_seen DESC LIMIT 1",
+                        &[email.into()],
+                    )?;
+                    let v = match rows.first() {
+                        Some(row) => Some(row.text(0)?.to_owned()),
+                        None => None,
+                    };
+                    known.insert(email, v.clone());
+                    v
+                }
+            };
+            match visitor {
+                Some(visitor) => filed.push(Some(Cow::Owned(Record {
+                    visitor,
+                    ..record.clone()
+                }))),
+                None => {
+                    rejected.push(Rejected {
+                        record: i,
+                        event: None,
+                        reason: "`email`: no visitor of this store identified with this email"
+                            .to_owned(),
+                    });
+                    filed.push(None);
+                }
+            }
+        }
+        Ok(filed)
+    }
+
     /// When the batch's visitors were erased, for those who were.
-    fn tombstones<'b>(&self, batch: &'b [Record]) -> Result<HashMap<&'b str, i64>, Error> {
+    fn tombstones<'b>(
+        &self,
+        batch: impl Iterator<Item = &'b Record>,
+    ) -> Result<HashMap<&'b str, i64>, Error> {
         let ids: Vec<&str> = batch
-            .iter()
             .map(|r| r.visitor.as_str())
             .collect::<HashSet<_>>()
             .into_iter()
@@ -267,8 +325,12 @@ impl<D: Sql> Store<'_, D> {
             // A redelivery: nothing this batch says is news.
             return Ok(false);
         }
-        let first = calls.first().map_or(now.secs(), |r| r.at);
-        let last = calls.last().map_or(now.secs(), |r| r.at);
+        // Events from other tools are no activity on the site: they leave first and last seen
+        // as they were (the visitor they were filed under is stored).
+        let on_site = || calls.iter().filter(|r| !r.is_external());
+        let first = on_site().next().map_or(now.secs(), |r| r.at);
+        let last = on_site().next_back().map_or(now.secs(), |r| r.at);
+        let only_external = on_site().next().is_none();
         let mut v = existing.unwrap_or_else(|| VisitorState {
             id: visitor.to_owned(),
             email: None,
@@ -280,8 +342,10 @@ impl<D: Sql> Store<'_, D> {
             last_seen: last,
             audiences: Vec::new(),
         });
-        v.first_seen = v.first_seen.min(first);
-        v.last_seen = v.last_seen.max(last);
+        if !only_external {
+            v.first_seen = v.first_seen.min(first);
+            v.last_seen = v.last_seen.max(last);
+        }
         if new.iter().any(|e| e.identify) {
             self.identify(&mut v, now, changes)?;
         }
@@ -310,6 +374,13 @@ impl<D: Sql> Store<'_, D> {
             // No profile from the edge newer than the one stored. The edge's profile includes
             // every earlier call of the visitor's (the token passes from call to call); one
             // rebuilt from the log, or none at all, is rebuilt with the new events.
+            // Only events from other tools: the profile from the site is unchanged; they are
+            // counted on a copy of it when the audiences are computed.
+            None if only_external => {
+                let (p, rebuilt) = self.profile_of(&v, now)?;
+                v.rebuilt = rebuilt;
+                p
+            }
             None if v.rebuilt || v.profile.is_none() || latest.is_none() => {
                 v.rebuilt = true;
                 let last = calls.last().map_or(now.secs() * 1000, |r| r.order());
@@ -322,7 +393,7 @@ impl<D: Sql> Store<'_, D> {
                 p
             }
         };
-        self.evaluate(&v, &profile, now, Cause::Event, changes, writes);
+        self.evaluate(&v, &profile, now, Cause::Event, changes, writes)?;
         Ok(true)
     }
 }
@@ -404,8 +475,23 @@ fn read_event<'b>(record: &'b Record, id: &'b str, json: &str) -> Result<Incomin
     if let Err(e) = LogEvent::parse(&line, 1) {
         return Err(format!("`event`: {}", e.message));
     }
-    let (identify, email) = match &event {
-        Event::Identify { email, .. } => {
+    let (identify, email) = match (&event, &record.email) {
+        // From another tool: an `event` only, under its own id space; the email is kept with
+        // it so that erasing the person erases it.
+        (Event::Event { .. }, Some(email)) if id.starts_with(EXTERNAL_ID_PREFIX) => {
+            (false, Some(Email::parse(email).map_err(|e| format!("`email`: {e}"))?))
+        }
+        (_, Some(_)) => {
+            return Err(format!(
+                "`event`: an event from another tool is an `event` whose id starts with `{EXTERNAL_ID_PREFIX}`"
+            ))
+        }
+        (_, None) if id.starts_with(EXTERNAL_ID_PREFIX) => {
+            return Err(format!(
+                "`id`: `{EXTERNAL_ID_PREFIX}` starts the ids of events from other tools only"
+            ))
+        }
+        (Event::Identify { email, .. }, None) => {
             (true, email.as_deref().and_then(|e| Email::parse(e).ok()))
         }
         _ => (false, None),

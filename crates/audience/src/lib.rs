@@ -73,7 +73,7 @@ pub use crate::query::{
     AudienceCounts, Erased, EventsPage, MembershipRecord, Subject, VisitorRecord, VisitorReport,
     EVENTS_PAGE, TIMELINE_MAX,
 };
-pub use crate::record::{Logged, Record};
+pub use crate::record::{Logged, Record, EXTERNAL_ID_PREFIX};
 pub use crate::schema::{migrate, SCHEMA_VERSION};
 pub use crate::sql::{Row, Sql, SqlError, Value, MAX_PARAMS};
 pub use crate::store::{

@@ -440,6 +440,8 @@ impl<D: Sql> Store<'_, D> {
             timeline.push(serde_json::Value::Object(entry));
         }
         let (profile, _) = self.profile_of(&state, now)?;
+        // Explained as the audiences are computed: with the events from other tools.
+        let profile = self.with_external(&state.id, &profile)?.unwrap_or(profile);
         Ok(VisitorReport {
             visitor: record,
             memberships,

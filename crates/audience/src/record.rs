@@ -30,7 +30,19 @@ pub struct Record {
     pub profile: Option<String>,
     /// The call's events, oldest first.
     pub events: Vec<Logged>,
+    /// Set for an event from another tool (`POST /v1/events`): the normalised email of the
+    /// person it is about. `visitor` is then empty: the store files the event under the
+    /// visitor who identified with this email, counts it in their audiences at its own time
+    /// without starting a visit ([`intent_engine::Profile::count_external`]), and never in the
+    /// profile it keeps from the edge. Such a record has no profile, one event, and event ids
+    /// starting with [`EXTERNAL_ID_PREFIX`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
+
+/// The start of the id of every event from another tool, and of no event from the edge (the
+/// edge's ids start with 16 base64url characters).
+pub const EXTERNAL_ID_PREFIX: &str = "ext:";
 
 /// One event of a [`Record`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,7 +77,29 @@ impl Record {
                     event: event_json(&e.sanitized()),
                 })
                 .collect(),
+            email: None,
         }
+    }
+
+    /// An event from another tool about the person with `email` (normalised), which happened
+    /// at `at`; `id` starts with [`EXTERNAL_ID_PREFIX`].
+    pub fn external(id: String, email: &str, at: Timestamp, event: &Event<'_>) -> Record {
+        Record {
+            visitor: String::new(),
+            at: at.secs(),
+            ms: None,
+            profile: None,
+            events: vec![Logged {
+                id,
+                event: event_json(&event.sanitized()),
+            }],
+            email: Some(email.to_owned()),
+        }
+    }
+
+    /// Whether this is an event from another tool.
+    pub fn is_external(&self) -> bool {
+        self.email.is_some()
     }
 }
 

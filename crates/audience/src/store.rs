@@ -424,10 +424,11 @@ impl<'s, D: Sql> Store<'s, D> {
         Ok(self.meta("backfill_rules")?.is_some())
     }
 
-    /// The visitor's events from the log, oldest first.
+    /// The visitor's events on the site from the log, oldest first (events from other tools
+    /// are counted by [`Store::with_external`], never folded as activity on the site).
     pub(crate) fn log_of(&self, visitor: &str) -> Result<Vec<LogEvent>, Error> {
         let rows = self.db.query(
-            "SELECT at, body FROM events WHERE visitor = ? ORDER BY at, seq",
+            "SELECT at, body FROM events WHERE visitor = ? AND id NOT LIKE 'ext:%' ORDER BY at, seq",
             &[visitor.into()],
         )?;
         rows.iter()
@@ -476,6 +477,30 @@ impl<'s, D: Sql> Store<'s, D> {
         }
     }
 
+    /// `profile` with the visitor's events from other tools in the log counted at their own
+    /// times ([`Profile::count_external`]): what their audiences are computed from. The profile
+    /// the store keeps (and the edge's token) holds the site's behaviour only.
+    pub(crate) fn with_external(
+        &self,
+        visitor: &str,
+        profile: &Profile,
+    ) -> Result<Option<Profile>, Error> {
+        let rows = self.db.query(
+            "SELECT at, body FROM events WHERE visitor = ? AND id LIKE 'ext:%' ORDER BY at, seq",
+            &[visitor.into()],
+        )?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut all = profile.clone();
+        for row in &rows {
+            let event: Event<'_> = serde_json::from_str(row.text(1)?)
+                .map_err(|e| Error::Corrupt(format!("a logged event: {e}")))?;
+            all.count_external(self.rules, Timestamp::from_secs(row.int(0)?), &event);
+        }
+        Ok(Some(all))
+    }
+
     /// Recomputes `v`'s audiences from `profile` at `now`: the memberships entered and left
     /// (pushed onto `changes`), the tier, segments and score, the next re-check, and the visitor
     /// with the profile, all written by [`Store::flush`] with the other visitors' of the same
@@ -488,8 +513,10 @@ impl<'s, D: Sql> Store<'s, D> {
         cause: Cause,
         changes: &mut Vec<Change>,
         writes: &mut Writes,
-    ) {
-        let decision = self.rules.decide(profile, now);
+    ) -> Result<(), Error> {
+        let with_external = self.with_external(&v.id, profile)?;
+        let counted = with_external.as_ref().unwrap_or(profile);
+        let decision = self.rules.decide(counted, now);
         let mut wanted: Vec<Audience> = Vec::with_capacity(1 + decision.segments.len());
         wanted.push(Audience {
             name: decision.tier.to_owned(),
@@ -520,7 +547,7 @@ impl<'s, D: Sql> Store<'s, D> {
                 cause,
             });
         }
-        let recheck = self.rules.next_change(profile, now).map(Timestamp::secs);
+        let recheck = self.rules.next_change(counted, now).map(Timestamp::secs);
         let score = decision.score.map(|s| (s * 100.0).round() / 100.0);
         writes.visitors.push([
             v.id.as_str().into(),
@@ -537,6 +564,7 @@ impl<'s, D: Sql> Store<'s, D> {
             v.last_seen.into(),
             recheck.into(),
         ]);
+        Ok(())
     }
 
     /// Writes what [`Store::evaluate`] decided for the visitors of one pass, in a few

@@ -14,6 +14,8 @@ mod lapse;
 mod queries;
 // A site split over two shards answers as one store does.
 mod shards;
+// Events from other tools, filed by email, counted without starting visits.
+mod external;
 // However often and in whatever order batches are redelivered, nothing counts twice.
 mod redelivery;
 // Triggers: the outbox, deliveries and their retries, each destination's request.

@@ -123,6 +123,55 @@ impl Profile {
         }
     }
 
+    /// Counts an event that happened outside the site (an email platform's `email_opened`,
+    /// posted to the edge by another tool) at its own time `at`: the series and score signals
+    /// of its name count it as they would on-site, but it is no activity on the site, so it
+    /// starts no visit, moves no visit's engagement and leaves `last_seen` as it was. Only
+    /// `event`s count; other kinds are not the site's to receive from elsewhere. An event
+    /// older than the horizon before the profile's last activity counts nothing.
+    ///
+    /// The audience store folds these into a copy of the visitor's profile when it computes
+    /// their audiences; they never enter a token.
+    pub fn count_external(&mut self, rules: &Rules, at: Timestamp, event: &Event) {
+        let Event::Event { name, props } = event else {
+            return;
+        };
+        let at = at.secs();
+        if at < self.last_seen - rules.shape.horizon {
+            return;
+        }
+        for (i, plan) in rules.shape.series.iter().enumerate() {
+            if let Tracked::Event {
+                name: want,
+                props: want_props,
+            } = &plan.what
+            {
+                let props_match = want_props
+                    .iter()
+                    .all(|(k, v)| props.get(k).is_some_and(|p| p.as_text() == *v));
+                if want == name && props_match {
+                    let Ok(series) = u16::try_from(i) else {
+                        continue;
+                    };
+                    let hit = Hit {
+                        at,
+                        seconds: 0,
+                        scroll: 0,
+                        series,
+                    };
+                    self.insert_hit(hit, plan.capacity);
+                }
+            }
+        }
+        // Points decay from the last time they were added: an older event adds its points then.
+        let at = at.max(self.score_at);
+        self.add_points(
+            rules,
+            at,
+            |s| matches!(s, SignalPlan::Event(n) if n == name),
+        );
+    }
+
     fn fold_pageview(&mut self, rules: &Rules, now: i64, url: &str, referrer: Option<&str>) {
         let path = url::path_of(url);
         // The landing page is tested first: the views of a visit's first page count in the

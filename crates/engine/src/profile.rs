@@ -261,6 +261,27 @@ impl Profile {
         self.hits.insert(end, hit);
     }
 
+    /// Inserts a hit in time order within its series (an event counted at its own time, which
+    /// may be older than the series' latest); a full series drops its oldest hit, and a hit
+    /// older than all of a full series' hits is not kept.
+    pub(crate) fn insert_hit(&mut self, hit: Hit, capacity: usize) {
+        if capacity == 0 {
+            return;
+        }
+        let range = self.series_range(usize::from(hit.series));
+        let full = range.len() >= capacity;
+        let place = range.start + self.hits[range.clone()].partition_point(|h| h.at <= hit.at);
+        if full {
+            if place == range.start {
+                return;
+            }
+            self.hits.remove(range.start);
+            self.hits.insert(place - 1, hit);
+        } else {
+            self.hits.insert(place, hit);
+        }
+    }
+
     pub(crate) fn push_visit(&mut self, v: VisitRec) {
         if self.visits.len() >= Limits::VISITS_KEPT {
             self.visits.remove(0);

@@ -16,6 +16,8 @@ mod tokens;
 mod lapse;
 // The event log's sanitiser keeps what the rules read.
 mod sanitize;
+// Events from other tools count in series without starting visits.
+mod external;
 // The module graph of `src/` has no cycles.
 mod tidy;
 // Destinations, triggers, and the triggers a log fires.

@@ -1,5 +1,5 @@
-//! Who may call a route: the admin bearer token check that every `Guard::Admin` route of the
-//! table gets before its handler runs.
+//! Who may call a route: the bearer token checks that every `Guard::Admin` and `Guard::Ingest`
+//! route of the table gets before its handler runs.
 
 use worker::{console_error, web_sys::Request};
 
@@ -32,5 +32,20 @@ pub fn admin(req: &Request, isolate: &Isolate) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::unauthorized())
+    }
+}
+
+/// Passes a request carrying `Authorization: Bearer <INGEST_TOKEN>`; refuses it otherwise, and
+/// every request while the token is unset or shorter than [`ADMIN_TOKEN_MIN_CHARS`].
+pub fn ingest(req: &Request, isolate: &Isolate) -> Result<(), ApiError> {
+    let expected = isolate
+        .ingest_token
+        .as_deref()
+        .filter(|t| t.chars().count() >= ADMIN_TOKEN_MIN_CHARS)
+        .ok_or_else(|| ApiError::ingest_disabled(ADMIN_TOKEN_MIN_CHARS))?;
+    if bearer_matches(header(req, std_names::AUTHORIZATION).as_deref(), expected) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized_ingest())
     }
 }

@@ -24,6 +24,8 @@ pub struct Isolate {
     pub keys: Result<Keyring, ApiError>,
     /// The admin API's bearer token (`ADMIN_TOKEN`), when set and not empty.
     pub admin_token: Option<String>,
+    /// The bearer token of `POST /v1/events` (`INGEST_TOKEN`), when set and not empty.
+    pub ingest_token: Option<String>,
     /// The audience layer's settings, or why a var of theirs is unusable (the layer is then
     /// off: nothing is enqueued, and its admin routes answer 503 with the reason).
     pub audience: Result<AudienceSettings, String>,
@@ -73,6 +75,7 @@ fn read(env: &Env) -> Isolate {
     }
     let keys = keyring(secret(env, names::PROFILE_KEYS), &settings.sites);
     let admin_token = secret(env, names::ADMIN_TOKEN).filter(|t| !t.is_empty());
+    let ingest_token = secret(env, names::INGEST_TOKEN).filter(|t| !t.is_empty());
     let audience = AudienceSettings::from_vars(
         var(env, audience_names::AUDIENCE_SHARDS).as_deref(),
         var(env, audience_names::EVENT_RETENTION_DAYS).as_deref(),
@@ -104,6 +107,7 @@ fn read(env: &Env) -> Isolate {
         settings,
         keys,
         admin_token,
+        ingest_token,
         audience,
         checks,
         retry_schedule,

@@ -12,6 +12,7 @@ mod deliveries;
 mod do_sql;
 mod guard;
 mod http;
+mod ingest;
 mod isolate;
 mod pipeline;
 mod proxy;
@@ -146,6 +147,11 @@ pub static ROUTES: &[Route<Handler>] = &[
         methods: &[(Method::Get, handler!(raw api::health))],
     },
     Route {
+        path: "/v1/events",
+        guard: Guard::Ingest,
+        methods: &[(Method::Post, handler!(raw ingest::events))],
+    },
+    Route {
         path: "/v1/admin/rules",
         guard: Guard::Admin,
         methods: &[
@@ -278,6 +284,10 @@ async fn fetch(req: web_sys::Request, env: Env, wctx: Context) -> Result<web_sys
     let result = match found {
         Found::Handler(route, handler) => match route.guard {
             Guard::Admin => match guard::admin(&req, &isolate) {
+                Ok(()) => handler(req, &ctx).await,
+                Err(err) => Err(err.into()),
+            },
+            Guard::Ingest => match guard::ingest(&req, &isolate) {
                 Ok(()) => handler(req, &ctx).await,
                 Err(err) => Err(err.into()),
             },

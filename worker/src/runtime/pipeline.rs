@@ -120,8 +120,10 @@ pub async fn consume(batch: MessageBatch<Queued>, env: Env, ctx: Context) -> wor
         }
     }
     let groups = group(
-        read.iter()
-            .map(|(i, q)| (*i, q.site.as_str(), q.record.visitor.as_str())),
+        read.iter().map(|(i, q)| {
+            let visitor = (!q.record.is_external()).then_some(q.record.visitor.as_str());
+            (*i, q.site.as_str(), visitor)
+        }),
         &stores.settings,
     );
     let calls = groups.iter().map(|g| {
@@ -140,8 +142,11 @@ pub async fn consume(batch: MessageBatch<Queued>, env: Env, ctx: Context) -> wor
         )
     });
     let results = join_all(calls).await;
+    // A message is acknowledged when every store it went to took it (an event from another
+    // tool goes to each store of its site); otherwise it is retried, and the stores that
+    // took it already count nothing twice.
+    let mut failed = vec![false; messages.len()];
     for (g, result) in groups.iter().zip(results) {
-        let acked = result.is_ok();
         if let Err(err) = result {
             console_error!(
                 "intent-events: the store {} did not take {} message(s) ({}); they are retried",
@@ -149,14 +154,23 @@ pub async fn consume(batch: MessageBatch<Queued>, env: Env, ctx: Context) -> wor
                 g.messages.len(),
                 err.message
             );
-        }
-        for &i in &g.messages {
-            if let Some(m) = messages.get(i) {
-                if acked {
-                    m.ack();
-                } else {
-                    retry(m);
+            for &i in &g.messages {
+                if let Some(f) = failed.get_mut(i) {
+                    *f = true;
                 }
+            }
+        }
+    }
+    let grouped: std::collections::HashSet<usize> = groups
+        .iter()
+        .flat_map(|g| g.messages.iter().copied())
+        .collect();
+    for i in grouped {
+        if let Some(m) = messages.get(i) {
+            if failed.get(i).copied().unwrap_or(true) {
+                retry(m);
+            } else {
+                m.ack();
             }
         }
     }
