@@ -1,11 +1,15 @@
 //! The snippet's API: `POST /v1/collect`, `GET /v1/decide`, and `GET /v1/health`. Each reads
 //! its request, resolves the visitor flow (`crate::visitor`) and renders the answer from it.
+//!
+//! They never wait: they answer at once from the request's head and (`collect`) its body, which
+//! the entry reads for them when they ask for it (`http::body`), so the usual call runs without
+//! a future (see `super::fetch`).
 
 use intent_engine::{CollectRequest, Limits};
 use serde_json::json;
 use worker::web_sys::Request;
 
-use super::http::{self, header};
+use super::http::{self, header, Body};
 use super::{now, Ctx, Failure};
 use crate::api_error::{check_content_type, ApiError, MAX_BODY_BYTES};
 use crate::cookie::profile_from_cookie_header;
@@ -53,17 +57,16 @@ fn answer(ctx: &Ctx<'_>, resolved: &Resolved<'_, '_, '_>) -> Answer {
 }
 
 /// `POST /v1/collect`: fold the events into the visitor's profile and answer the decision.
-pub async fn collect(req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
+pub fn collect(req: &Request, ctx: &Ctx<'_>, body: &Body) -> Result<Answer, Failure> {
     http::check_origin(ctx.origin, ctx.settings)?;
-    check_content_type(header(&req, std_names::CONTENT_TYPE).as_deref())?;
-    let length = header(&req, std_names::CONTENT_LENGTH);
-    let body = http::read_text(&req, length.as_deref(), MAX_BODY_BYTES).await?;
-    let call =
-        CollectRequest::from_json(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    check_content_type(header(req, std_names::CONTENT_TYPE).as_deref())?;
+    let length = header(req, std_names::CONTENT_LENGTH);
+    let body = http::text(body, length.as_deref(), MAX_BODY_BYTES)?;
+    let call = CollectRequest::from_json(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if !ctx.settings.knows_site(&call.site) {
         return Err(ApiError::unknown_site(&call.site).into());
     }
-    let said = said(&req);
+    let said = said(req);
     let resolved = resolve(
         &ctx.rules.rules,
         ctx.isolate.keys.as_ref(),
@@ -79,7 +82,7 @@ pub async fn collect(req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
 
 /// `GET /v1/decide?slots=hero,cta[&site=demo]`: the decision for the token sent (header
 /// `X-Intent-Profile` or the proxy-mode cookie), recording nothing.
-pub async fn decide(req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
+pub fn decide(req: &Request, ctx: &Ctx<'_>, _body: &Body) -> Result<Answer, Failure> {
     http::check_origin(ctx.origin, ctx.settings)?;
     let mut slots: Option<Vec<String>> = None;
     let mut site: Option<String> = None;
@@ -110,8 +113,8 @@ pub async fn decide(req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
     if !ctx.settings.knows_site(&site) {
         return Err(ApiError::unknown_site(&site).into());
     }
-    let said = said(&req);
-    let sent = header(&req, X_INTENT_PROFILE);
+    let said = said(req);
+    let sent = header(req, X_INTENT_PROFILE);
     let resolved = resolve(
         &ctx.rules.rules,
         ctx.isolate.keys.as_ref(),
@@ -126,7 +129,7 @@ pub async fn decide(req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
 }
 
 /// `GET /v1/health`: liveness and the active rules.
-pub async fn health(_req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
+pub fn health(_req: &Request, ctx: &Ctx<'_>, _body: &Body) -> Result<Answer, Failure> {
     let body = json!({
         "ok": true,
         "rules": ctx.rules.rules.id(),
