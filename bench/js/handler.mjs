@@ -11,7 +11,7 @@
 // median. (Wall time, kept beside it, also counts the moments another process had the core.)
 //
 // Then a CPU profile of the collect loop through workerd's inspector (V8's sampling profiler,
-// every 100 µs), whose top entries say where the time goes: self time per function, per call.
+// every 100 µs unless `--sampling-us` says otherwise), whose top entries say where the time goes: self time per function, per call.
 //
 // Routes: collect (a returning visitor's token and two events), decide (the token in
 // X-Intent-Profile), a proxied page (the pricing page with the profile cookie, read to its
@@ -33,6 +33,8 @@ const PROFILE_REQUESTS = Number(opt('--profile-requests', '10'));
 const ONLY = opt('--routes', 'collect,decide,page,health,floor').split(',');
 const PROFILE = opt('--profile', 'yes') !== 'no';
 const PROFILE_ROUTE = opt('--profile-route', 'collect');
+// V8's sampling interval in µs: finer shows the short stages, at the price of more overhead.
+const SAMPLING_US = Number(opt('--sampling-us', '100'));
 
 const r2 = (x) => Math.round(x * 100) / 100;
 
@@ -178,12 +180,12 @@ function topEntries(profile, calls, count = Number(opt('--top', '12'))) {
     .map(([name, us]) => ({ name, us_per_call: r2(us / calls), share: r2((us / total) * 100) }));
 }
 
-/** A CPU profile of the handler loop of `request`, sampled every 100 µs. */
+/** A CPU profile of the handler loop of `request`, sampled every `SAMPLING_US` µs. */
 async function profileOf(w, request) {
   const cdp = await inspector(w.inspectorPort);
   try {
     await cdp.send('Profiler.enable');
-    await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+    await cdp.send('Profiler.setSamplingInterval', { interval: SAMPLING_US });
     await cdp.send('Profiler.start');
     for (let i = 0; i < PROFILE_REQUESTS; i++) await loop(w, request, false);
     const { profile } = await cdp.send('Profiler.stop');
@@ -248,7 +250,7 @@ async function main() {
     };
     const ours = declared(await requests(real));
     const theirs = declared(await requests(peer));
-    const result = { n: N, rounds: ROUNDS, sampling_us: 100, real: {}, peer: {}, profiles: {} };
+    const result = { n: N, rounds: ROUNDS, sampling_us: SAMPLING_US, real: {}, peer: {}, profiles: {} };
     for (const [name, status] of [['collect', 200], ['decide', 200], ['page', 200], ['health', 200], ['floor', 400]].filter(([n]) => ONLY.includes(n))) {
       result.real[name] = await measure(real, ours[name], status);
       console.log(`  worker (Rust/wasm) ${name}: ${result.real[name].us} µs a call`);
