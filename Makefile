@@ -7,12 +7,12 @@ CARGO ?= cargo
 
 help:
 	@echo "make dev    - install what is missing, build, serve demo site + API on http://127.0.0.1:8787"
-	@echo "make test   - every test: engine, CLI, worker on workerd, snippet in Chromium"
+	@echo "make test   - every test: engine, CLI, worker on workerd, snippet and console in Chromium"
 	@echo "make bench  - benchmarks against the budgets (not part of make test)"
 	@echo "make fuzz   - each fuzz target for 5 minutes (make test runs them for 15 s each)"
 	@echo "make lint   - every crate: fmt, clippy native and wasm32, docs, the engine kept pure"
 
-test: test-engine test-worker fuzz-smoke test-snippet size test-bench test-e2e
+test: test-engine test-worker fuzz-smoke test-snippet size test-bench test-engine-wasm test-e2e test-console
 
 # Engine, policy, audience store and CLI: unit/golden/property tests (the audience store's over
 # SQLite), wasm32 builds (after every crate's lints).
@@ -41,9 +41,15 @@ lint:
 setup:
 	scripts/setup.sh
 
-# dist/site: the demo site (www/) plus the snippet build (dist/snippet/), the worker's assets.
-site: setup snippet
+# dist/site: the demo site (www/) plus the snippet build (dist/snippet/) and the console
+# (dist/console/, served at /admin/), the worker's assets.
+site: setup snippet console
 	scripts/build-site.sh
+
+# dist/console/admin: the marketer's console (console/), bundled by esbuild, with the engine's wasm.
+.PHONY: console
+console: setup
+	scripts/build-console.sh
 
 # worker/build: the worker compiled to wasm by worker-build.
 worker: setup
@@ -100,3 +106,23 @@ size: snippet
 .PHONY: test-e2e
 test-e2e: worker site
 	source scripts/env.sh && node --test --test-concurrency=1 --test-timeout=120000 --test-reporter=spec tests/e2e/*.test.mjs
+
+# The console's engine (crates/engine-wasm): wasm-bindgen bindings built into dist/engine-wasm/.
+# Its tests load that build in Node 22 and hold it to what intentctl says about the same inputs.
+.PHONY: engine-wasm test-engine-wasm
+engine-wasm: setup
+	scripts/build-engine-wasm.sh
+
+test-engine-wasm: engine-wasm
+	$(CARGO) clippy -p intent-engine-wasm --all-targets -- -D warnings
+	$(CARGO) clippy -p intent-engine-wasm --target wasm32-unknown-unknown -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p intent-engine-wasm --no-deps
+	$(CARGO) test -p intent-engine-wasm
+	source scripts/env.sh && node --test --test-reporter=spec crates/engine-wasm/tests/*.test.mjs
+
+# The console at /admin/ (tests/console/): sign in, break and fix the rules, preview, publish and
+# roll back in Debian's headless Chromium against the built worker on wrangler's local workerd.
+# Screenshots go to target/console/.
+.PHONY: test-console
+test-console: worker site
+	source scripts/env.sh && node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=spec tests/console/*.test.mjs

@@ -12,6 +12,8 @@
 #      workerd's inspector), beside a JavaScript peer
 #   6. the worker under `wrangler dev` under load (wrk, loopback only), beside a JavaScript peer:
 #      a warm-up, then three alternating rounds, medians
+#   7. the console: the preview replaying a generated month in headless Chromium's wasm,
+#      `intentctl simulate` over the same month natively, the console's first screen and sizes
 #
 # BENCH_QUICK=1 shortens every step (for trying the script, not for the figures).
 # BENCH_SPEED_VARIANT=0 skips the extra engine builds tuned for speed instead of size.
@@ -158,6 +160,33 @@ else
   [ "$quick" = 1 ] && secs=3
   node bench/js/load.mjs --jsonlogic "$out/default.jsonlogic.json" --out "$out/load.json" --seconds "$secs" ||
     echo "bench: the load test failed; see $out/load.json" >&2
+fi
+
+step "7. the console: preview in headless Chromium's wasm, intentctl simulate natively, sizes"
+# A month of a 10,000-visitor site, generated the same on every run (intentctl sample-traffic).
+rm -f "$out/console.json" "$out/simulate.jsonl"
+if scripts/build-console.sh; then
+  "$cargo" build --release -q -p intentctl
+  "$target/release/intentctl" sample-traffic --visitors 10000 --days 30 --seed 1 >"$out/month-10k.jsonl"
+  runs=7
+  [ "$quick" = 1 ] && runs=3
+  for _ in $(seq "$runs"); do
+    # The last stderr line is the timings: reading (JSON), grouping, replaying, writing.
+    "$target/release/intentctl" simulate --events "$out/month-10k.jsonl" --at 2026-11-30T00:00:00Z --timings       2>&1 >/dev/null | sed -n 's/^timings: //p' | tee -a "$out/simulate.jsonl"
+  done
+  node bench/js/console.mjs --month "$out/month-10k.jsonl" --runs "$runs" --out "$out/console.json" ||
+    echo "bench: the console's browser figures failed; reported missing" >&2
+  {
+    printf '{'
+    for f in app.js app.css engine.wasm; do
+      [ "$f" = app.js ] || printf ','
+      printf '"%s": {"raw": %d, "gzip": %d}' "$f" "$(wc -c <"dist/console/admin/$f")" "$(gzip -9 -c "dist/console/admin/$f" | wc -c)"
+    done
+    printf '}\n'
+  } >"$out/console-sizes.json"
+  cat "$out/console-sizes.json"
+else
+  echo "bench: the console did not build; its figures are reported missing" >&2
 fi
 
 step "report"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Assembles dist/site/, the worker's static assets: the demo site from www/ with the built
-# snippet from dist/snippet/ on top (intent.js and _intent/). A missing snippet build is
-# tolerated so the site and the worker can be worked on before the snippet exists.
+# snippet from dist/snippet/ on top (intent.js and _intent/), and the marketer's console from
+# dist/console/ (admin/). A missing snippet or console build is tolerated so the site and the
+# worker can be worked on before they exist.
 #
 #   CONSENT=required scripts/build-site.sh   the demo as a site that requires consent: every
 #                                            page's tag gets data-consent="required", which
@@ -32,6 +33,12 @@ fi
 if [ "${CONSENT:-implied}" = required ]; then
   find "$staging" -name '*.html' -exec sed -i \
     's|<script defer src="/intent.js" data-site="demo"></script>|<script defer src="/intent.js" data-site="demo" data-consent="required"></script>|' {} +
+fi
+# The console comes after the demo's pages are adjusted: it is not a page of the site.
+if [ -f dist/console/admin/index.html ]; then
+  cp -R dist/console/. "$staging/"
+else
+  echo "build-site: dist/console/ is not built yet (scripts/build-console.sh); /admin/ will be 404" >&2
 fi
 # Swap in one step so a running `wrangler dev` never sees a half-copied folder.
 rm -rf "$out"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make dev`: install what is missing, build the snippet, the site and the worker, seed the
+# `make dev`: install what is missing, build the snippet, the console, the site and the worker, seed the
 # local KV with the built-in default rules, and serve everything on http://127.0.0.1:8787
 # with wrangler's local workerd. Nothing leaves the machine: no telemetry, no remote KV.
 #
@@ -19,6 +19,7 @@ scripts/setup.sh
 if [ -x scripts/build-snippet.sh ]; then
   scripts/build-snippet.sh || echo "dev: the snippet build failed; serving without /intent.js" >&2
 fi
+scripts/build-console.sh || echo "dev: the console build failed; serving without /admin/" >&2
 scripts/build-site.sh
 
 # Seed the rules once; later runs keep what was published locally (RESET_RULES=1 resets).

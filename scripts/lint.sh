@@ -17,7 +17,7 @@ cargo=${CARGO:-cargo}
 "$cargo" clippy --workspace --all-targets -- -D warnings
 # The crates that build for wasm32, with the rustc flags each ships with. (The engine's tests
 # use proptest, which does not build for wasm32; the snippet's run there, in a browser.)
-"$cargo" clippy -p intent-engine -p intent-policy -p intent-audience -p intent-bench-wasm \
+"$cargo" clippy -p intent-engine -p intent-policy -p intent-audience -p intent-bench-wasm -p intent-engine-wasm \
   --target wasm32-unknown-unknown -- -D warnings
 "$cargo" clippy -p intent-snippet --all-targets --target wasm32-unknown-unknown -- -D warnings
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$WORKER_WASM_RUSTFLAGS" \

@@ -55,6 +55,11 @@ const handlerProblem = oneLine(handler.missing || handler.failed || 'no result')
 const hReal = handler.real ?? {};
 const hPeer = handler.peer ?? {};
 const defaultDoc = read('default.jsonlogic.json');
+const consoleRun = read('console.json');
+const consoleSizes = read('console-sizes.json') || {};
+const simulateRuns = existsSync(join(dir, 'simulate.jsonl'))
+  ? readFileSync(join(dir, 'simulate.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  : [];
 const cold = existsSync(join(dir, 'coldstart.jsonl'))
   ? readFileSync(join(dir, 'coldstart.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l))
   : [];
@@ -144,6 +149,18 @@ const summary = {
   health_handler_us: hReal.health?.us ?? null,
   health_handler_us_js_peer: hPeer.health?.us ?? null,
   handler_floor_us: hReal.floor?.us ?? null,
+  preview_events_per_s_wasm: consoleRun?.preview_events_per_s ?? null,
+  preview_ms_wasm: r2(consoleRun?.preview_ms_median ?? null),
+  preview_log_events: consoleRun?.preview_events ?? null,
+  preview_log_parse_ms_wasm: r2(consoleRun?.log_parse_ms ?? null),
+  simulate_events_per_s_native: median(simulateRuns.map((t) => t.replay_events_per_s)),
+  simulate_read_events_per_s_native: median(simulateRuns.map((t) => t.read_events_per_s)),
+  simulate_total_events_per_s_native: median(simulateRuns.map((t) => t.total_events_per_s)),
+  simulate_read_share: simulateRuns.length ? r2(median(simulateRuns.map((t) => t.read_ms / t.total_ms))) : null,
+  console_js_gzip_bytes: consoleSizes['app.js']?.gzip ?? null,
+  console_css_gzip_bytes: consoleSizes['app.css']?.gzip ?? null,
+  console_wasm_gzip_bytes: consoleSizes['engine.wasm']?.gzip ?? null,
+  console_first_screen_ms: r2(consoleRun?.first_screen_ms_median ?? null),
 };
 
 // Each budget: the figure, whether it holds, and what it is compared with.
@@ -299,6 +316,37 @@ const budgets = [
     ratio: peerLoad && ours ? `${fmtX(ours.collect.rps / peerLoad.collect.rps)} the peer's req/s` : '—',
   },
 ];
+const fmtRate = (x) => (x == null ? 'missing' : `${(x / 1e6).toFixed(2)} M events/s`);
+budgets.push(
+  {
+    figure: `preview: a month of a 10,000-visitor site (${summary.preview_log_events ?? '?'} events) replayed under the published and an edited config in headless Chromium's wasm (events replayed a second, both replays counted)`,
+    budget: '≥ 2 M events/s',
+    value: summary.preview_events_per_s_wasm,
+    ok: (v) => v >= 2e6,
+    measured: summary.preview_events_per_s_wasm == null ? 'missing' : `${fmtRate(summary.preview_events_per_s_wasm)} (one preview ${summary.preview_ms_wasm} ms)`,
+    peer: '—',
+    ratio: summary.preview_log_parse_ms_wasm == null ? '—' : `reading the log once: ${summary.preview_log_parse_ms_wasm} ms`,
+  },
+  {
+    figure: '`intentctl simulate` over the same month, natively: the replay (fold + decide per visitor)',
+    budget: '≥ 5 M events/s',
+    value: summary.simulate_events_per_s_native,
+    ok: (v) => v >= 5e6,
+    measured: fmtRate(summary.simulate_events_per_s_native),
+    peer: '—',
+    ratio: summary.simulate_read_events_per_s_native == null ? '—'
+      : `reading the JSON: ${fmtRate(summary.simulate_read_events_per_s_native)}, ${Math.round(summary.simulate_read_share * 100)} % of the command's time; whole command ${fmtRate(summary.simulate_total_events_per_s_native)}`,
+  },
+  {
+    figure: "the console's first screen (sign-in) on loopback, headless Chromium, from navigation",
+    budget: '≤ 1 s',
+    value: summary.console_first_screen_ms,
+    ok: (v) => v <= 1000,
+    measured: summary.console_first_screen_ms == null ? 'missing' : `${summary.console_first_screen_ms} ms`,
+    peer: '—',
+    ratio: `JS ${fmtB(summary.console_js_gzip_bytes)} + CSS ${fmtB(summary.console_css_gzip_bytes)} + engine wasm ${fmtB(summary.console_wasm_gzip_bytes)} gzipped`,
+  },
+);
 for (const b of budgets) {
   b.verdict = b.value == null ? 'missing' : b.ok(b.value) ? 'meets' : 'MISSES';
 }

@@ -14,6 +14,8 @@ const ROUTES = [
   ['GET', '/v1/admin/rules?version=previous'],
   ['PUT', '/v1/admin/rules'],
   ['POST', '/v1/admin/rules/rollback'],
+  ['GET', '/v1/admin/rules/history'],
+  ['HEAD', '/v1/admin/rules/history'],
 ];
 
 /** Every answer a test saw, to check at the end that none carried a secret. */

@@ -223,10 +223,13 @@ const CASES = [
   ['admin: PUT 300 KiB', put(long(300 * 1024, ' ')), 413],
   ['admin: PUT 8 MiB', put(long(8 * 1024 * 1024, ' ')), 413],
   ['admin: PUT 300 KiB in chunks without a length', put(Array.from({ length: 40 }, () => ' '.repeat(8192))), 413],
-  ['admin: GET ?version=%ff', get('/v1/admin/rules?version=%ff', AUTH), 200],
-  ['admin: GET ?version=previous twice', get('/v1/admin/rules?version=previous&version=previous', AUTH), [200, 409]],
+  ['admin: GET ?version=%ff', get('/v1/admin/rules?version=%ff', AUTH), 400],
+  ['admin: GET ?version=previous twice', get('/v1/admin/rules?version=previous&version=previous', AUTH), 400],
   ...['POST', 'DELETE', 'PATCH'].map((m) => [`admin: ${m} /v1/admin/rules`, { method: m, path: '/v1/admin/rules', headers: AUTH, body: '' }, 405]),
-  ['admin: rollback with 1 MiB of body', post('/v1/admin/rules/rollback', long(1024 * 1024), AUTH), [200, 409]],
+  ['admin: rollback with 1 MiB of body', post('/v1/admin/rules/rollback', long(1024 * 1024), AUTH), 413],
+  ['admin: rollback to a version id that is not JSON', post('/v1/admin/rules/rollback', 'default@1c63f927', AUTH), 400],
+  ['admin: GET /v1/admin/rules/history?junk', get('/v1/admin/rules/history?%zz=1', AUTH), 400],
+  ...['POST', 'PUT', 'DELETE'].map((m) => [`admin: ${m} /v1/admin/rules/history`, { method: m, path: '/v1/admin/rules/history', headers: AUTH, body: '' }, 405]),
   ...['GET', 'PUT', 'DELETE'].map((m) => [`admin: ${m} /v1/admin/rules/rollback`, { method: m, path: '/v1/admin/rules/rollback', headers: AUTH, body: '' }, 405]),
 
   // --- GET /v1/health

@@ -65,7 +65,10 @@ describe('the token holds times and counts, nothing else', () => {
     assert.equal(answers.at(-1).tier, 'ready');
 
     const t = assertHoldsNothingPersonal(token, 'collect');
-    assert.equal(t.format, 2);
+    assert.equal(t.format, 3);
+    // The visitor's id is random bytes, the same as the answer's `visitor`.
+    assert.equal(t.visitor, answers.at(-1).visitor);
+    assert.match(t.visitor, /^[A-Za-z0-9_-]{16}$/);
     assert.ok(Math.abs(t.lastSeen - before) < 120, `last activity ${t.lastSeen}, now ${before}`);
     assert.equal(t.visitsTotal, 1);
     assert.equal(t.visits.length, 1);
@@ -80,7 +83,7 @@ describe('the token holds times and counts, nothing else', () => {
     for (const hits of t.series) for (const age of hits) assert.ok(age >= 0 && age < 120, `age ${age}`);
     // Every byte is one of the fields above, and the signature: there is room for nothing else.
     assert.equal(t.mac.length, 32);
-    assert.ok(t.payload.length < 40, `a payload of ${t.payload.length} bytes`);
+    assert.ok(t.payload.length < 53, `a payload of ${t.payload.length} bytes`);
   }));
 
   test('a proxy-mode cookie token, decoded field by field', logged(async () => {

@@ -159,7 +159,7 @@ describe('admin API', () => {
     await admin(w.url, 'POST', undefined, auth, '/v1/admin/rules/rollback');
   }));
 
-  test('a token made under rules that track other things starts fresh', logged(async () => {
+  test('a token made under the rules a publish replaced is carried over to the new ones', logged(async () => {
     const [a] = await journey(w.url, [views('/pricing')]);
     const config = JSON.parse(DEFAULT_RULES);
     config.revision = 'other-groups';
@@ -167,10 +167,12 @@ describe('admin API', () => {
     config.tiers[1].when.any.push({ viewed: { group: 'security', within: '30d' } });
     const put = await admin(w.url, 'PUT', JSON.stringify(config));
     assert.equal(put.status, 200, JSON.stringify(put.body));
+    assert.match(put.body.profiles.summary, /starts `security` empty$/);
     const c = await collect(w.url, { site: 'demo', profile: a.profile, events: views('/security') });
     assert.equal(c.status, 200);
-    assert.equal(c.body.fresh, 'other-rules');
+    assert.equal(c.body.fresh, undefined);
     assert.equal(c.body.tier, 'evaluating');
+    assert.equal(c.body.visitor, a.visitor);
     await admin(w.url, 'POST', undefined, auth, '/v1/admin/rules/rollback');
   }));
 

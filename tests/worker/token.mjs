@@ -2,7 +2,8 @@
 // otherwise be made to see (expired ones, ones from the future) without waiting 90 days.
 //
 // This mirrors the token layout of crates/engine/src/token.rs: base64url (no padding) of
-//   [format u8][key tag u8][rules fingerprint u32 LE][varint last_seen][rest of profile][HMAC-SHA256]
+//   [format u8][key tag u8][shape fingerprint u32 LE][visitor id: length u8, then its bytes]
+//   [varint last_seen][rest of profile][HMAC-SHA256]
 // with the HMAC over the site block ("intent-edge profile token/2\0", the site's length (u8) and
 // the site, zero-filled to a multiple of 64 bytes) and the payload. Every other time in the profile is stored relative to last_seen, so moving last_seen
 // moves the whole history. If the engine changes its layout, these helpers fail loudly, and
@@ -12,8 +13,10 @@ import { createHash, createHmac } from 'node:crypto';
 
 const DOMAIN = Buffer.from('intent-edge profile token/2\0', 'latin1');
 /** The format the worker issues (crates/engine/src/token.rs, `FORMAT`). */
-const FORMAT = 2;
+const FORMAT = 3;
 const HEADER_LEN = 6;
+/** How many random bytes a visitor id holds. */
+const ID_LEN = 12;
 const MAC_LEN = 32;
 
 function readVarint(buf, offset) {
@@ -67,8 +70,9 @@ export function reissue(token, { keysSpec, site = 'demo', shiftSecs = 0, secret,
   if (payload[0] !== FORMAT) throw new Error(`unknown token format ${payload[0]}: update tests/worker/token.mjs`);
   const key = keyring(keysSpec)[0];
   if (payload[1] !== key.tag) throw new Error('the token was not signed by the first dev key');
-  const { value: lastSeen, end } = readVarint(payload, HEADER_LEN);
-  const header = Buffer.from(payload.subarray(0, HEADER_LEN));
+  const idEnd = HEADER_LEN + 1 + payload[HEADER_LEN];
+  const { value: lastSeen, end } = readVarint(payload, idEnd);
+  const header = Buffer.from(payload.subarray(0, idEnd));
   if (tag === 'other') header[1] = key.tag ^ 0xff;
   const moved = Buffer.concat([
     header,
@@ -113,10 +117,14 @@ export function decodeToken(token) {
   const keyTag = byte();
   const fingerprint = payload.readUInt32LE(pos);
   pos += 4;
+  const idLen = byte();
+  if (idLen !== 0 && idLen !== ID_LEN) throw new Error(`a visitor id of ${idLen} bytes`);
+  const visitor = idLen ? Buffer.from(payload.subarray(pos, pos + idLen)).toString('base64url') : null;
+  pos += idLen;
   const lastSeen = varint();
   const visitsTotal = varint();
   const visits = Array.from({ length: byte() }, () => ({ age: varint() }));
   const series = [];
   while (pos < payload.length) series.push(Array.from({ length: byte() }, () => varint()));
-  return { format, keyTag, fingerprint, lastSeen, visitsTotal, visits, series, payload, mac: bytes.subarray(payload.length) };
+  return { format, keyTag, fingerprint, visitor, lastSeen, visitsTotal, visits, series, payload, mac: bytes.subarray(payload.length) };
 }

@@ -154,6 +154,43 @@ impl ApiError {
         )
     }
 
+    /// A version id that the history does not keep.
+    pub fn unknown_version(id: &str) -> Self {
+        Self::new(
+            404,
+            "unknown_version",
+            format!(
+                "no rules version `{}` is kept; GET /v1/admin/rules/history lists the versions",
+                echo(id)
+            ),
+        )
+    }
+
+    /// A rollback to the version that is already active.
+    pub fn already_active(id: &str) -> Self {
+        Self::new(
+            409,
+            "already_active",
+            format!("`{}` is already the active rules version", echo(id)),
+        )
+    }
+
+    /// A query parameter of an admin route that it does not read, or one given twice.
+    pub fn unknown_parameter(name: &str, known: &str) -> Self {
+        Self::bad_request(format!(
+            "unknown query parameter `{}`; this route reads {known}",
+            echo(name)
+        ))
+    }
+
+    /// A `version` that is neither `previous` nor written like a version id.
+    pub fn bad_version(value: &str) -> Self {
+        Self::bad_request(format!(
+            "`version`: expected `previous` or a version id like `default@1c63f927` (GET /v1/admin/rules/history lists them), found `{}`",
+            echo(value)
+        ))
+    }
+
     /// The worker lacks a secret it needs; the operator has to act.
     pub fn not_configured(message: impl Into<String>) -> Self {
         Self::new(503, "not_configured", message)

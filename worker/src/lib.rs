@@ -15,6 +15,7 @@ pub mod api_error;
 pub mod auth;
 pub mod cookie;
 pub mod headers;
+pub mod history;
 pub mod privacy;
 pub mod rewrite;
 pub mod routes;

@@ -6,6 +6,11 @@
 //! built-in default rules: the worker never runs without rules and never fails a visitor
 //! because of a bad publish or a KV outage.
 //!
+//! With the rules it is given the history of published versions (`rules:history`, see
+//! `crate::history`), and gives the compiled rules the profile shapes of the versions kept there:
+//! a visitor whose token was made under one of them is carried over to the active rules instead
+//! of starting afresh.
+//!
 //! This module is the policy alone: it is given what a KV read brought and the time, and says
 //! which rules are active (`runtime::rules` does the reading, with its time limit). It knows
 //! nothing of the Workers runtime, so it is tested natively.
@@ -13,9 +18,10 @@
 use std::ops::Deref;
 use std::rc::Rc;
 
-use intent_engine::Rules;
+use intent_engine::{ProfileShape, Rules};
 
 use crate::headers::{X_INTENT_RULES, X_INTENT_RULES_SOURCE};
+use crate::history::History;
 
 /// Where the active rules came from; sent as `X-Intent-Rules-Source`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,15 +121,31 @@ struct Cached {
     active: ActiveRules,
     /// The KV text the active rules were compiled from (to skip recompiling unchanged text).
     text: Option<String>,
+    /// The history text their earlier shapes came from.
+    history: Option<String>,
     loaded_at_ms: f64,
 }
 
 /// One isolate's rules: the active ones with the time they were read, and the last valid
-/// config.
+/// config with the history it was given.
 #[derive(Debug, Default)]
 pub struct RulesCache {
     current: Option<Cached>,
-    last_good: Option<SharedRules>,
+    last_good: Option<(SharedRules, Option<String>)>,
+}
+
+/// `rules` with the profile shapes of the versions `history` keeps (other than their own), most
+/// recently active first, so that tokens made under those carry over. A history or a shape that
+/// cannot be read gives none (`runtime::rules` logs an unreadable history).
+pub fn with_history(rules: Rules, history: Option<&str>) -> Rules {
+    let Ok(history) = History::parse(history) else {
+        return rules;
+    };
+    let shapes: Vec<ProfileShape> = history
+        .earlier_shapes(rules.id())
+        .filter_map(|record| ProfileShape::from_record(record).ok())
+        .collect();
+    rules.with_earlier_shapes(shapes)
 }
 
 impl RulesCache {
@@ -140,32 +162,34 @@ impl RulesCache {
         self.current = Some(Cached {
             active: active.clone(),
             text: None,
+            history: None,
             loaded_at_ms: now_ms,
         });
         active
     }
 
-    /// What a KV read brought (`None`: nothing published): compiled unless it is the text the
-    /// cache already holds, and made the active rules. Also says why the fallback is used, if
-    /// it is.
+    /// What a KV read brought (`None`: nothing published), with the history of versions:
+    /// compiled unless it is the text and history the cache already holds, and made the active
+    /// rules. Also says why the fallback is used, if it is.
     pub fn arrived(
         &mut self,
         text: Option<String>,
+        history: Option<String>,
         now_ms: f64,
     ) -> (ActiveRules, Option<Fallback>) {
         let text = text.filter(|t| !t.trim().is_empty());
 
-        // Unchanged text: keep the compiled rules, just restart the clock.
+        // Unchanged text and history: keep the compiled rules, just restart the clock.
         if let Some(cur) = self.current.as_mut() {
-            if cur.text.is_some() && cur.text == text {
+            if cur.text.is_some() && cur.text == text && cur.history == history {
                 cur.loaded_at_ms = now_ms;
                 return (cur.active.clone(), None);
             }
         }
 
         // The last good text again (KV is back after an outage): no need to compile it anew.
-        if let (Some(t), Some(good)) = (&text, &self.last_good) {
-            if t == good.text() {
+        if let (Some(t), Some((good, good_history))) = (&text, &self.last_good) {
+            if t == good.text() && *good_history == history {
                 let active = ActiveRules {
                     rules: good.clone(),
                     source: Source::Kv,
@@ -173,6 +197,7 @@ impl RulesCache {
                 self.current = Some(Cached {
                     active: active.clone(),
                     text,
+                    history,
                     loaded_at_ms: now_ms,
                 });
                 return (active, None);
@@ -182,8 +207,9 @@ impl RulesCache {
         let (active, why) = match &text {
             Some(t) => match Rules::from_json(t) {
                 Ok(rules) => {
+                    let rules = with_history(rules, history.as_deref());
                     let rules = SharedRules::loaded(rules, t.clone());
-                    self.last_good = Some(rules.clone());
+                    self.last_good = Some((rules.clone(), history.clone()));
                     let active = ActiveRules {
                         rules,
                         source: Source::Kv,
@@ -197,16 +223,24 @@ impl RulesCache {
         self.current = Some(Cached {
             active: active.clone(),
             text,
+            history,
             loaded_at_ms: now_ms,
         });
         (active, why)
     }
 
-    /// Makes freshly published rules active in this isolate at once (other isolates follow
-    /// within their cache lifetime).
-    pub fn publish(&mut self, rules: Rules, text: String, now_ms: f64) -> ActiveRules {
+    /// Makes freshly published rules (with the history just stored) active in this isolate at
+    /// once (other isolates follow within their cache lifetime).
+    pub fn publish(
+        &mut self,
+        rules: Rules,
+        text: String,
+        history: String,
+        now_ms: f64,
+    ) -> ActiveRules {
+        let rules = with_history(rules, Some(&history));
         let rules = SharedRules::loaded(rules, text.clone());
-        self.last_good = Some(rules.clone());
+        self.last_good = Some((rules.clone(), Some(history.clone())));
         let active = ActiveRules {
             rules,
             source: Source::Kv,
@@ -214,6 +248,7 @@ impl RulesCache {
         self.current = Some(Cached {
             active: active.clone(),
             text: Some(text),
+            history: Some(history),
             loaded_at_ms: now_ms,
         });
         active
@@ -221,7 +256,7 @@ impl RulesCache {
 
     fn fallback(&self) -> ActiveRules {
         match &self.last_good {
-            Some(rules) => ActiveRules {
+            Some((rules, _)) => ActiveRules {
                 rules: rules.clone(),
                 source: Source::LastGood,
             },
@@ -256,10 +291,10 @@ mod tests {
     fn an_empty_cache_reads_and_falls_back_to_the_builtin_rules() {
         let mut cache = RulesCache::default();
         assert!(cache.fresh(0.0, 30_000).is_none());
-        let (active, why) = cache.arrived(None, 0.0);
+        let (active, why) = cache.arrived(None, None, 0.0);
         assert_eq!(active.source, Source::Builtin);
         assert_eq!(why, Some(Fallback::NothingPublished));
-        let (active, why) = cache.arrived(Some("  \n".into()), 0.0);
+        let (active, why) = cache.arrived(Some("  \n".into()), None, 0.0);
         assert_eq!(active.source, Source::Builtin);
         assert_eq!(why, Some(Fallback::NothingPublished));
         assert_eq!(cache.unreadable(0.0).source, Source::Builtin);
@@ -268,13 +303,13 @@ mod tests {
     #[test]
     fn rules_are_reused_for_their_lifetime_then_read_again() {
         let mut cache = RulesCache::default();
-        let (active, why) = cache.arrived(Some(renamed("a")), 1_000.0);
+        let (active, why) = cache.arrived(Some(renamed("a")), None, 1_000.0);
         assert_eq!((active.source, why), (Source::Kv, None));
         let fresh = cache.fresh(30_999.0, 30_000).unwrap();
         assert!(same(&fresh, &active));
         assert!(cache.fresh(31_000.0, 30_000).is_none());
         // The same text again is not compiled again, and restarts the clock.
-        let (again, _) = cache.arrived(Some(renamed("a")), 31_000.0);
+        let (again, _) = cache.arrived(Some(renamed("a")), None, 31_000.0);
         assert!(same(&again, &active));
         assert!(cache.fresh(60_000.0, 30_000).is_some());
         // A lifetime of 0 reads every time.
@@ -284,18 +319,18 @@ mod tests {
     #[test]
     fn a_broken_publish_or_an_outage_keeps_the_last_good_rules() {
         let mut cache = RulesCache::default();
-        let (good, _) = cache.arrived(Some(renamed("good")), 0.0);
-        let (active, why) = cache.arrived(Some("{\"version\": 1".into()), 1.0);
+        let (good, _) = cache.arrived(Some(renamed("good")), None, 0.0);
+        let (active, why) = cache.arrived(Some("{\"version\": 1".into()), None, 1.0);
         assert_eq!(active.source, Source::LastGood);
         assert!(same(&active, &good));
         assert!(matches!(why, Some(Fallback::Invalid(m)) if m.contains("line")));
         let down = cache.unreadable(2.0);
         assert_eq!(down.source, Source::LastGood);
         assert!(same(&down, &good));
-        let (none, _) = cache.arrived(None, 3.0);
+        let (none, _) = cache.arrived(None, None, 3.0);
         assert_eq!(none.source, Source::LastGood);
         // KV back with the same text: the compiled rules are reused, from KV again.
-        let (back, why) = cache.arrived(Some(renamed("good")), 4.0);
+        let (back, why) = cache.arrived(Some(renamed("good")), None, 4.0);
         assert_eq!((back.source, why), (Source::Kv, None));
         assert!(same(&back, &good));
     }
@@ -303,11 +338,11 @@ mod tests {
     #[test]
     fn a_publish_is_active_at_once() {
         let mut cache = RulesCache::default();
-        cache.arrived(Some(renamed("old")), 0.0);
+        cache.arrived(Some(renamed("old")), None, 0.0);
         let text = renamed("new");
         let rules = Rules::from_json(&text).unwrap();
         let id = rules.id().to_owned();
-        let active = cache.publish(rules, text.clone(), 1.0);
+        let active = cache.publish(rules, text.clone(), String::new(), 1.0);
         assert_eq!(active.rules.id(), id);
         assert_eq!(active.rules.text(), text);
         assert!(same(&cache.fresh(2.0, 30_000).unwrap(), &active));
@@ -316,5 +351,46 @@ mod tests {
             (n1, v1.as_str(), n2, v2.as_str()),
             ("x-intent-rules", id.as_str(), "x-intent-rules-source", "kv")
         );
+    }
+
+    /// The versions the history keeps give their shapes to the active rules, so their tokens
+    /// carry over; a new history alone is read again, and one that cannot be read gives none.
+    #[test]
+    fn the_history_gives_the_active_rules_its_earlier_shapes() {
+        use crate::history::{History, Version};
+        let old = Rules::builtin();
+        let mut config = old.config().clone();
+        config.revision = Some("more".into());
+        config
+            .page_groups
+            .insert("webinar".into(), vec!["/webinar*".into()]);
+        let segment = r#"{"name": "w", "when": {"viewed": {"group": "webinar"}}}"#;
+        config.segments.push(serde_json::from_str(segment).unwrap());
+        let new = Rules::compile(config).unwrap();
+        let text = serde_json::to_string(new.config()).unwrap();
+        let version = |rules: &Rules| Version {
+            id: rules.id().to_owned(),
+            published_at: None,
+            activated_at: None,
+            activation: 0,
+            previous: None,
+            summary: String::new(),
+            shape: rules.shape().to_record(),
+        };
+        let mut history = History::default();
+        history.seed(version(old));
+        history.publish(version(&new), "2026-12-01T00:00:00Z");
+        let history = history.to_json();
+
+        let mut cache = RulesCache::default();
+        let (plain, _) = cache.arrived(Some(text.clone()), None, 0.0);
+        assert!(plain.rules.earlier_shapes().is_empty());
+        let (active, why) = cache.arrived(Some(text.clone()), Some(history.clone()), 1.0);
+        assert_eq!(why, None);
+        assert_eq!(active.rules.earlier_shapes(), [old.shape().clone()]);
+        let (broken, _) = cache.arrived(Some(text.clone()), Some("{".into()), 2.0);
+        assert!(broken.rules.earlier_shapes().is_empty());
+        let published = cache.publish(new.clone(), text, history, 3.0);
+        assert_eq!(published.rules.earlier_shapes(), [old.shape().clone()]);
     }
 }

@@ -14,7 +14,9 @@
 //! This module knows nothing of the Workers runtime, so it is tested natively. The engine's
 //! [`process`] is called here and nowhere else in the worker.
 
-use intent_engine::{process, Decision, Event, FreshReason, Keyring, Profile, Rules, Timestamp};
+use intent_engine::{
+    process, Decision, Event, FreshReason, Keyring, Profile, Rules, Timestamp, VisitorId,
+};
 
 use crate::api_error::ApiError;
 use crate::cookie::{clear_profile_cookie, set_profile_cookie};
@@ -58,6 +60,9 @@ pub struct Visitor<'a> {
     pub cookie_token: Option<&'a str>,
     /// The request's host (with port), for the cookie's attributes.
     pub host: &'a str,
+    /// Where a new visitor's random id comes from (`crypto.getRandomValues` in the worker);
+    /// called only when a call records something for a profile without an id.
+    pub new_id: fn() -> Option<VisitorId>,
 }
 
 /// Whether the visitor's behaviour is recorded.
@@ -185,7 +190,15 @@ pub fn resolve<'r, 'a, 'e>(
             // `<html>`; it does report single-page navigations, which only it can see.)
             let cookie_mode = visitor.cookie_token.is_some();
             let token = visitor.cookie_token.or(body_token);
-            let out = process(rules, keys, visitor.site, token, events, now);
+            let out = process(
+                rules,
+                keys,
+                visitor.site,
+                token,
+                events,
+                now,
+                visitor.new_id,
+            );
             let set_cookie =
                 cookie_mode.then(|| set_profile_cookie(&out.token, visitor.host, horizon));
             Ok(Resolved {
@@ -219,7 +232,7 @@ pub fn resolve<'r, 'a, 'e>(
             let token = header_token
                 .filter(|t| !t.trim().is_empty())
                 .or(visitor.cookie_token);
-            let out = process(rules, keys, visitor.site, token, &[], now);
+            let out = process(rules, keys, visitor.site, token, &[], now, visitor.new_id);
             // Nothing is recorded: the visitor keeps the token they sent, when it was valid.
             let kept = match out.fresh {
                 None => token.map(str::to_owned),
@@ -260,6 +273,7 @@ pub fn resolve<'r, 'a, 'e>(
                 visitor.cookie_token,
                 recorded,
                 now,
+                visitor.new_id,
             );
             // A speculative load of a new visitor stores nothing; one of a known visitor keeps
             // their cookie's lifetime running, as any visit does.
@@ -295,12 +309,18 @@ mod tests {
         Timestamp::from_secs(1_764_000_000)
     }
 
+    /// The tests' visitor id: fixed bytes, so that tokens are the same from run to run.
+    fn new_id() -> Option<VisitorId> {
+        Some(VisitorId::from_random_bytes(*b"test-visitor"))
+    }
+
     fn visitor<'a>(not_tracked: Option<NotTracked>, cookie: Option<&'a str>) -> Visitor<'a> {
         Visitor {
             site: "demo",
             not_tracked,
             cookie_token: cookie,
             host: HOST,
+            new_id,
         }
     }
 
@@ -321,6 +341,7 @@ mod tests {
                 token.as_deref(),
                 &[pricing()],
                 now().plus_secs(i as i64 * 60),
+                new_id,
             );
             token = Some(out.token);
         }

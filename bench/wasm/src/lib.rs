@@ -12,7 +12,13 @@ pub mod jsonlogic;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
-use intent_engine::{process, CollectRequest, Keyring, Rules, Timestamp};
+use intent_engine::{process, CollectRequest, Keyring, Rules, Timestamp, VisitorId};
+
+/// A new visitor's id. The worker fills it from `crypto.getRandomValues`, once per visitor (a
+/// profile keeps its id); fixed bytes here keep the compared answers the same from run to run.
+pub fn new_id() -> Option<VisitorId> {
+    Some(VisitorId::from_random_bytes(*b"bench-visitr"))
+}
 
 /// What the worker does for one `POST /v1/collect` body, less the HTTP: read and check the
 /// body, verify the token, fold the events, classify, pick variants, re-sign, write the answer.
@@ -29,6 +35,7 @@ pub fn collect(rules: &Rules, keys: &Keyring, body: &str, now: Timestamp) -> Str
         call.profile.as_deref(),
         &call.events,
         now,
+        new_id,
     );
     out.decision
         .answer_json(Some(&out.token), out.fresh.map(|f| f.code()))

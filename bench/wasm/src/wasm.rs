@@ -130,6 +130,7 @@ impl Engine {
             call.profile.as_deref(),
             &call.events,
             now,
+            crate::new_id,
         );
         let answer = crate::collect(&self.rules, &self.keys, body, now);
         // What each MAC covers on a call has the length of the token's payload (the site block

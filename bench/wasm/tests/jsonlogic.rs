@@ -133,7 +133,15 @@ fn check_agreement(rules: &Rules, paths: &[&str], names: &[&str], targets: &[&st
                 })
                 .collect();
             let at = Timestamp::from_secs(now);
-            let out = process(rules, &keys, "demo", token.as_deref(), &events, at);
+            let out = process(
+                rules,
+                &keys,
+                "demo",
+                token.as_deref(),
+                &events,
+                at,
+                intent_bench_wasm::new_id,
+            );
             let data = counts(&doc, &out.profile.summary(rules), now);
             let tier = doc["tiers"]
                 .as_array()

@@ -13,9 +13,14 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{criterion_group, Criterion};
-use intent_engine::{process, Event, Keyring, Rules, Timestamp};
+use intent_engine::{process, Event, Keyring, Rules, Timestamp, VisitorId};
 
 const T0: i64 = 1_790_000_000;
+
+/// A new visitor's id; the worker makes one from `crypto.getRandomValues`.
+fn new_id() -> Option<VisitorId> {
+    Some(VisitorId::from_random_bytes(*b"bench-visitr"))
+}
 
 /// The keyring as the worker holds it: prepared for its site.
 fn keys() -> Keyring {
@@ -113,6 +118,7 @@ fn history(rules: &Rules, keys: &Keyring, calls: usize, spacing: i64) -> (Option
                 token.as_deref(),
                 &events,
                 Timestamp::from_secs(t),
+                new_id,
             )
             .token,
         );
@@ -177,6 +183,7 @@ fn bench_classify(c: &mut Criterion) {
                     black_box(case.token.as_deref()),
                     black_box(&events),
                     Timestamp::from_secs(case.now),
+                    new_id,
                 );
                 black_box(out.token.len())
             })
@@ -227,6 +234,7 @@ fn percentiles() {
                 black_box(case.token.as_deref()),
                 black_box(&events),
                 Timestamp::from_secs(case.now),
+                new_id,
             );
             samples.push(start.elapsed().as_nanos() as f64 / 1000.0);
             token_len = out.token.len();

@@ -7,7 +7,7 @@ use serde::{Serialize, Serializer};
 
 use crate::config::Variant;
 use crate::limits::Limits;
-use crate::profile::Profile;
+use crate::profile::{Profile, VisitorId};
 use crate::rules::{Cond, Counted, Rules, SlotPlan};
 use crate::time::Timestamp;
 
@@ -24,6 +24,9 @@ pub struct Decision<'r> {
     pub segments: Vec<&'r str>,
     /// The decayed lead score, when the rules define one.
     pub score: Option<f64>,
+    /// The visitor's random id, when their profile has one (never for a visitor who is not
+    /// tracked).
+    pub visitor: Option<VisitorId>,
     /// The rules' slots.
     slots: &'r [SlotPlan],
     /// Whose variants the slots show: tier `Some(i)` (the fallback is the last index), or the
@@ -44,11 +47,13 @@ impl<'r> Decision<'r> {
         tier_index: Option<usize>,
         segments: Vec<&'r str>,
         score: Option<f64>,
+        visitor: Option<VisitorId>,
     ) -> Decision<'r> {
         let mut d = Decision {
             tier,
             segments,
             score,
+            visitor,
             slots: &rules.slots,
             tier_index,
             shown: 0,
@@ -103,17 +108,29 @@ impl<'r> Decision<'r> {
     }
 
     /// The answer of `/v1/collect` and `/v1/decide` as JSON text:
-    /// `{"profile": …, "tier": …, "segments": […], "variants": {…}, "score": …, "fresh": …}`
-    /// (`score` when the rules score, `fresh` when a token was discarded). The variants were
-    /// rendered when the rules were compiled, so this is concatenation, not serialisation.
+    /// `{"profile": …, "visitor": …, "tier": …, "segments": […], "variants": {…}, "score": …,
+    /// "fresh": …}` (`visitor` is `null` when the profile has no id yet or the visitor is not
+    /// tracked, `score` is there when the rules score, `fresh` when a token was discarded). The
+    /// variants were rendered when the rules were compiled, so this is concatenation, not
+    /// serialisation.
     pub fn answer_json(&self, profile: Option<&str>, fresh: Option<&str>) -> String {
         let mut out = String::with_capacity(
-            96 + profile.map_or(4, str::len)
+            128 + profile.map_or(4, str::len)
                 + self.shown().map(|(_, _, f)| f.len() + 1).sum::<usize>(),
         );
         out.push_str("{\"profile\":");
         match profile {
             Some(token) => push_json_str(&mut out, token),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"visitor\":");
+        match &self.visitor {
+            Some(id) => {
+                out.push('"');
+                // base64url characters need no escaping.
+                out.push_str(std::str::from_utf8(&id.chars()).unwrap_or_default());
+                out.push('"');
+            }
             None => out.push_str("null"),
         }
         out.push_str(",\"tier\":");
@@ -161,6 +178,7 @@ impl fmt::Debug for Decision<'_> {
             .field("segments", &self.segments)
             .field("variants", &self.variants().collect::<Vec<_>>())
             .field("score", &self.score)
+            .field("visitor", &self.visitor)
             .finish()
     }
 }
@@ -232,13 +250,16 @@ impl Serialize for Variants<'_, '_> {
 
 impl Serialize for Decision<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Decision", 4)?;
+        let mut st = s.serialize_struct("Decision", 5)?;
         st.serialize_field("tier", self.tier)?;
         st.serialize_field("segments", &self.segments)?;
         st.serialize_field("variants", &Variants(self))?;
         if let Some(score) = self.score {
             // Two decimals are all a marketer reads, and they keep the answer short.
             st.serialize_field("score", &((score * 100.0).round() / 100.0))?;
+        }
+        if let Some(visitor) = &self.visitor {
+            st.serialize_field("visitor", &visitor.to_string())?;
         }
         st.end()
     }
@@ -268,13 +289,14 @@ impl Rules {
             Some(tier_index),
             segments,
             profile.score(self, now),
+            profile.visitor,
         )
     }
 
     /// What a visitor who is not tracked (Global Privacy Control, Do Not Track, a bot) gets:
     /// the fallback tier, no segments, and only the `default` variants.
     pub fn decide_default(&self) -> Decision<'_> {
-        Decision::new(self, &self.fallback, None, Vec::new(), None)
+        Decision::new(self, &self.fallback, None, Vec::new(), None, None)
     }
 
     pub(crate) fn holds(&self, cond: &Cond, p: &Profile, now: Timestamp) -> bool {

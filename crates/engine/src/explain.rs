@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use crate::decide::{count, engagement, visit_test};
 use crate::profile::Profile;
-use crate::rules::{Cond, Counted, Rules, Tracked, VisitTest};
+use crate::rules::{Cond, Counted, Rules};
+use crate::shape::{Tracked, VisitTest};
 use crate::time::{describe_span, Timestamp};
 
 /// The explanation of one decision.
@@ -143,11 +144,10 @@ impl Rules {
                         plural(n, "visit"),
                     ),
                     Counted::Series(s) => {
-                        let what = self.series.get(*s).map(|s| &s.what);
+                        let what = self.shape.series.get(*s).map(|s| &s.what);
                         let text = match what {
                             Some(Tracked::Group(g)) => format!(
-                                "viewed {} pages at least {} within {span}",
-                                self.groups.get(*g).map_or("?", |g| g.name.as_str()),
+                                "viewed {g} pages at least {} within {span}",
                                 times(*at_least)
                             ),
                             Some(Tracked::Event { name, props }) => format!(
@@ -155,7 +155,7 @@ impl Rules {
                                 props_text(props),
                                 times(*at_least)
                             ),
-                            Some(Tracked::Click(_, target)) => {
+                            Some(Tracked::Click(target)) => {
                                 format!(
                                     "clicked `{target}` at least {} within {span}",
                                     times(*at_least)
@@ -193,13 +193,8 @@ impl Rules {
             } => {
                 let (secs, deepest) = engagement(p, *of, from(*within));
                 let place = match of {
-                    Counted::Series(s) => match self.series.get(*s).map(|s| &s.what) {
-                        Some(Tracked::Group(g)) => {
-                            format!(
-                                " on {} pages",
-                                self.groups.get(*g).map_or("?", |g| g.name.as_str())
-                            )
-                        }
+                    Counted::Series(s) => match self.shape.series.get(*s).map(|s| &s.what) {
+                        Some(Tracked::Group(g)) => format!(" on {g} pages"),
                         _ => String::new(),
                     },
                     Counted::Visits => String::new(),
@@ -221,19 +216,23 @@ impl Rules {
                 )
             }
             Cond::Visit { test, within } => {
-                let text = match self.visit_tests.get(*test) {
-                    Some(VisitTest::Utm(utm)) => {
+                let text = match self.shape.visit_tests.get(*test) {
+                    Some(VisitTest::Utm {
+                        source,
+                        medium,
+                        campaign,
+                    }) => {
                         let parts: Vec<String> = [
-                            ("utm_source", &utm.source),
-                            ("utm_medium", &utm.medium),
-                            ("utm_campaign", &utm.campaign),
+                            ("utm_source", source),
+                            ("utm_medium", medium),
+                            ("utm_campaign", campaign),
                         ]
                         .iter()
-                        .filter_map(|(k, v)| v.as_ref().map(|(_, text)| format!("{k} = {text}")))
+                        .filter_map(|(k, v)| v.as_ref().map(|text| format!("{k} = {text}")))
                         .collect();
                         format!("a visit landed with {}", parts.join(", "))
                     }
-                    Some(VisitTest::Referrer(_, host)) => format!("a visit came from {host}"),
+                    Some(VisitTest::Referrer(host)) => format!("a visit came from {host}"),
                     None => "?".to_owned(),
                 };
                 let seen = match visit_test(p, *test, from(*within)) {
@@ -297,18 +296,6 @@ fn describe_ago(secs: i64) -> String {
         plural((secs / 3_600) as u32, "hour")
     } else {
         plural((secs / 86_400) as u32, "day")
-    }
-}
-
-/// A tracked thing's name in words, for summaries.
-pub(crate) fn tracked_name(rules: &Rules, what: &Tracked) -> String {
-    match what {
-        Tracked::Group(g) => format!(
-            "viewed {}",
-            rules.groups.get(*g).map_or("?", |g| g.name.as_str())
-        ),
-        Tracked::Event { name, props } => format!("event {name}{}", props_text(props)),
-        Tracked::Click(_, target) => format!("clicked {target}"),
     }
 }
 

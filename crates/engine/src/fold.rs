@@ -3,7 +3,8 @@
 use crate::event::Event;
 use crate::limits::Limits;
 use crate::profile::{Hit, Profile, VisitRec, MAX_SECONDS};
-use crate::rules::{Rules, SignalPlan, Tracked, VisitTest};
+use crate::rules::{Rules, SignalPlan, VisitMatcher};
+use crate::shape::Tracked;
 use crate::time::Timestamp;
 use crate::url;
 use crate::VISIT_GAP_SECS;
@@ -20,7 +21,7 @@ impl Profile {
             return;
         }
         let mut now = at.secs();
-        if !self.is_new() && now - self.last_seen > rules.horizon {
+        if !self.is_new() && now - self.last_seen > rules.shape.horizon {
             // Everything on the profile is past the horizon: the visitor starts fresh.
             *self = Profile::new(rules);
         }
@@ -56,18 +57,22 @@ impl Profile {
                 let secs = seconds.clamp(0.0, f64::from(Limits::ENGAGEMENT_SECS_PER_EVENT)) as u32;
                 let scroll = scroll.clamp(0.0, 100.0) as u8;
                 // Kept per visit only when a rule reads it.
-                if let Some(visit) = self.visits.last_mut().filter(|_| rules.visit_engagement) {
+                if let Some(visit) = self
+                    .visits
+                    .last_mut()
+                    .filter(|_| rules.shape.visit_engagement)
+                {
                     visit.seconds = (visit.seconds + secs).min(MAX_SECONDS);
                     visit.scroll = visit.scroll.max(scroll);
                 }
-                if !rules.series.iter().any(|s| s.engagement) {
+                if !rules.engaged_groups {
                     // No rule looks at engagement per page group: the visit totals are all.
                     return;
                 }
                 let path = url::path_of(url);
                 for group in &rules.groups {
                     let Some(s) = group.series else { continue };
-                    if !rules.series[s].engagement
+                    if !rules.shape.series[s].engagement
                         || !group.patterns.iter().any(|p| p.matches(&path))
                     {
                         continue;
@@ -80,11 +85,9 @@ impl Profile {
             }
             Event::Click { target, .. } => {
                 let target = target.to_ascii_lowercase();
-                for (i, plan) in rules.series.iter().enumerate() {
-                    if let Tracked::Click(glob, _) = &plan.what {
-                        if glob.matches(&target) {
-                            self.hit(rules, i, now);
-                        }
+                for (i, glob) in &rules.clicks {
+                    if glob.matches(&target) {
+                        self.hit(rules, *i, now);
                     }
                 }
                 self.add_points(
@@ -94,7 +97,7 @@ impl Profile {
                 );
             }
             Event::Event { name, props } => {
-                for (i, plan) in rules.series.iter().enumerate() {
+                for (i, plan) in rules.shape.series.iter().enumerate() {
                     if let Tracked::Event {
                         name: want,
                         props: want_props,
@@ -154,17 +157,21 @@ impl Profile {
             (utm("utm_source"), utm("utm_medium"), utm("utm_campaign"));
         for (i, test) in rules.visit_tests.iter().enumerate() {
             let pass = match test {
-                VisitTest::Utm(utm) => {
-                    let check = |want: &Option<(crate::pattern::Glob, String)>,
-                                 got: &Option<String>| match want {
-                        None => true,
-                        Some((glob, _)) => got.as_deref().is_some_and(|g| glob.matches(g)),
-                    };
-                    check(&utm.source, &source)
-                        && check(&utm.medium, &medium)
-                        && check(&utm.campaign, &campaign)
+                VisitMatcher::Utm {
+                    source: want_source,
+                    medium: want_medium,
+                    campaign: want_campaign,
+                } => {
+                    let check =
+                        |want: &Option<crate::pattern::Glob>, got: &Option<String>| match want {
+                            None => true,
+                            Some(glob) => got.as_deref().is_some_and(|g| glob.matches(g)),
+                        };
+                    check(want_source, &source)
+                        && check(want_medium, &medium)
+                        && check(want_campaign, &campaign)
                 }
-                VisitTest::Referrer(glob, _) => {
+                VisitMatcher::Referrer(glob) => {
                     referrer_host.as_deref().is_some_and(|h| glob.matches(h))
                 }
             };
@@ -185,7 +192,7 @@ impl Profile {
             scroll: 0,
             series: index,
         };
-        self.push_hit(hit, rules.series[series].capacity);
+        self.push_hit(hit, rules.shape.series[series].capacity);
     }
 
     fn add_points(&mut self, rules: &Rules, now: i64, matches: impl Fn(&SignalPlan) -> bool) {
@@ -207,7 +214,7 @@ impl Profile {
 
     /// Drops visits and hits older than the horizon.
     fn prune(&mut self, rules: &Rules, now: i64) {
-        let oldest = now - rules.horizon;
+        let oldest = now - rules.shape.horizon;
         self.visits.retain(|v| v.start >= oldest);
         self.hits.retain(|h| h.at >= oldest);
     }

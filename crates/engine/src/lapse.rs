@@ -37,7 +37,7 @@ impl Rules {
         moments.push(
             profile
                 .last_seen
-                .saturating_add(self.horizon)
+                .saturating_add(self.shape.horizon)
                 .saturating_add(1),
         );
         moments.retain(|&t| t > now_s);
@@ -104,13 +104,13 @@ impl Rules {
 
     /// About when `p`'s decaying score reaches `threshold`, if it ever does before the horizon.
     fn score_crossing(&self, p: &Profile, threshold: f64) -> Option<i64> {
-        let plan = self.score.as_ref()?;
+        let score = self.shape.score.as_ref()?;
         // score(t) = score × 2^(−(t − score_at) / half_life), moving towards zero.
         let ratio = p.score / threshold;
         if !(ratio.is_finite() && ratio >= 1.0) {
             return None;
         }
-        let t = p.score_at as f64 + plan.half_life * ratio.log2();
+        let t = p.score_at as f64 + score.half_life as f64 * ratio.log2();
         (t.is_finite() && t < i64::MAX as f64).then_some(t.floor() as i64)
     }
 }

@@ -3,23 +3,29 @@
 //! A visitor's behaviour arrives as [`Event`]s. They are folded one at a time into a compact,
 //! bounded [`Profile`], which travels with the visitor as a signed token ([`Keyring`]). Marketers
 //! describe intent tiers in a JSON rules config; [`Rules::from_json`] validates it (errors name the
-//! line and the field) and compiles it once into an evaluation plan. [`Rules::decide`] sorts a
-//! profile into a tier, segments and content variants, and [`Rules::explain`] says why.
+//! line and the field) and compiles it once into an evaluation plan and the [`ProfileShape`] of the
+//! profiles it keeps. [`Rules::decide`] sorts a profile into a tier, segments and content
+//! variants, and [`Rules::explain`] says why. When the rules change, profiles made under the
+//! earlier rules are carried over ([`Rules::with_earlier_shapes`], [`Profile::carried_over`]), and
+//! [`Rules::change_from`] says what that keeps.
 //!
-//! Time always comes in as a [`Timestamp`] value: the worker, the CLI and the tests each bring
-//! their own clock.
+//! Time always comes in as a [`Timestamp`] value, and randomness (a new visitor's id) as bytes:
+//! the worker, the CLI and the tests each bring their own clock and their own random source.
 //!
 //! ```
-//! use intent_engine::{process, Event, Keyring, Rules, Timestamp};
+//! use intent_engine::{process, Event, Keyring, Rules, Timestamp, VisitorId};
 //!
 //! let rules = Rules::builtin();
 //! let keys = Keyring::parse("k1:a-dev-secret-of-enough-length").unwrap();
 //! let now = Timestamp::from_secs(1_764_000_000);
+//! let new_id = || Some(VisitorId::from_random_bytes([7; 12])); // use real random bytes
 //! let mut token = None;
 //! for i in 0..3 {
 //!     let events = [Event::pageview("https://acme.test/pricing", None)];
-//!     let out = process(rules, &keys, "demo", token.as_deref(), &events, now.plus_secs(i * 3600));
+//!     let at = now.plus_secs(i * 3600);
+//!     let out = process(rules, &keys, "demo", token.as_deref(), &events, at, new_id);
 //!     token = Some(out.token);
+//!     assert_eq!(out.decision.visitor, new_id());
 //!     if i == 2 {
 //!         assert_eq!(out.decision.tier, "ready");
 //!     }
@@ -28,6 +34,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod audit;
+mod carry;
 mod config;
 mod decide;
 mod event;
@@ -36,16 +44,22 @@ mod fold;
 mod identity;
 mod lapse;
 mod limits;
-mod locate;
+mod open;
 mod pattern;
+mod preview;
 mod profile;
+mod replay;
 mod rules;
 mod sanitize;
+mod shape;
 mod simulate;
 mod time;
 mod token;
 mod url;
 
+pub use crate::audit::{
+    AudienceStats, Audit, AuditPeriod, ConditionStats, PageStats, TierPages, Warning,
+};
 pub use crate::config::{
     ClickCondition, Condition, EngagedCondition, EventCondition, LastSeenCondition,
     ReferrerCondition, Rule, RulesConfig, ScoreCondition, ScoreConfig, ScoreSignal, Signal,
@@ -56,8 +70,12 @@ pub use crate::event::{CollectRequest, Event, LogEvent, PropValue};
 pub use crate::explain::{Check, Explanation, RuleCheck};
 pub use crate::identity::{account_of, company_domain, is_free_mail, Email, COMPANY_DOMAIN};
 pub use crate::limits::Limits;
-pub use crate::profile::{Profile, ProfileSummary};
-pub use crate::rules::Rules;
+pub use crate::open::Opened;
+pub use crate::preview::{preview, AudienceChange, Move, Preview, PREVIEW_MOVES_LISTED};
+pub use crate::profile::{Profile, ProfileSummary, VisitorId};
+pub use crate::replay::{Day, Replayed, VisitorEvents, VisitorLog};
+pub use crate::rules::{Rules, EARLIER_SHAPES};
+pub use crate::shape::{ProfileShape, ShapeChange};
 pub use crate::simulate::{simulate, SimulatedVisitor, Simulation};
 pub use crate::time::Timestamp;
 pub use crate::token::{FreshReason, Keyring};
@@ -67,6 +85,7 @@ pub mod errors {
     pub use crate::config::ConfigError;
     pub use crate::event::{LogError, RequestError};
     pub use crate::identity::IdentityError;
+    pub use crate::shape::ShapeError;
     pub use crate::time::TimeError;
     pub use crate::token::KeyError;
 }
@@ -83,6 +102,8 @@ pub struct Outcome<'r> {
     pub token: String,
     /// Why the incoming token was discarded, if one was sent and it was.
     pub fresh: Option<FreshReason>,
+    /// The earlier shape the incoming token was made under and carried over from, if it was.
+    pub carried_from: Option<&'r ProfileShape>,
     /// Tier, segments and content variants for the profile.
     pub decision: Decision<'r>,
 }
@@ -90,8 +111,14 @@ pub struct Outcome<'r> {
 /// The whole hot path for one call: verify and decode the visitor's token (or start fresh),
 /// fold the new events in, classify, pick variants, and re-sign.
 ///
-/// A token that does not verify, has expired, belongs to another site or was made for rules
-/// that track different things is discarded: the visitor starts fresh and `fresh` says why.
+/// A token made under one of the rules' earlier shapes is carried over to their own. A token
+/// that does not verify, has expired, belongs to another site or was made under a shape the
+/// rules do not know is discarded: the visitor starts fresh and `fresh` says why.
+///
+/// A call that records events gives a profile without a visitor id one, from `new_id`: the
+/// caller's fresh random bytes ([`VisitorId::from_random_bytes`]), or `None` when it has none
+/// to give (the visitor then gains an id on a later call). A call without events (a decision
+/// only) records nothing and never calls it.
 pub fn process<'r>(
     rules: &'r Rules,
     keys: &Keyring,
@@ -99,16 +126,20 @@ pub fn process<'r>(
     token: Option<&str>,
     events: &[Event],
     now: Timestamp,
+    new_id: impl FnOnce() -> Option<VisitorId>,
 ) -> Outcome<'r> {
-    let (mut profile, fresh) = match token {
-        None => (Profile::new(rules), None),
-        Some(t) => match keys.decode(rules, site, t, now) {
-            Ok(p) => (p, None),
-            Err(reason) => (Profile::new(rules), Some(reason)),
+    let (mut profile, fresh, carried_from) = match token {
+        None => (Profile::new(rules), None, None),
+        Some(t) => match keys.open(rules, site, t, now) {
+            Ok(opened) => (opened.profile, None, opened.carried_from),
+            Err(reason) => (Profile::new(rules), Some(reason), None),
         },
     };
     for event in events {
         profile.fold(rules, now, event);
+    }
+    if !events.is_empty() && profile.visitor.is_none() {
+        profile.visitor = new_id();
     }
     let decision = rules.decide(&profile, now);
     let token = keys.encode(rules, site, &profile);
@@ -116,6 +147,7 @@ pub fn process<'r>(
         profile,
         token,
         fresh,
+        carried_from,
         decision,
     }
 }

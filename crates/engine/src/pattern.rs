@@ -45,6 +45,12 @@ impl Glob {
         }
     }
 
+    /// The compiled pieces: prefix, middle pieces, suffix, and whether there was a `*` at all.
+    /// Only the fingerprints of old tokens read them ([`crate::shape::legacy`]).
+    pub(crate) fn parts(&self) -> (&str, &[String], &str, bool) {
+        (&self.prefix, &self.middle, &self.suffix, self.wildcard)
+    }
+
     /// Whether `text`, already lower-cased, matches.
     pub(crate) fn matches(&self, path: &str) -> bool {
         if !self.wildcard {

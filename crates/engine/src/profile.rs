@@ -1,6 +1,8 @@
 //! The compact visitor profile: bounded counters and recent timestamps, nothing personal.
 //!
 //! What a profile holds, exactly (this is also what the token carries):
+//! - `visitor`: the visitor's random id ([`VisitorId`]), made at their first recorded call from
+//!   random bytes the caller supplies (never derived from anything about the visitor);
 //! - `last_seen`: when the visitor was last active;
 //! - `visits_total`: how many visits the profile has seen (saturating);
 //! - the most recent [`Limits::VISITS_KEPT`] visits, each with its start, visible seconds,
@@ -21,15 +23,82 @@
 //!   score within a rounding error of a threshold may land on either side of it;
 //! - events are folded in arrival order: one older than the last activity counts as happening
 //!   at the last activity.
+//!
+//! Which things are tracked, how many timestamps each keeps, and the rest of what a profile
+//! keeps is its [`ProfileShape`]; a profile made under one shape is carried over to another by
+//! [`Profile::carried_over`].
+
+use std::fmt;
+
+use base64_simd::URL_SAFE_NO_PAD;
 
 use crate::limits::Limits;
-use crate::rules::Rules;
+use crate::shape::ProfileShape;
 use crate::time::Timestamp;
+
+/// A visitor's random id: 96 bits, written as 16 base64url characters.
+///
+/// The engine has no randomness of its own: the caller supplies the bytes (the worker from
+/// `crypto.getRandomValues`), so the engine stays deterministic. The id says nothing about the
+/// visitor; it only lets a form or the audience store name the same visitor again.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VisitorId([u8; VisitorId::BYTES]);
+
+impl VisitorId {
+    /// How many random bytes an id holds.
+    pub const BYTES: usize = 12;
+    /// How many characters it is written with.
+    pub const CHARS: usize = 16;
+
+    /// An id from fresh random bytes.
+    pub const fn from_random_bytes(bytes: [u8; VisitorId::BYTES]) -> VisitorId {
+        VisitorId(bytes)
+    }
+
+    /// The id's bytes.
+    pub fn as_bytes(&self) -> &[u8; VisitorId::BYTES] {
+        &self.0
+    }
+
+    /// Reads an id written by [`VisitorId`]'s `Display`: 16 base64url characters.
+    pub fn parse(text: &str) -> Option<VisitorId> {
+        if text.len() != VisitorId::CHARS {
+            return None;
+        }
+        let bytes = URL_SAFE_NO_PAD.decode_to_vec(text.as_bytes()).ok()?;
+        Some(VisitorId(bytes.try_into().ok()?))
+    }
+
+    /// The id's characters, written without allocating.
+    pub(crate) fn chars(&self) -> [u8; VisitorId::CHARS] {
+        let mut out = [0u8; VisitorId::CHARS];
+        // 12 bytes are exactly 16 characters: the output always fits.
+        let _ = URL_SAFE_NO_PAD.encode(&self.0, base64_simd::Out::from_slice(&mut out));
+        out
+    }
+}
+
+impl fmt::Display for VisitorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let chars = self.chars();
+        // base64url characters are ASCII.
+        f.write_str(std::str::from_utf8(&chars).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl fmt::Debug for VisitorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VisitorId({self})")
+    }
+}
 
 /// A visitor's compact behavioural profile. Build one with [`Profile::new`], fold events in with
 /// [`Profile::fold`], carry it with [`crate::Keyring::encode`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
+    /// The visitor's random id; `None` until their first recorded call, and for profiles of
+    /// tokens issued before ids existed.
+    pub(crate) visitor: Option<VisitorId>,
     pub(crate) last_seen: i64,
     pub(crate) visits_total: u32,
     /// Oldest first, at most [`Limits::VISITS_KEPT`].
@@ -60,7 +129,7 @@ pub(crate) struct Hit {
     pub(crate) at: i64,
     pub(crate) seconds: u32,
     pub(crate) scroll: u8,
-    /// The index of the series in the rules (`Rules::series`) this hit belongs to.
+    /// The index of the series in the profile's shape this hit belongs to.
     pub(crate) series: u16,
 }
 
@@ -77,17 +146,21 @@ pub struct ProfileSummary {
     pub visit_starts: Vec<Timestamp>,
     /// Per tracked thing, the kept timestamps, oldest first.
     pub tracked: Vec<(String, Vec<Timestamp>)>,
+    /// The visitor's random id, when the profile has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visitor: Option<String>,
 }
 
 /// Visible seconds are kept up to this per visit and per view (18 hours).
 pub(crate) const MAX_SECONDS: u32 = u16::MAX as u32;
 
 impl Profile {
-    /// A new visitor's empty profile, for the `rules` it will be folded under. (An empty
-    /// profile is the same for all rules; the argument keeps the call the same whatever shape a
-    /// profile takes.)
-    pub fn new(_rules: &Rules) -> Profile {
+    /// A new visitor's empty profile, for the rules (or the [`ProfileShape`]) it will be folded
+    /// under. (An empty profile is the same for all shapes; the argument keeps the call the same
+    /// whatever shape a profile takes.)
+    pub fn new<S: AsRef<ProfileShape> + ?Sized>(_shape: &S) -> Profile {
         Profile {
+            visitor: None,
             last_seen: 0,
             visits_total: 0,
             visits: Vec::new(),
@@ -102,18 +175,25 @@ impl Profile {
         self.last_seen == 0
     }
 
-    /// The decayed lead score at `now`, or `None` when the rules define no score.
-    pub fn score(&self, rules: &Rules, now: Timestamp) -> Option<f64> {
-        let plan = rules.score.as_ref()?;
-        if self.is_new() || now.secs() - self.last_seen > rules.horizon {
+    /// The visitor's random id, once they have one.
+    pub fn visitor(&self) -> Option<VisitorId> {
+        self.visitor
+    }
+
+    /// The decayed lead score at `now`, or `None` when the rules (the shape) define no score.
+    pub fn score<S: AsRef<ProfileShape> + ?Sized>(&self, shape: &S, now: Timestamp) -> Option<f64> {
+        let shape = shape.as_ref();
+        let score = shape.score.as_ref()?;
+        if self.is_new() || now.secs() - self.last_seen > shape.horizon {
             return Some(0.0);
         }
         let age = (now.secs() - self.score_at).max(0) as f64;
-        Some(self.score * (0.5f64).powf(age / plan.half_life))
+        Some(self.score * (0.5f64).powf(age / score.half_life as f64))
     }
 
     /// The profile in plain fields.
-    pub fn summary(&self, rules: &Rules) -> ProfileSummary {
+    pub fn summary<S: AsRef<ProfileShape> + ?Sized>(&self, shape: &S) -> ProfileSummary {
+        let shape = shape.as_ref();
         ProfileSummary {
             last_seen: (!self.is_new()).then_some(Timestamp::from_secs(self.last_seen)),
             visits: self.visits_total,
@@ -123,13 +203,13 @@ impl Profile {
                 .iter()
                 .map(|v| Timestamp::from_secs(v.start))
                 .collect(),
-            tracked: rules
+            tracked: shape
                 .series
                 .iter()
                 .enumerate()
                 .map(|(i, plan)| {
                     (
-                        crate::explain::tracked_name(rules, &plan.what),
+                        plan.what.label(),
                         self.series(i)
                             .iter()
                             .map(|h| Timestamp::from_secs(h.at))
@@ -137,6 +217,7 @@ impl Profile {
                     )
                 })
                 .collect(),
+            visitor: self.visitor.map(|v| v.to_string()),
         }
     }
 
@@ -191,8 +272,24 @@ impl Profile {
 mod tests {
     use proptest::prelude::*;
 
-    use super::{Hit, Profile};
+    use super::{Hit, Profile, VisitorId};
     use crate::rules::Rules;
+
+    #[test]
+    fn visitor_ids_are_16_base64url_characters() {
+        let id = VisitorId::from_random_bytes([0xfb; 12]);
+        assert_eq!(id.to_string(), "-_v7-_v7-_v7-_v7");
+        assert_eq!(VisitorId::parse(&id.to_string()), Some(id));
+        for bad in [
+            "",
+            "short",
+            "-_v7-_v7-_v7-_v",
+            "-_v7-_v7-_v7-_v7A",
+            "+/v7-_v7-_v7-_v7",
+        ] {
+            assert_eq!(VisitorId::parse(bad), None, "{bad}");
+        }
+    }
 
     proptest! {
         /// The one list of hits behaves as one bounded list per series would.

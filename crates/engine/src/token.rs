@@ -4,21 +4,31 @@
 //!
 //! | field | bytes |
 //! | --- | --- |
-//! | format version (`2`) | 1 |
+//! | format version (`3`) | 1 |
 //! | key tag (which key signed it) | 1 |
-//! | profile-shape fingerprint of the rules (u32 little-endian) | 4 |
+//! | fingerprint of the profile's shape ([`ProfileShape::fingerprint`]), u32 little-endian | 4 |
+//! | visitor id: its length (`0`, or `12`), then its random bytes | 1 + 0 or 12 |
 //! | last activity, seconds since the epoch | varint |
 //! | visits seen | varint |
-//! | kept visits: count (u8), then per visit: age at last activity; visible seconds and scroll (u8) when a rule reads visits' engagement; tests bits << 1 \| landed when the rules test landing pages | … |
-//! | per tracked series of the rules: count (u8), then per hit: age at last activity, and for engaged page groups visible seconds and scroll (u8) | … |
-//! | when the rules score: score (f32 little-endian), age of the score | 4 + varint |
+//! | kept visits: count (u8), then per visit: age at last activity; visible seconds and scroll (u8) when the shape keeps visits' engagement; tests bits << 1 \| landed when it has visit tests | … |
+//! | per tracked series of the shape: count (u8), then per hit: age at last activity, and for engaged page groups visible seconds and scroll (u8) | … |
+//! | when the shape keeps a score: score (f32 little-endian), age of the score | 4 + varint |
 //! | HMAC-SHA256 over the site block (a domain label and the site id, filled to whole SHA-256 blocks, see `site_block`) and all of the above | 32 |
 //!
-//! Nothing else is in it: no URL, referrer, title, IP address or user agent.
+//! Which fields a visit and a hit carry, and which series there are, is the shape's: a token is
+//! read with the shape its fingerprint names, and carried over to the active rules' shape when
+//! that is another one (`open.rs`).
 //!
-//! Format 1 carried every visit field whatever the rules read, and its MAC began with a shorter
-//! label and the site id, not filled to a block. Its tokens are still accepted, so visitors keep
-//! their profiles across the upgrade; every token issued is format 2.
+//! Nothing else is in it: no URL, referrer, title, IP address or user agent. The visitor id is
+//! random bytes the caller supplied.
+//!
+//! The same payload without the key tag and the MAC is the *plain profile* the audience store
+//! keeps ([`Profile::to_plain`]): format, fingerprint, visitor id and profile, base64url.
+//!
+//! Earlier formats are still read, so visitors keep their profiles across upgrades; every token
+//! issued is format 3. Format 2 had no visitor id, and its fingerprint was the legacy one
+//! (`shape/legacy.rs`). Format 1 had neither, carried every visit field whatever the rules read,
+//! and its MAC began with a shorter label and the site id, not filled to a block.
 
 use std::fmt;
 use std::mem::MaybeUninit;
@@ -28,12 +38,12 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::limits::Limits;
-use crate::profile::{Hit, Profile, VisitRec, MAX_SECONDS};
-use crate::rules::Rules;
+use crate::profile::{Hit, Profile, VisitRec, VisitorId, MAX_SECONDS};
+use crate::shape::ProfileShape;
 use crate::time::Timestamp;
 
 /// The format of the tokens this version issues.
-pub(crate) const FORMAT: u8 = 2;
+pub(crate) const FORMAT: u8 = 3;
 const MAC_LEN: usize = 32;
 const HEADER_LEN: usize = 6;
 /// The domain label at the start of every MAC of format 1.
@@ -60,7 +70,8 @@ pub enum FreshReason {
     UnknownKey,
     /// The signature does not match: tampered with, or issued for another site.
     BadSignature,
-    /// Issued under rules that track different things; the old profile does not fit.
+    /// Made under rules whose profile shape these rules do not know (not theirs, and not one of
+    /// the earlier shapes they carry profiles over from).
     OtherRules,
     /// The visitor's last activity is older than the rules' horizon.
     Expired,
@@ -90,7 +101,9 @@ impl fmt::Display for FreshReason {
                 "the token was signed by a key that is not (or no longer) accepted"
             }
             FreshReason::BadSignature => "the token's signature does not match",
-            FreshReason::OtherRules => "the token was made for rules that track different things",
+            FreshReason::OtherRules => {
+                "the token was made under rules whose profile shape is no longer known"
+            }
             FreshReason::Expired => "the token is older than the rules' horizon",
             FreshReason::FromTheFuture => "the token claims activity in the future",
         })
@@ -237,15 +250,22 @@ impl Keyring {
         mac.finalize().into_bytes().into()
     }
 
-    /// Signs and encodes `profile` for `site`.
-    pub fn encode(&self, rules: &Rules, site: &str, profile: &Profile) -> String {
+    /// Signs and encodes `profile`, made under `shape` (the rules, or their
+    /// [`ProfileShape`]), for `site`.
+    pub fn encode<S: AsRef<ProfileShape> + ?Sized>(
+        &self,
+        shape: &S,
+        site: &str,
+        profile: &Profile,
+    ) -> String {
+        let shape = shape.as_ref();
         // Written on the stack: most tokens are far smaller than this. A larger one is written
         // again on the heap, at the size the first attempt found.
         let mut stack = [0u8; 256];
-        match self.encode_into(&mut stack, rules, site, profile) {
+        match self.encode_into(&mut stack, shape, site, profile) {
             Ok(token) => token,
             Err(needed) => self
-                .encode_into(&mut vec![0; needed], rules, site, profile)
+                .encode_into(&mut vec![0; needed], shape, site, profile)
                 .unwrap_or_default(),
         }
     }
@@ -255,7 +275,7 @@ impl Keyring {
     fn encode_into(
         &self,
         buf: &mut [u8],
-        rules: &Rules,
+        shape: &ProfileShape,
         site: &str,
         profile: &Profile,
     ) -> Result<String, usize> {
@@ -266,8 +286,8 @@ impl Keyring {
         let mut w = Writer { buf, len: 0 };
         w.push(FORMAT);
         w.push(key.tag);
-        w.extend(&rules.fingerprint.to_le_bytes());
-        write_profile(&mut w, rules, profile);
+        w.extend(&shape.fingerprint().to_le_bytes());
+        write_profile(&mut w, shape, profile);
         let payload = w.written().ok_or(w.len + MAC_LEN)?;
         let mac = Self::signature(key, site, payload, FORMAT);
         w.extend(&mac);
@@ -275,14 +295,16 @@ impl Keyring {
         Ok(URL_SAFE_NO_PAD.encode_to_string(token))
     }
 
-    /// Verifies and decodes a token for `site` under `rules` at `now`.
-    pub fn decode(
+    /// Verifies `token` for `site` and hands what it holds to `read`: the token's format, the
+    /// fingerprint of the shape it was made under, and the profile's bytes. The token is
+    /// decoded on the stack, which is why its bytes are lent to a closure rather than returned.
+    #[inline(always)]
+    pub(crate) fn verified<T>(
         &self,
-        rules: &Rules,
         site: &str,
         token: &str,
-        now: Timestamp,
-    ) -> Result<Profile, FreshReason> {
+        read: impl FnOnce(Verified<'_>) -> Result<T, FreshReason>,
+    ) -> Result<T, FreshReason> {
         if token.is_empty() || token.len() > 2 * Limits::TOKEN_BYTES {
             return Err(FreshReason::Malformed);
         }
@@ -312,23 +334,87 @@ impl Keyring {
         if !same_mac(&Self::signature(key, site, payload, format), mac) {
             return Err(FreshReason::BadSignature);
         }
-        let fingerprint = u32::from_le_bytes([payload[2], payload[3], payload[4], payload[5]]);
-        let expected = match format {
-            1 => rules.fingerprint_v1,
-            _ => rules.fingerprint,
+        read(Verified {
+            format,
+            fingerprint: u32::from_le_bytes([payload[2], payload[3], payload[4], payload[5]]),
+            body: &payload[HEADER_LEN..],
+        })
+    }
+}
+
+/// A token whose MAC matched: what [`Keyring::verified`] lends to its reader.
+pub(crate) struct Verified<'a> {
+    /// The token format, 1 to [`FORMAT`].
+    pub(crate) format: u8,
+    /// The fingerprint of the shape the profile was made under, in the format's own terms
+    /// (see [`ProfileShape::fingerprint_for`]).
+    pub(crate) fingerprint: u32,
+    /// The profile, as [`read_profile`] reads it.
+    pub(crate) body: &'a [u8],
+}
+
+/// Whether a profile made at `last_seen` may be used at `now` under a horizon of `horizon`
+/// seconds: not from the future (beyond the tolerated clock skew), and not past the horizon.
+pub(crate) fn check_age(last_seen: i64, horizon: i64, now: Timestamp) -> Result<(), FreshReason> {
+    if last_seen > now.secs() + SKEW_SECS {
+        return Err(FreshReason::FromTheFuture);
+    }
+    if now.secs() - last_seen > horizon {
+        return Err(FreshReason::Expired);
+    }
+    Ok(())
+}
+
+impl Profile {
+    /// The profile without a MAC, with the shape it was made under: what the audience store
+    /// keeps of a visitor. It is the token's payload without the key tag: base64url of the
+    /// format (`3`), the shape's fingerprint (u32 little-endian), the visitor id and the
+    /// profile, laid out as in a token (see the module documentation of `token.rs`).
+    ///
+    /// It is not signed: keep it only where visitors cannot write. Read it back with
+    /// [`ProfileShape::read_plain`], or with [`crate::Rules::read_plain`], which also carries
+    /// it over when it was made under an earlier shape.
+    pub fn to_plain<S: AsRef<ProfileShape> + ?Sized>(&self, shape: &S) -> String {
+        let shape = shape.as_ref();
+        let mut buf = vec![0u8; max_payload_len(shape)];
+        let mut w = Writer {
+            buf: &mut buf,
+            len: 0,
         };
-        if fingerprint != expected {
+        w.push(FORMAT);
+        w.extend(&shape.fingerprint().to_le_bytes());
+        write_profile(&mut w, shape, self);
+        let len = w.len.min(buf.len());
+        URL_SAFE_NO_PAD.encode_to_string(&buf[..len])
+    }
+}
+
+/// The fingerprint a plain profile ([`Profile::to_plain`]) names its shape by, or why it
+/// cannot be read.
+pub(crate) fn plain_parts(text: &str) -> Result<(u32, Vec<u8>), FreshReason> {
+    if text.len() > 2 * Limits::TOKEN_BYTES {
+        return Err(FreshReason::Malformed);
+    }
+    let bytes = URL_SAFE_NO_PAD
+        .decode_to_vec(text.trim().as_bytes())
+        .map_err(|_| FreshReason::Malformed)?;
+    if bytes.len() < 5 || bytes[0] != FORMAT {
+        return Err(FreshReason::Malformed);
+    }
+    let fingerprint = u32::from_le_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
+    Ok((fingerprint, bytes[5..].to_vec()))
+}
+
+impl ProfileShape {
+    /// Reads a plain profile ([`Profile::to_plain`]) made under this very shape. One made under
+    /// another shape is refused as [`FreshReason::OtherRules`]; [`crate::Rules::read_plain`]
+    /// carries those over.
+    pub fn read_plain(&self, text: &str) -> Result<Profile, FreshReason> {
+        let (fingerprint, body) = plain_parts(text)?;
+        if fingerprint != self.fingerprint() {
             return Err(FreshReason::OtherRules);
         }
-        let profile =
-            read_profile(&payload[HEADER_LEN..], rules, format).ok_or(FreshReason::Malformed)?;
-        if profile.last_seen > now.secs() + SKEW_SECS {
-            return Err(FreshReason::FromTheFuture);
-        }
-        if now.secs() - profile.last_seen > rules.horizon {
-            return Err(FreshReason::Expired);
-        }
-        Ok(profile)
+        read_profile(&body, self, FORMAT).ok_or(FreshReason::Malformed)
     }
 }
 
@@ -404,22 +490,30 @@ fn varint_len(v: u64) -> usize {
     (64 - v.max(1).leading_zeros() as usize).div_ceil(7)
 }
 
-fn write_profile(buf: &mut Writer<'_>, rules: &Rules, p: &Profile) {
+/// Writes the profile as format 3 lays it out after the header: visitor id, then the profile.
+fn write_profile(buf: &mut Writer<'_>, shape: &ProfileShape, p: &Profile) {
     let age = |t: i64| (p.last_seen - t).max(0) as u64;
+    match &p.visitor {
+        Some(id) => {
+            buf.push(VisitorId::BYTES as u8);
+            buf.extend(id.as_bytes());
+        }
+        None => buf.push(0),
+    }
     put_varint(buf, p.last_seen.max(0) as u64);
     put_varint(buf, u64::from(p.visits_total));
     buf.push(p.visits.len() as u8);
     for v in &p.visits {
         put_varint(buf, age(v.start));
-        if rules.visit_engagement {
+        if shape.visit_engagement {
             put_varint(buf, u64::from(v.seconds));
             buf.push(v.scroll);
         }
-        if !rules.visit_tests.is_empty() {
+        if shape.tests_visits() {
             put_varint(buf, (u64::from(v.tests) << 1) | u64::from(v.landed));
         }
     }
-    for (i, plan) in rules.series.iter().enumerate() {
+    for (i, plan) in shape.series.iter().enumerate() {
         let hits = p.series(i);
         buf.push(hits.len() as u8);
         for h in hits {
@@ -430,7 +524,7 @@ fn write_profile(buf: &mut Writer<'_>, rules: &Rules, p: &Profile) {
             }
         }
     }
-    if rules.score.is_some() {
+    if shape.score.is_some() {
         buf.extend(&(p.score as f32).to_le_bytes());
         put_varint(buf, age(p.score_at));
     }
@@ -479,11 +573,27 @@ impl Reader<'_> {
     }
 }
 
-/// Reads a profile in token format `format` (1 or 2). A format 1 profile comes out as format
-/// 2 would have kept it: without the visit fields no rule reads.
-fn read_profile(bytes: &[u8], rules: &Rules, format: u8) -> Option<Profile> {
+/// Reads a profile made under `shape` in token format `format` (1 to 3), from the bytes after
+/// the header. A format 1 profile comes out as later formats would have kept it: without the
+/// visit fields no rule reads.
+pub(crate) fn read_profile(bytes: &[u8], shape: &ProfileShape, format: u8) -> Option<Profile> {
     let mut r = Reader { bytes, pos: 0 };
-    let horizon = rules.horizon as u64;
+    let visitor = if format >= 3 {
+        match usize::from(r.byte()?) {
+            0 => None,
+            VisitorId::BYTES => {
+                let mut id = [0u8; VisitorId::BYTES];
+                for b in &mut id {
+                    *b = r.byte()?;
+                }
+                Some(VisitorId::from_random_bytes(id))
+            }
+            _ => return None,
+        }
+    } else {
+        None
+    };
+    let horizon = shape.horizon as u64;
     let last_seen = i64::try_from(r.bounded(1 << 40)?).ok()?;
     let visits_total = u32::try_from(r.varint()?).ok()?;
     let n_visits = usize::from(r.byte()?);
@@ -493,10 +603,10 @@ fn read_profile(bytes: &[u8], rules: &Rules, format: u8) -> Option<Profile> {
     // Room for the visit a call may start without growing the list.
     let mut visits = Vec::with_capacity(n_visits + 1);
     let every_field = format == 1;
-    let tested = !rules.visit_tests.is_empty();
+    let tested = shape.tests_visits();
     for _ in 0..n_visits {
         let start = last_seen - r.bounded(horizon)? as i64;
-        let (seconds, scroll) = if rules.visit_engagement || every_field {
+        let (seconds, scroll) = if shape.visit_engagement || every_field {
             (
                 r.bounded(u64::from(MAX_SECONDS))? as u32,
                 r.byte().filter(|s| *s <= 100)?,
@@ -506,11 +616,11 @@ fn read_profile(bytes: &[u8], rules: &Rules, format: u8) -> Option<Profile> {
         };
         // Without visit tests, every visit counts as landed (see `Profile::fold`).
         let bits = if tested || every_field {
-            r.bounded((1u64 << (rules.visit_tests.len() + 1)) - 1)?
+            r.bounded((1u64 << (shape.visit_tests.len() + 1)) - 1)?
         } else {
             1
         };
-        let engaged = rules.visit_engagement;
+        let engaged = shape.visit_engagement;
         visits.push(VisitRec {
             start,
             seconds: if engaged { seconds } else { 0 },
@@ -522,7 +632,7 @@ fn read_profile(bytes: &[u8], rules: &Rules, format: u8) -> Option<Profile> {
     // Every series' hits in one list; at most as many bytes as remain, with room for a few
     // more hits, as a call usually adds some.
     let mut hits = Vec::with_capacity((bytes.len() - r.pos).min(256) + 4);
-    for (i, plan) in rules.series.iter().enumerate() {
+    for (i, plan) in shape.series.iter().enumerate() {
         let series = u16::try_from(i).ok()?;
         let n = usize::from(r.byte()?);
         if n > plan.capacity {
@@ -546,7 +656,7 @@ fn read_profile(bytes: &[u8], rules: &Rules, format: u8) -> Option<Profile> {
             });
         }
     }
-    let (score, score_at) = if rules.score.is_some() {
+    let (score, score_at) = if shape.score.is_some() {
         let raw = [r.byte()?, r.byte()?, r.byte()?, r.byte()?];
         let score = f64::from(f32::from_le_bytes(raw));
         if !score.is_finite() {
@@ -560,6 +670,7 @@ fn read_profile(bytes: &[u8], rules: &Rules, format: u8) -> Option<Profile> {
         return None;
     }
     Some(Profile {
+        visitor,
         last_seen,
         visits_total,
         visits,
@@ -569,27 +680,33 @@ fn read_profile(bytes: &[u8], rules: &Rules, format: u8) -> Option<Profile> {
     })
 }
 
-/// The longest token `rules` can produce, whatever the history.
-pub(crate) fn max_token_len(rules: &Rules) -> usize {
-    let horizon = varint_len(rules.horizon as u64);
+/// The longest payload (header, visitor id and profile, without the MAC) of a token made under
+/// `shape`, whatever the history.
+fn max_payload_len(shape: &ProfileShape) -> usize {
+    let horizon = varint_len(shape.horizon as u64);
     let seconds = varint_len(u64::from(MAX_SECONDS));
-    let engagement = if rules.visit_engagement {
+    let engagement = if shape.visit_engagement {
         seconds + 1
     } else {
         0
     };
-    let tests = if rules.visit_tests.is_empty() {
-        0
+    let tests = if shape.tests_visits() {
+        varint_len((1u64 << (shape.visit_tests.len() + 1)) - 1)
     } else {
-        varint_len((1u64 << (rules.visit_tests.len() + 1)) - 1)
+        0
     };
-    let mut n = HEADER_LEN + 6 /* last seen */ + 5 /* visits */ + 1;
+    let mut n = HEADER_LEN + 1 + VisitorId::BYTES + 6 /* last seen */ + 5 /* visits */ + 1;
     n += Limits::VISITS_KEPT * (horizon + engagement + tests);
-    for s in &rules.series {
+    for s in &shape.series {
         n += 1 + s.capacity * (horizon + if s.engagement { seconds + 1 } else { 0 });
     }
-    if rules.score.is_some() {
+    if shape.score.is_some() {
         n += 4 + 6;
     }
-    (n + MAC_LEN).div_ceil(3) * 4
+    n
+}
+
+/// The longest token a profile of `shape` can be, in characters, whatever the history.
+pub(crate) fn max_token_len(shape: &ProfileShape) -> usize {
+    (max_payload_len(shape) + MAC_LEN).div_ceil(3) * 4
 }

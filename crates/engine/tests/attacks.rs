@@ -2,6 +2,7 @@
 //! limits — never a hang, a stack overflow or a panic. (Speed is shown by the benches; these
 //! tests only prove the work is bounded by finishing at all on adversarial input.)
 
+use crate::new_id;
 use intent_engine::{process, CollectRequest, Event, Keyring, Limits, Rules, Timestamp};
 
 fn config_with(groups: &str, when: &str) -> String {
@@ -54,6 +55,7 @@ fn pathological_patterns_match_in_linear_time() {
         None,
         &events,
         Timestamp::from_secs(1_800_000_000),
+        new_id,
     );
     assert_eq!(out.decision.tier, "cold");
 }
@@ -83,6 +85,7 @@ fn the_most_conditions_allowed_still_compile_and_evaluate() {
         None,
         &[Event::pageview("/g7/x", None)],
         Timestamp::from_secs(1_800_000_000),
+        new_id,
     );
     assert_eq!(out.decision.tier, "hot");
 }
@@ -151,6 +154,7 @@ fn hostile_request_values_are_refused_or_clamped() {
         None,
         &req.events,
         Timestamp::from_secs(1_800_000_000),
+        new_id,
     );
     assert!(out.token.len() <= 1024);
 }

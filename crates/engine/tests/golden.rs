@@ -80,6 +80,9 @@ fn check_answer_json(
         let mut want: serde_json::Value =
             serde_json::from_str(serialised).map_err(|e| e.to_string())?;
         want["profile"] = profile.map_or(serde_json::Value::Null, Into::into);
+        want["visitor"] = decision
+            .visitor
+            .map_or(serde_json::Value::Null, |v| v.to_string().into());
         if let Some(f) = fresh {
             want["fresh"] = f.into();
         }
@@ -123,6 +126,72 @@ fn classify_cases() {
         "expected the golden cases under tests/data/classify"
     );
     let failures: Vec<String> = dirs.iter().filter_map(|d| run_case(d).err()).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+fn read_rules(path: &Path) -> Result<Rules, String> {
+    match fs::read_to_string(path) {
+        Ok(text) => Rules::from_json(&text).map_err(|e| format!("{}: {e}", path.display())),
+        Err(_) => Ok(Rules::builtin().clone()),
+    }
+}
+
+fn read_log(dir: &Path) -> Result<Option<(Vec<LogEvent>, Timestamp)>, String> {
+    let Ok(text) = fs::read_to_string(dir.join("events.jsonl")) else {
+        return Ok(None);
+    };
+    let at_text = fs::read_to_string(dir.join("at.txt")).map_err(|e| e.to_string())?;
+    let at = Timestamp::parse_rfc3339(at_text.trim()).map_err(|e| e.to_string())?;
+    let log = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| LogEvent::parse(l, i + 1).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    Ok(Some((log, at)))
+}
+
+fn run_publish_case(dir: &Path) -> Result<(), String> {
+    let old = read_rules(&dir.join("old.json"))?;
+    let new =
+        Rules::from_json(&fs::read_to_string(dir.join("new.json")).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    let change = new.change_from(&old);
+    let json = serde_json::to_string_pretty(&change).map_err(|e| e.to_string())?;
+    let mut out = format!("{} over {}: {change}\n{json}\n", new.id(), old.id());
+    if let Some((log, at)) = read_log(dir)? {
+        let before = simulate(&old, &log, at).visitors;
+        let rebuilt = simulate(&new, &log, at).visitors;
+        for (b, r) in before.iter().zip(&rebuilt) {
+            let carried = b.profile.carried_over(old.shape(), new.shape());
+            let tiers = |rules: &Rules, p: &intent_engine::Profile| {
+                let d = rules.decide(p, at);
+                format!("{} {:?}", d.tier, d.segments)
+            };
+            let _ = writeln!(
+                out,
+                "{}: before {}; carried over {}; built under the new rules {}",
+                b.visitor,
+                tiers(&old, &b.profile),
+                tiers(&new, &carried),
+                tiers(&new, &r.profile)
+            );
+        }
+    }
+    check_golden(&dir.join("expected.txt"), &out)
+}
+
+#[test]
+fn publish_summaries() {
+    let dirs = cases("publish", None);
+    assert!(
+        dirs.len() >= 5,
+        "expected the golden cases under tests/data/publish"
+    );
+    let failures: Vec<String> = dirs
+        .iter()
+        .filter_map(|d| run_publish_case(d).err())
+        .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
@@ -194,4 +263,51 @@ fn schema_describes_the_config() {
         assert!(text.contains(needle), "schema lacks {needle}");
     }
     assert_eq!(schema["title"], "RulesConfig");
+}
+
+/// Replaying the compact log (`VisitorLog`) builds the very profiles that replaying the log as
+/// read does, for every golden case's rules and events and for the example log under every
+/// example's rules.
+#[test]
+fn the_compact_log_replays_as_the_log_does() {
+    let mut cases: Vec<(String, String, String)> = Vec::new();
+    let root = data("classify");
+    let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty(), "no golden cases in {}", root.display());
+    for dir in dirs {
+        let rules = fs::read_to_string(dir.join("rules.json"))
+            .unwrap_or_else(|_| Rules::builtin_json().to_owned());
+        let events = fs::read_to_string(dir.join("events.jsonl")).unwrap();
+        let at = fs::read_to_string(dir.join("at.txt")).unwrap();
+        cases.push((rules, events, at));
+    }
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let log = fs::read_to_string(examples.join("events/acme-november.jsonl")).unwrap();
+    for rules in ["default.json", "campaigns.json"] {
+        let rules = fs::read_to_string(examples.join("rules").join(rules)).unwrap();
+        cases.push((rules, log.clone(), "2026-11-30T12:00:00Z".to_owned()));
+    }
+    for (rules, events, at) in cases {
+        let rules = Rules::from_json(&rules).unwrap();
+        let at = Timestamp::parse_rfc3339(at.trim()).unwrap();
+        let read: Vec<LogEvent> = events
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| LogEvent::parse(l, i + 1).unwrap())
+            .collect();
+        let compact = intent_engine::VisitorLog::new(read.clone());
+        let expected = simulate(&rules, &read, at).visitors;
+        let replayed: Vec<_> = compact.visitors().collect();
+        assert_eq!(expected.len(), replayed.len());
+        for (e, r) in expected.iter().zip(replayed) {
+            assert_eq!(e.visitor, r.visitor);
+            let (profile, n) = r.profile_at(&rules, at);
+            assert_eq!((&e.profile, e.events), (&profile, n), "{}", e.visitor);
+        }
+    }
 }

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::new_id;
 use intent_engine::{
     process, Condition, Event, Keyring, PropValue, Rules, RulesConfig, Signal, Timestamp,
 };
@@ -420,6 +421,7 @@ fn check_agreement(
                 token.as_deref(),
                 std::slice::from_ref(e),
                 Timestamp::from_secs(*t),
+                new_id,
             );
             prop_assert!(
                 out.fresh.is_none()
@@ -440,7 +442,7 @@ fn check_agreement(
         i += n;
     }
     let now_ts = Timestamp::from_secs(now);
-    let out = process(rules, &keys, "demo", token.as_deref(), &[], now_ts);
+    let out = process(rules, &keys, "demo", token.as_deref(), &[], now_ts, new_id);
     let reference = Reference::new(rules.config(), events, now);
     if !reference.within_limits(now) {
         return Ok(());
@@ -508,7 +510,7 @@ proptest! {
         let mut t = 1_790_000_000i64;
         for (gap, e) in steps {
             t += gap;
-            let out = process(&rules, &keys, "demo", token.as_deref(), std::slice::from_ref(&e), Timestamp::from_secs(t));
+            let out = process(&rules, &keys, "demo", token.as_deref(), std::slice::from_ref(&e), Timestamp::from_secs(t), new_id);
             prop_assert!(out.token.len() <= rules.max_token_bytes());
             prop_assert!(out.token.len() <= 1024);
             token = Some(out.token);

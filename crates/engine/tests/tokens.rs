@@ -1,6 +1,7 @@
 //! Tokens: any tampering or mismatch starts the visitor fresh, never panics, never accepts
 //! someone else's profile.
 
+use crate::new_id;
 use intent_engine::{process, Event, FreshReason, Keyring, Rules, Timestamp};
 
 const T0: i64 = 1_790_000_000;
@@ -25,6 +26,7 @@ fn token_after_pricing_views(keys: &Keyring, site: &str) -> String {
                 token.as_deref(),
                 &e,
                 Timestamp::from_secs(T0 + i * 86_400),
+                new_id,
             )
             .token,
         );
@@ -67,7 +69,47 @@ fn the_same_history_gives_the_same_token_bytes() {
     let k = keys("k1:0123456789abcdef0123");
     assert_eq!(
         token_after_pricing_views(&k, "demo"),
-        "Amrz3xwGgL3P1QYDA4DGCoCjBQADgMYKgKMFAAAAAAAAvKxo3vYuSrSUnqvUpuLE6VgP1WKS0E64MH0JqDIczgw"
+        "A2qBXbOxDHRlc3QtdmlzaXRvcoC9z9UGAwOAxgqAowUAA4DGCoCjBQAAAAAAAA3fZqPIch-rjGKmF3ztH256UZ3HZOPoja_BgD6t4NyG"
+    );
+}
+
+/// The same history as a format 2 token, as the previous release issued it (no visitor id,
+/// the fingerprint of `shape/legacy.rs`): it is still read, to the same profile without an id,
+/// and the visitor gains an id on their next call.
+#[test]
+fn format_2_tokens_are_still_read() {
+    let k = keys("k1:0123456789abcdef0123");
+    let v2 =
+        "Amrz3xwGgL3P1QYDA4DGCoCjBQADgMYKgKMFAAAAAAAAvKxo3vYuSrSUnqvUpuLE6VgP1WKS0E64MH0JqDIczgw";
+    let v3 = token_after_pricing_views(&k, "demo");
+    let at = T0 + 3 * 86_400;
+    let old = decode(&k, "demo", v2, at).unwrap();
+    let new = decode(&k, "demo", &v3, at).unwrap();
+    assert_eq!(old.visitor(), None);
+    assert_eq!(new.visitor(), new_id());
+    assert_eq!(
+        old.summary(Rules::builtin()).tracked,
+        new.summary(Rules::builtin()).tracked
+    );
+    assert_eq!(
+        old.summary(Rules::builtin()).visit_starts,
+        new.summary(Rules::builtin()).visit_starts
+    );
+    // A call without events records nothing and makes no id; the next call with events does.
+    let rules = Rules::builtin();
+    let now = Timestamp::from_secs(at);
+    let decided = process(rules, &k, "demo", Some(v2), &[], now, || unreachable!());
+    assert_eq!((decided.fresh, decided.decision.visitor), (None, None));
+    let id = intent_engine::VisitorId::from_random_bytes([5; 12]);
+    let e = [Event::pageview("https://acme.test/docs", None)];
+    let next = process(rules, &k, "demo", Some(v2), &e, now, || Some(id));
+    assert_eq!(next.fresh, None);
+    assert_eq!(next.decision.visitor, Some(id));
+    assert_eq!(next.decision.tier, "ready");
+    assert!(next.token.starts_with('A'), "{}", next.token);
+    assert_eq!(
+        decode(&k, "demo", &next.token, at).unwrap().visitor(),
+        Some(id)
     );
 }
 
@@ -112,14 +154,11 @@ fn long_site_ids_stay_apart() {
 fn format_1_tokens_are_still_read() {
     let k = keys("k1:0123456789abcdef0123");
     let v1 = "AWr8ilDLgL3P1QYDA4DGCgAAAYCjBQAAAQAAAAEDgMYKgKMFAAAAAAAAFSN2zklYcsz-Z9m-5sbpflcnl_maDk7xRFPXRemzH5o";
-    let v2 = token_after_pricing_views(&k, "demo");
-    assert!(
-        v2.len() < v1.len(),
-        "format 2 is smaller: {v2} against {v1}"
-    );
+    let v2 =
+        "Amrz3xwGgL3P1QYDA4DGCoCjBQADgMYKgKMFAAAAAAAAvKxo3vYuSrSUnqvUpuLE6VgP1WKS0E64MH0JqDIczgw";
     let at = T0 + 3 * 86_400;
     let old = decode(&k, "demo", v1, at).unwrap();
-    assert_eq!(old, decode(&k, "demo", &v2, at).unwrap());
+    assert_eq!(old, decode(&k, "demo", v2, at).unwrap());
     // Tampering with a format 1 token is caught as with any other.
     let mut bytes = v1.as_bytes().to_vec();
     bytes[12] = if bytes[12] == b'A' { b'B' } else { b'A' };
@@ -240,6 +279,7 @@ fn key_rotation_keeps_visitors_during_the_grace_period() {
         Some(&token),
         &[],
         Timestamp::from_secs(at),
+        new_id,
     );
     assert!(out.fresh.is_none());
     assert_eq!(out.decision.tier, "ready");
@@ -316,8 +356,8 @@ fn keyring_errors_are_clear() {
 /// same, and decodes back to the profile it was made from.
 #[test]
 fn large_tokens_come_out_whole() {
-    let groups: Vec<String> = (0..10).map(|i| format!(r#""g{i}": ["/g{i}*"]"#)).collect();
-    let any: Vec<String> = (0..10)
+    let groups: Vec<String> = (0..9).map(|i| format!(r#""g{i}": ["/g{i}*"]"#)).collect();
+    let any: Vec<String> = (0..9)
         .map(|i| format!(r#"{{"viewed": {{"group": "g{i}", "at_least": 16}}}}"#))
         .collect();
     let rules = Rules::from_json(&format!(
@@ -330,7 +370,7 @@ fn large_tokens_come_out_whole() {
     let mut token: Option<String> = None;
     let mut at = T0;
     for round in 0..16 {
-        let events: Vec<Event> = (0..10)
+        let events: Vec<Event> = (0..9)
             .map(|g| Event::pageview(&format!("https://acme.test/g{g}/{round}"), None))
             .collect();
         at += 3_600;
@@ -341,6 +381,7 @@ fn large_tokens_come_out_whole() {
             token.as_deref(),
             &events,
             Timestamp::from_secs(at),
+            new_id,
         );
         assert_eq!(out.fresh, None);
         token = Some(out.token);
@@ -356,4 +397,127 @@ fn large_tokens_come_out_whole() {
         rules.decide(&profile, Timestamp::from_secs(at)).tier,
         "busy"
     );
+}
+
+/// The built-in rules plus a `webinar` page group and a segment that uses it: a config that
+/// tracks one thing more (issue 12's scenario).
+fn with_webinar() -> Rules {
+    let mut config = Rules::builtin().config().clone();
+    config.revision = Some("webinar".into());
+    config
+        .page_groups
+        .insert("webinar".into(), vec!["/webinar*".into()]);
+    let segment = r#"{"name": "webinar-attendee", "when": {"viewed": {"group": "webinar", "within": "30d"}}}"#;
+    config.segments.push(serde_json::from_str(segment).unwrap());
+    Rules::compile(config).unwrap()
+}
+
+fn pricing_views(keys: &Keyring, rules: &Rules, token: Option<String>, days: &[i64]) -> String {
+    let mut token = token;
+    for day in days {
+        let e = [Event::pageview("https://acme.test/pricing", None)];
+        let at = Timestamp::from_secs(T0 + day * 86_400);
+        let out = process(rules, keys, "demo", token.as_deref(), &e, at, new_id);
+        assert_eq!(out.fresh, None);
+        token = Some(out.token);
+    }
+    token.unwrap()
+}
+
+/// A visitor with two pricing views under the default rules keeps them when the rules gain a
+/// page group: their third view makes them `ready`, with nothing discarded.
+#[test]
+fn tokens_made_under_earlier_rules_carry_over() {
+    let k = keys("k1:0123456789abcdef0123");
+    let old = Rules::builtin();
+    let token = pricing_views(&k, old, None, &[0, 1]);
+    let at = Timestamp::from_secs(T0 + 2 * 86_400);
+    let new = with_webinar().with_earlier_shapes([old.shape().clone()]);
+    assert_ne!(new.shape(), old.shape());
+
+    let opened = k.open(&new, "demo", &token, at).unwrap();
+    assert_eq!(opened.carried_from, Some(old.shape()));
+    let e = [Event::pageview("https://acme.test/pricing", None)];
+    let out = process(&new, &k, "demo", Some(&token), &e, at, new_id);
+    assert_eq!((out.fresh, out.carried_from), (None, Some(old.shape())));
+    assert_eq!(out.decision.tier, "ready");
+    assert_eq!(out.decision.visitor, new_id());
+    // The token issued is in the new shape: nothing is carried any more.
+    let again = k.open(&new, "demo", &out.token, at).unwrap();
+    assert_eq!(again.carried_from, None);
+    assert_eq!(again.profile, out.profile);
+    // A webinar view now counts.
+    let w = [Event::pageview("https://acme.test/webinar/q4", None)];
+    let out = process(&new, &k, "demo", Some(&out.token), &w, at, new_id);
+    assert_eq!(out.decision.segments, ["webinar-attendee"]);
+
+    // Rules that do not know the earlier shape start the visitor fresh, as before.
+    assert_eq!(
+        k.decode(&with_webinar(), "demo", &token, at),
+        Err(FreshReason::OtherRules)
+    );
+    // So does a token past the new rules' horizon.
+    let mut config = with_webinar().config().clone();
+    config.horizon = intent_engine::Window::days(30);
+    let short = Rules::compile(config)
+        .unwrap()
+        .with_earlier_shapes([old.shape().clone()]);
+    let late = Timestamp::from_secs(T0 + 32 * 86_400);
+    assert_eq!(
+        k.decode(&short, "demo", &token, late),
+        Err(FreshReason::Expired)
+    );
+    assert!(k.decode(old, "demo", &token, late).is_ok());
+}
+
+/// Format 2 tokens name their shape by its legacy fingerprint, which the shape's record keeps:
+/// they carry over too.
+#[test]
+fn format_2_tokens_carry_over_through_a_shape_record() {
+    let k = keys("k1:0123456789abcdef0123");
+    let v2 =
+        "Amrz3xwGgL3P1QYDA4DGCoCjBQADgMYKgKMFAAAAAAAAvKxo3vYuSrSUnqvUpuLE6VgP1WKS0E64MH0JqDIczgw";
+    let at = Timestamp::from_secs(T0 + 3 * 86_400);
+    let record = Rules::builtin().shape().to_record();
+    let earlier = intent_engine::ProfileShape::from_record(&record).unwrap();
+    let new = with_webinar().with_earlier_shapes([earlier]);
+    let opened = k.open(&new, "demo", v2, at).unwrap();
+    assert!(opened.carried_from.is_some());
+    assert_eq!(new.decide(&opened.profile, at).tier, "ready");
+    // A shape known only by its encoding (no legacy fingerprints) does not claim old tokens.
+    let bare = intent_engine::ProfileShape::from_bytes(&Rules::builtin().shape().to_bytes());
+    let new = with_webinar().with_earlier_shapes([bare.unwrap()]);
+    assert_eq!(k.decode(&new, "demo", v2, at), Err(FreshReason::OtherRules));
+}
+
+/// The plain profile (no MAC) reads back to the same profile under its shape, and carries over
+/// under rules that know that shape as an earlier one.
+#[test]
+fn plain_profiles_read_back_and_carry_over() {
+    let k = keys("k1:0123456789abcdef0123");
+    let old = Rules::builtin();
+    let token = pricing_views(&k, old, None, &[0, 1]);
+    let at = Timestamp::from_secs(T0 + 2 * 86_400);
+    let profile = k.decode(old, "demo", &token, at).unwrap();
+    let plain = profile.to_plain(old);
+    assert_eq!(old.shape().read_plain(&plain).unwrap(), profile);
+    assert_eq!(old.read_plain(&plain, at).unwrap().profile, profile);
+    // It is the token's payload without the key tag and the MAC.
+    let raw = base64_decode(&token);
+    let mut payload = vec![raw[0]];
+    payload.extend_from_slice(&raw[2..raw.len() - 32]);
+    assert_eq!(base64_decode(&plain), payload);
+
+    let new = with_webinar().with_earlier_shapes([old.shape().clone()]);
+    let opened = new.read_plain(&plain, at).unwrap();
+    assert_eq!(opened.carried_from, Some(old.shape()));
+    assert_eq!(opened.profile.visitor(), new_id());
+    assert_eq!(new.shape().read_plain(&plain), Err(FreshReason::OtherRules));
+    assert_eq!(
+        with_webinar().read_plain(&plain, at).unwrap_err(),
+        FreshReason::OtherRules
+    );
+    for junk in ["", "%%", "AAAA", &"A".repeat(5000)] {
+        assert!(old.read_plain(junk, at).is_err(), "{junk}");
+    }
 }

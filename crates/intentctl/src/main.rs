@@ -1,15 +1,21 @@
-//! `intentctl`: the marketer's tool for Intent Edge rules. Validate a config, print its JSON
-//! Schema, replay an event log against it, explain one visitor's tier (from a log, or from the
-//! visitor's own profile token), and publish it.
+//! `intentctl`: the marketer's tool for Intent Edge rules. Validate a config (and see what it
+//! would do to visitors' profiles), print its JSON Schema, replay an event log against it,
+//! explain one visitor's tier (from a log, or from the visitor's own profile token), publish it,
+//! list the published versions and roll back.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use intent_engine::{simulate, Keyring, LogEvent, Rules, Timestamp};
+use intent_engine::{simulate, AuditPeriod, Keyring, LogEvent, Rules, Timestamp, VisitorLog};
+
+mod sample;
+
+mod admin;
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +34,10 @@ enum Command {
     Validate {
         /// The rules JSON file (`-` for standard input).
         file: PathBuf,
+        /// The rules it would replace: also say what publishing it over them does to
+        /// visitors' profiles (what is kept, what starts empty, what is dropped).
+        #[arg(long, value_name = "OLD.json")]
+        against: Option<PathBuf>,
     },
     /// Print the JSON Schema of the rules config (for editor help).
     Schema,
@@ -37,6 +47,10 @@ enum Command {
     Simulate {
         #[command(flatten)]
         inputs: Inputs,
+        /// Also print on stderr, as one JSON line after `timings: `, how long reading the log
+        /// (JSON), grouping it, replaying it (folding and deciding) and writing took.
+        #[arg(long)]
+        timings: bool,
     },
     /// Explain in words why one visitor of an event log got their tier.
     Explain {
@@ -62,9 +76,14 @@ enum Command {
         /// The signing keys, as in the worker's `PROFILE_KEYS` secret (`label:secret[,…]`).
         #[arg(long, env = "PROFILE_KEYS", hide_env_values = true)]
         keys: String,
-        /// The rules JSON file it was issued under; the built-in default rules when absent.
+        /// The rules JSON file it is read under (the active rules); the built-in default rules
+        /// when absent.
         #[arg(long)]
         rules: Option<PathBuf>,
+        /// Earlier rules whose tokens the worker carries over to `--rules` (the versions of
+        /// `intentctl history`); repeat for each.
+        #[arg(long, value_name = "OLD.json")]
+        earlier: Vec<PathBuf>,
         /// The evaluation time, RFC 3339 (default: now).
         #[arg(long)]
         at: Option<String>,
@@ -72,16 +91,76 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Audit rules over a period of an event log: members, entries and exits per tier and
+    /// segment, how often each condition was true, the pages each tier used most, and warnings
+    /// (an audience no one reaches or almost everyone does, a condition never true, a shadowed
+    /// tier, rules not reviewed for 30 days).
+    Audit {
+        /// The rules JSON file; the built-in default rules when absent.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// The event log, JSON Lines (`-` for standard input).
+        #[arg(long)]
+        events: PathBuf,
+        /// The period's start, RFC 3339 (default: 30 days before its end).
+        #[arg(long)]
+        from: Option<String>,
+        /// The period's end, RFC 3339 (default: the log's latest event).
+        #[arg(long)]
+        to: Option<String>,
+        /// When the rules were last reviewed, that is published, RFC 3339; rules older than
+        /// 30 days at the period's end are flagged. Unknown when absent.
+        #[arg(long)]
+        reviewed: Option<String>,
+        /// Print the report as JSON instead of words.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a synthetic event log of the demo site (JSON Lines), the same for the same seed:
+    /// traffic to try `simulate`, `audit` and the console's preview on.
+    SampleTraffic {
+        /// How many visitors.
+        #[arg(long, default_value_t = 1000)]
+        visitors: u32,
+        /// How many days, ending at `--end`.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// The end of the period, RFC 3339.
+        #[arg(long, default_value = "2026-11-30T00:00:00Z")]
+        end: String,
+        /// The seed: another seed, other visitors.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Validate a rules config, then publish it through the worker's admin API.
+    ///
+    /// It reads the active rules first, says what the new ones do to visitors' profiles, and
+    /// publishes only if nobody else published in between (or since `--if-match`).
     Publish {
         /// The rules JSON file.
         file: PathBuf,
-        /// The worker's base URL.
-        #[arg(long, default_value = "http://127.0.0.1:8787", env = "INTENT_URL")]
-        url: String,
-        /// The admin bearer token (the worker's `ADMIN_TOKEN` secret).
-        #[arg(long, env = "INTENT_ADMIN_TOKEN", hide_env_values = true)]
-        token: String,
+        #[command(flatten)]
+        worker: admin::Worker,
+        /// Publish only over this version (an id from `intentctl history`, or the `ETag` of
+        /// `GET /v1/admin/rules`): the one your edit started from. Default: the version active
+        /// when `publish` reads it.
+        #[arg(long, value_name = "VERSION")]
+        if_match: Option<String>,
+    },
+    /// List the published versions of the rules, newest first, with what each changed.
+    History {
+        #[command(flatten)]
+        worker: admin::Worker,
+        /// Print the worker's answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make an earlier version active again: the one before the active version, or `ID`.
+    Rollback {
+        /// The version to restore (an id from `intentctl history`).
+        id: Option<String>,
+        #[command(flatten)]
+        worker: admin::Worker,
     },
 }
 
@@ -111,7 +190,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Validate { file } => validate(&file),
+        Command::Validate { file, against } => validate(&file, against.as_deref()),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&Rules::json_schema())?);
             Ok(ExitCode::SUCCESS)
@@ -120,7 +199,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", Rules::builtin_json());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Simulate { inputs } => simulate_cmd(&inputs),
+        Command::Simulate { inputs, timings } => simulate_cmd(&inputs, timings),
         Command::Explain {
             visitor,
             inputs,
@@ -131,14 +210,53 @@ fn run(cli: Cli) -> Result<ExitCode> {
             site,
             keys,
             rules,
+            earlier,
             at,
             json,
-        } => token_cmd(&token, &site, &keys, rules.as_deref(), at.as_deref(), json),
-        Command::Publish { file, url, token } => publish(&file, &url, &token),
+        } => token_cmd(
+            &token,
+            &site,
+            &keys,
+            rules.as_deref(),
+            &earlier,
+            at.as_deref(),
+            json,
+        ),
+        Command::Audit {
+            rules,
+            events,
+            from,
+            to,
+            reviewed,
+            json,
+        } => audit_cmd(
+            rules.as_deref(),
+            &events,
+            [from.as_deref(), to.as_deref(), reviewed.as_deref()],
+            json,
+        ),
+        Command::SampleTraffic {
+            visitors,
+            days,
+            end,
+            seed,
+        } => {
+            let end = Timestamp::parse_rfc3339(&end).map_err(|e| anyhow::anyhow!("--end: {e}"))?;
+            let mut out = io::stdout().lock();
+            out.write_all(sample::traffic(visitors, days, end, seed).as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Publish {
+            file,
+            worker,
+            if_match,
+        } => admin::publish(&file, &worker, if_match.as_deref()),
+        Command::History { worker, json } => admin::history(&worker, json),
+        Command::Rollback { id, worker } => admin::rollback(&worker, id.as_deref()),
     }
 }
 
-fn read_input(path: &Path) -> Result<String> {
+pub(crate) fn read_input(path: &Path) -> Result<String> {
     let mut text = String::new();
     if path == Path::new("-") {
         io::stdin()
@@ -157,28 +275,52 @@ fn load_rules(path: &Path) -> Result<std::result::Result<Rules, String>> {
     Ok(Rules::from_json(&text).map_err(|e| format!("{}: {e}", path.display())))
 }
 
-fn validate(file: &Path) -> Result<ExitCode> {
-    match load_rules(file)? {
-        Ok(rules) => {
-            let cfg = rules.config();
-            println!(
-                "{}: valid (rules {}): {} tiers + fallback `{}`, {} segments, {} page groups, {} slots; largest visitor token {} bytes",
-                file.display(),
-                rules.id(),
-                cfg.tiers.len(),
-                cfg.fallback,
-                cfg.segments.len(),
-                cfg.page_groups.len(),
-                cfg.variants.len(),
-                rules.max_token_bytes()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+/// `n` and `what`, in the plural unless `n` is 1: `1 segment`, `2 segments`.
+pub(crate) fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+fn validate(file: &Path, against: Option<&Path>) -> Result<ExitCode> {
+    let rules = match load_rules(file)? {
+        Ok(rules) => rules,
         Err(message) => {
             eprintln!("{message}");
-            Ok(ExitCode::from(1))
+            return Ok(ExitCode::from(1));
         }
-    }
+    };
+    let cfg = rules.config();
+    println!(
+        "{}: valid (rules {}): {} + fallback `{}`, {}, {}, {}; largest visitor token {} bytes",
+        file.display(),
+        rules.id(),
+        count(cfg.tiers.len(), "tier"),
+        cfg.fallback,
+        count(cfg.segments.len(), "segment"),
+        count(cfg.page_groups.len(), "page group"),
+        count(cfg.variants.len(), "slot"),
+        rules.max_token_bytes()
+    );
+    let Some(against) = against else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let old = match load_rules(against)? {
+        Ok(old) => old,
+        Err(message) => {
+            eprintln!("{message}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    println!(
+        "against {} (rules {}), visitors' profiles: {}",
+        against.display(),
+        old.id(),
+        rules.change_from(&old)
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 struct Loaded {
@@ -224,44 +366,115 @@ fn read_inputs(inputs: &Inputs) -> Result<std::result::Result<Loaded, String>> {
         Err(message) => return Ok(Err(message)),
     };
     let at = evaluation_time(inputs.at.as_deref())?;
-    let reader: Box<dyn BufRead> = if inputs.events == Path::new("-") {
+    let log = match read_log(&inputs.events)? {
+        Ok(log) => log,
+        Err(message) => return Ok(Err(message)),
+    };
+    Ok(Ok(Loaded { rules, log, at }))
+}
+
+/// Reads an event log (`-` for standard input); a line that cannot be read as its message.
+fn read_log(path: &Path) -> Result<std::result::Result<Vec<LogEvent>, String>> {
+    let reader: Box<dyn BufRead> = if path == Path::new("-") {
         Box::new(BufReader::new(io::stdin()))
     } else {
-        let file = std::fs::File::open(&inputs.events)
-            .with_context(|| format!("reading {}", inputs.events.display()))?;
+        let file =
+            std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
         Box::new(BufReader::new(file))
     };
     let mut log = Vec::new();
     for (i, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("reading {}", inputs.events.display()))?;
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
         if line.trim().is_empty() {
             continue;
         }
         match LogEvent::parse(&line, i + 1) {
             Ok(e) => log.push(e),
-            Err(e) => return Ok(Err(format!("{}: {e}", inputs.events.display()))),
+            Err(e) => return Ok(Err(format!("{}: {e}", path.display()))),
         }
     }
-    Ok(Ok(Loaded { rules, log, at }))
+    Ok(Ok(log))
 }
 
-fn simulate_cmd(inputs: &Inputs) -> Result<ExitCode> {
+fn audit_cmd(
+    rules: Option<&Path>,
+    events: &Path,
+    [from, to, reviewed]: [Option<&str>; 3],
+    json: bool,
+) -> Result<ExitCode> {
+    let rules = match rules_or_builtin(rules)? {
+        Ok(r) => r,
+        Err(message) => {
+            eprintln!("{message}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let log = match read_log(events)? {
+        Ok(log) => VisitorLog::new(log),
+        Err(message) => {
+            eprintln!("{message}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let time = |flag: &str, text: Option<&str>| -> Result<Option<Timestamp>> {
+        text.map(|t| Timestamp::parse_rfc3339(t).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
+            .transpose()
+    };
+    let Some(to) = time("to", to)?.or_else(|| log.latest()) else {
+        eprintln!(
+            "{}: the log has no events, and no --to was given",
+            events.display()
+        );
+        return Ok(ExitCode::from(1));
+    };
+    let from = time("from", from)?.unwrap_or(to.plus_secs(-30 * 86_400));
+    if from > to {
+        bail!("--from ({from}) is after --to ({to})");
+    }
+    let period = AuditPeriod {
+        from,
+        to,
+        reviewed: time("reviewed", reviewed)?,
+    };
+    let report = rules.audit(&log, period);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn simulate_cmd(inputs: &Inputs, timings: bool) -> Result<ExitCode> {
+    let started = Instant::now();
     let Some(Loaded { rules, log, at }) = load(inputs)? else {
         return Ok(ExitCode::from(1));
     };
-    let sim = simulate(&rules, &log, at);
+    let read = started.elapsed();
+    let total_events = log.len();
+    let log = VisitorLog::new(log);
+    let grouped = started.elapsed() - read;
+    // Replaying: each visitor's events folded into a profile, then the decision.
+    let replay_start = Instant::now();
+    let mut replayed_events = 0;
+    let mut results = Vec::with_capacity(log.visitor_count());
+    log.replay(&rules, at, |r| {
+        replayed_events += r.events;
+        results.push((r.visitor, r.visits, rules.decide(r.profile, at)));
+    });
+    let replayed = replay_start.elapsed();
+    let write_start = Instant::now();
     let mut tally: BTreeMap<String, usize> =
         rules.tier_names().map(|t| (t.to_owned(), 0)).collect();
     let stdout = io::stdout();
-    let mut out = stdout.lock();
-    for v in &sim.visitors {
-        let d = rules.decide(&v.profile, at);
+    let mut out = io::BufWriter::new(stdout.lock());
+    for (visitor, visits, d) in &results {
         *tally.entry(d.tier.to_owned()).or_default() += 1;
         let mut line = serde_json::json!({
-            "visitor": v.visitor,
+            "visitor": visitor,
             "tier": d.tier,
             "segments": d.segments,
-            "visits": v.profile.summary(&rules).visits,
+            "visits": visits,
         });
         if let (Some(score), Some(obj)) = (d.score, line.as_object_mut()) {
             obj.insert(
@@ -271,7 +484,9 @@ fn simulate_cmd(inputs: &Inputs) -> Result<ExitCode> {
         }
         writeln!(out, "{line}")?;
     }
-    let total = sim.visitors.len().max(1) as f64;
+    out.flush()?;
+    let written = write_start.elapsed();
+    let total = results.len().max(1) as f64;
     let parts: Vec<String> = rules
         .tier_names()
         .map(|t| {
@@ -279,12 +494,13 @@ fn simulate_cmd(inputs: &Inputs) -> Result<ExitCode> {
             format!("{t} {n} ({:.0}%)", n as f64 * 100.0 / total)
         })
         .collect();
+    let after_at = total_events - replayed_events;
     eprintln!(
         "{} visitors, {} events{} — rules {} at {}",
-        sim.visitors.len(),
-        log.len() - sim.after_at,
-        if sim.after_at > 0 {
-            format!(" ({} after --at left out)", sim.after_at)
+        results.len(),
+        replayed_events,
+        if after_at > 0 {
+            format!(" ({after_at} after --at left out)")
         } else {
             String::new()
         },
@@ -292,6 +508,26 @@ fn simulate_cmd(inputs: &Inputs) -> Result<ExitCode> {
         at
     );
     eprintln!("tiers: {}", parts.join(", "));
+    if timings {
+        let per_s =
+            |n: usize, d: std::time::Duration| (n as f64 / d.as_secs_f64().max(1e-9)).round();
+        let all = started.elapsed();
+        eprintln!(
+            "timings: {}",
+            serde_json::json!({
+                "events": total_events,
+                "replayed_events": replayed_events,
+                "read_ms": read.as_secs_f64() * 1e3,
+                "read_events_per_s": per_s(total_events, read),
+                "group_ms": grouped.as_secs_f64() * 1e3,
+                "replay_ms": replayed.as_secs_f64() * 1e3,
+                "replay_events_per_s": per_s(replayed_events, replayed),
+                "write_ms": written.as_secs_f64() * 1e3,
+                "total_ms": all.as_secs_f64() * 1e3,
+                "total_events_per_s": per_s(total_events, all),
+            })
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -322,6 +558,7 @@ fn token_cmd(
     site: &str,
     keys: &str,
     rules: Option<&Path>,
+    earlier: &[PathBuf],
     at: Option<&str>,
     json: bool,
 ) -> Result<ExitCode> {
@@ -338,9 +575,20 @@ fn token_cmd(
             return Ok(ExitCode::from(1));
         }
     };
+    let mut earlier_rules = Vec::new();
+    for path in earlier {
+        match load_rules(path)? {
+            Ok(r) => earlier_rules.push(r),
+            Err(message) => {
+                eprintln!("{message}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    let rules = rules.with_earlier_shapes(earlier_rules.iter().map(|r| r.shape().clone()));
     let at = evaluation_time(at)?;
-    let profile = match keys.decode(&rules, site, token.trim(), at) {
-        Ok(profile) => profile,
+    let opened = match keys.open(&rules, site, token.trim(), at) {
+        Ok(opened) => opened,
         Err(reason) => {
             // What the worker does with such a token: the visitor starts fresh.
             eprintln!(
@@ -351,12 +599,26 @@ fn token_cmd(
             return Ok(ExitCode::from(1));
         }
     };
+    let profile = opened.profile;
+    // The earlier rules the token was made under, and what carrying it over kept.
+    let carried = opened.carried_from.map(|shape| {
+        let made_under = earlier_rules
+            .iter()
+            .find(|r| r.shape() == shape)
+            .map_or_else(|| shape.fingerprint_hex(), |r| r.id().to_owned());
+        (made_under, shape.change_to(rules.shape()))
+    });
     let summary = profile.summary(&rules);
     let explanation = rules.explain(&profile, at);
     if json {
         let out = serde_json::json!({
             "rules": rules.id(),
             "at": at.to_string(),
+            "carried_over": carried.as_ref().map(|(from, change)| serde_json::json!({
+                "from": from,
+                "profiles": change,
+                "summary": change.to_string(),
+            })),
             "profile": summary,
             "explanation": explanation,
         });
@@ -368,6 +630,12 @@ fn token_cmd(
         "Profile token for site `{site}`, verified (rules {})",
         rules.id()
     );
+    if let Some((from, change)) = &carried {
+        println!("  made under rules {from}, carried over: {change}");
+    }
+    if let Some(visitor) = &summary.visitor {
+        println!("  visitor id {visitor}");
+    }
     println!(
         "  last seen {}, {} visit{} ({})",
         when(&summary.last_seen),
@@ -387,31 +655,4 @@ fn token_cmd(
     }
     print!("{explanation}");
     Ok(ExitCode::SUCCESS)
-}
-
-fn publish(file: &Path, url: &str, token: &str) -> Result<ExitCode> {
-    let text = read_input(file)?;
-    if let Err(e) = Rules::from_json(&text) {
-        eprintln!("{}: {e}", file.display());
-        eprintln!("not published");
-        return Ok(ExitCode::from(1));
-    }
-    let endpoint = format!("{}/v1/admin/rules", url.trim_end_matches('/'));
-    let response = ureq::put(&endpoint)
-        .set("Authorization", &format!("Bearer {token}"))
-        .set("Content-Type", "application/json")
-        .send_string(&text);
-    match response {
-        Ok(r) => {
-            let body = r.into_string().unwrap_or_default();
-            println!("published {} to {endpoint}: {body}", file.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(ureq::Error::Status(code, r)) => {
-            let body = r.into_string().unwrap_or_default();
-            eprintln!("{endpoint} refused the rules ({code}): {body}");
-            Ok(ExitCode::from(1))
-        }
-        Err(e) => bail!("could not reach {endpoint}: {e}"),
-    }
 }

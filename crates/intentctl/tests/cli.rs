@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn intentctl(args: &[&str]) -> Output {
+pub(crate) fn intentctl(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_intentctl"))
         .args(args)
         .current_dir(root())
@@ -17,7 +17,7 @@ fn intentctl(args: &[&str]) -> Output {
         .expect("run intentctl")
 }
 
-fn text(b: &[u8]) -> String {
+pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
@@ -26,6 +26,7 @@ fn validate_accepts_the_examples() {
     for file in [
         "examples/rules/default.json",
         "examples/rules/campaigns.json",
+        "examples/rules/webinar.json",
     ] {
         let out = intentctl(&["validate", file]);
         assert!(out.status.success(), "{file}: {}", text(&out.stderr));
@@ -258,6 +259,11 @@ fn issued_token(keys: &str, pages: &[&str], end: i64) -> String {
                 token.as_deref(),
                 &events,
                 at,
+                || {
+                    Some(intent_engine::VisitorId::from_random_bytes(
+                        *b"cli-visitor!",
+                    ))
+                },
             )
             .token,
         );
@@ -318,4 +324,233 @@ fn token_verifies_a_visitors_token_and_explains_the_tier() {
         assert_eq!(out.status.code(), Some(code), "{site} {when} {keys}: {err}");
         assert!(err.contains(says), "{site} {when} {keys}: {err}");
     }
+}
+
+/// Compares `actual` with the golden file `tests/data/<name>`; `UPDATE_GOLDEN=1` rewrites it.
+fn golden(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).expect("write golden file");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    if expected != actual {
+        let first = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(e, a)| e != a)
+            .unwrap_or(expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "{} differs from line {}:\n--- expected\n{}\n--- actual\n{}",
+            path.display(),
+            first + 1,
+            expected
+                .lines()
+                .skip(first)
+                .take(5)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            actual
+                .lines()
+                .skip(first)
+                .take(5)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+    }
+}
+
+/// A month of generated traffic of the demo site (500 visitors), in a temporary file.
+fn generated_month() -> tempfile::NamedTempFile {
+    let out = intentctl(&[
+        "sample-traffic",
+        "--visitors",
+        "500",
+        "--days",
+        "30",
+        "--end",
+        "2026-11-30T00:00:00Z",
+        "--seed",
+        "1",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), &out.stdout).expect("write the log");
+    file
+}
+
+#[test]
+fn audit_of_the_example_log_in_words_and_json() {
+    let args = [
+        "audit",
+        "--events",
+        "examples/events/acme-november.jsonl",
+        "--to",
+        "2026-11-30T12:00:00Z",
+        "--reviewed",
+        "2026-11-01T00:00:00Z",
+    ];
+    let out = intentctl(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    golden("audit/acme-november.txt", &text(&out.stdout));
+    let out = intentctl(&[&args[..], &["--json"]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["visitors"], 11);
+    golden("audit/acme-november.json", &text(&out.stdout));
+}
+
+#[test]
+fn audit_of_a_generated_month() {
+    let log = generated_month();
+    let path = log.path().to_str().expect("UTF-8 path");
+    let out = intentctl(&["audit", "--events", path]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    golden("audit/generated-month-default.txt", &text(&out.stdout));
+    // Rules written to trip every warning: a tier shadowed by a wider one above it, a tier and
+    // a segment no one reaches, a condition never true, a segment that takes everyone, and a
+    // review date over 30 days old.
+    let out = intentctl(&[
+        "audit",
+        "--rules",
+        "crates/intentctl/tests/data/audit/warnings.json",
+        "--events",
+        path,
+        "--from",
+        "2026-11-01T00:00:00Z",
+        "--to",
+        "2026-11-30T00:00:00Z",
+        "--reviewed",
+        "2026-09-15T00:00:00Z",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    for code in [
+        "[shadowed] tiers[1]",
+        "[unreached]",
+        "[never-true] tiers[2].when",
+        "[too-broad]",
+        "[not-reviewed]",
+    ] {
+        assert!(report.contains(code), "no {code} in:\n{report}");
+    }
+    golden("audit/generated-month-warnings.txt", &report);
+}
+
+#[test]
+fn audit_refuses_a_bad_period_and_a_broken_log() {
+    let out = intentctl(&[
+        "audit",
+        "--events",
+        "examples/events/acme-november.jsonl",
+        "--from",
+        "2026-12-01T00:00:00Z",
+        "--to",
+        "2026-11-01T00:00:00Z",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("is after --to"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = intentctl(&["audit", "--events", "examples/rules/default.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("examples/rules/default.json: line 1:"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn validate_against_says_what_publishing_does_to_profiles() {
+    let out = intentctl(&[
+        "validate",
+        "examples/rules/webinar.json",
+        "--against",
+        "examples/rules/default.json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(
+        lines[1],
+        "against examples/rules/default.json (rules default@1c63f927), visitors' profiles: keeps `pricing`, `demo`, the `demo_request` event, `compare`, `customers`, `product`, visits and last activity; starts `webinar` empty"
+    );
+    let out = intentctl(&[
+        "validate",
+        "examples/rules/default.json",
+        "--against",
+        "examples/rules/campaigns.json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("; drops `docs`, visits landing with utm_source = linkedin and utm_campaign = nov-*, visits from `*google.*`"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = intentctl(&[
+        "validate",
+        "examples/rules/default.json",
+        "--against",
+        "examples/rules/broken-group.json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unknown page group `comparisons`"));
+}
+
+/// A token made under the default rules, read under rules with one more page group: with the
+/// earlier rules named, it is carried over and explained; without them it starts fresh.
+#[test]
+fn token_explains_a_carried_over_token() {
+    let keys = "k1:a-secret-of-enough-length-here";
+    let end = 1_795_000_000; // 2026-11-18T11:06:40Z
+    let token = issued_token(keys, &["/pricing", "/docs/", "/pricing"], end);
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "token",
+            token.as_str(),
+            "--site",
+            "demo",
+            "--at",
+            "2026-11-18T12:00:00Z",
+            "--rules",
+            "examples/rules/webinar.json",
+        ];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_intentctl"))
+            .args(&args)
+            .current_dir(root())
+            .env("PROFILE_KEYS", keys)
+            .output()
+            .expect("run intentctl")
+    };
+    let out = run(&["--earlier", "examples/rules/default.json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let words = text(&out.stdout);
+    assert!(
+        words.contains("verified (rules 2026-12-webinar@0bf88108)"),
+        "{words}"
+    );
+    assert!(
+        words.contains("made under rules default@1c63f927, carried over: keeps `pricing`, `demo`, the `demo_request` event, `compare`, `customers`, `product`, visits and last activity; starts `webinar` empty"),
+        "{words}"
+    );
+    assert!(words.contains("viewed pricing: 2 kept"), "{words}");
+    assert!(words.contains("visitor id Y2xpLXZpc2l0b3Ih"), "{words}");
+    let out = run(&["--earlier", "examples/rules/default.json", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["carried_over"]["from"], "default@1c63f927");
+    assert_eq!(json["carried_over"]["profiles"]["started"][0], "`webinar`");
+    assert_eq!(json["explanation"]["tier"], "ready");
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("(other-rules)"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -41,6 +41,7 @@ fn check_process(rules: &Rules, req: &CollectRequest) {
         req.profile.as_deref(),
         &req.events,
         NOW,
+        crate::new_id,
     );
     assert!(
         out.token.len() <= TOKEN_BYTES,
@@ -71,6 +72,7 @@ fn check_process(rules: &Rules, req: &CollectRequest) {
         Some(&out.token),
         &req.events,
         NOW.plus_secs(60),
+        crate::new_id,
     );
     assert_eq!(next.fresh, None, "the token just issued was discarded");
     assert!(next.token.len() <= TOKEN_BYTES);

@@ -12,7 +12,7 @@
 //! | --- | --- | --- |
 //! | [`token_decode`] | a token string, or a payload signed with the test key | decoding never panics; a decoded profile re-encodes within 1 KiB, decodes back equal, classifies, and is bound to its site and key |
 //! | [`token_round_trip`] | a history of events, built with `arbitrary` | the profile folded from it encodes within the rules' worst case and decodes back equal |
-//! | [`rules`] | a rules config | parsing and compiling never panic; errors have a message and a line inside the text; a valid config round-trips through its canonical JSON, classifies, and its tokens stay within its worst case |
+//! | [`rules`] | a rules config | parsing and compiling never panic; errors have a message and a line inside the text; a valid config round-trips through its canonical JSON, classifies, and its tokens stay within its worst case; its shape reads back from its record, and profiles carried over to and from it stay valid |
 //! | [`collect`] | a `POST /v1/collect` body | a valid body goes through `process` twice; the token is at most 1 KiB and decodes back to the profile and the decision |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -49,7 +49,7 @@ fn keys() -> &'static Keyring {
 }
 
 /// The example config that uses every construct (score, engagement, UTM, referrer, clicks).
-fn campaigns() -> &'static Rules {
+pub(crate) fn campaigns() -> &'static Rules {
     static RULES: OnceLock<Rules> = OnceLock::new();
     RULES.get_or_init(|| Rules::from_json(CAMPAIGNS_JSON).expect("campaigns.json is valid"))
 }
@@ -61,4 +61,10 @@ fn pick_rules(selector: u8) -> &'static Rules {
     } else {
         campaigns()
     }
+}
+
+/// A new visitor's id: fixed bytes, so that every run of a case is the same (the worker makes
+/// one from `crypto.getRandomValues`).
+fn new_id() -> Option<intent_engine::VisitorId> {
+    Some(intent_engine::VisitorId::from_random_bytes(*b"fuzz-visitor"))
 }

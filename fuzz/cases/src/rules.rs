@@ -1,7 +1,9 @@
 //! Rules configs: reading, checking and compiling whatever a marketer (or an attacker with the
 //! admin token) publishes.
 
-use intent_engine::{Condition, Event, Limits, Profile, PropValue, Rules, Signal, Timestamp};
+use intent_engine::{
+    Condition, Event, Limits, Profile, ProfileShape, PropValue, Rules, Signal, Timestamp,
+};
 
 use crate::token::check_explains;
 use crate::{keys, NOW, SITE, TOKEN_BYTES};
@@ -13,7 +15,9 @@ const MAX_FOLDS: usize = 600;
 /// Reads a rules config. A refused config must say what is wrong, on a line that exists; an
 /// accepted one must re-read from its canonical JSON as the same rules, classify without
 /// panicking, and never produce a token over its own worst case (itself at most 1 KiB), even
-/// for a visitor who did everything the rules look at, many times over.
+/// for a visitor who did everything the rules look at, many times over. Its profile shape must
+/// read back from its record, and a profile carried over to or from the built-in and the
+/// campaigns rules must be a valid profile of the new shape.
 pub fn rules(data: &[u8]) {
     let Ok(src) = std::str::from_utf8(data) else {
         return;
@@ -84,6 +88,44 @@ pub fn rules(data: &[u8]) {
             .unwrap_or_else(|r| panic!("a freshly signed token does not decode: {r}"));
         assert_eq!(back.summary(&rules), profile.summary(&rules));
         check_explains(&rules, &back, last);
+        check_carry_over(&rules, &profile, &token, last);
+    }
+}
+
+/// The shape's record reads back as the same shape; the token, made under `rules`, is carried
+/// over to the built-in and campaigns rules when they know its shape, and profiles made under
+/// those carry over to `rules`, each within the worst case of the rules it lands in.
+fn check_carry_over(rules: &Rules, profile: &Profile, token: &str, at: Timestamp) {
+    let shape = rules.shape();
+    let record = ProfileShape::from_record(&shape.to_record())
+        .unwrap_or_else(|e| panic!("a shape's own record does not read back: {e}"));
+    assert_eq!(&record, shape);
+    assert_eq!(
+        ProfileShape::from_bytes(&shape.to_bytes()).as_ref(),
+        Ok(shape)
+    );
+    let keys = keys();
+    for other in [Rules::builtin(), crate::campaigns()] {
+        let knowing = other.clone().with_earlier_shapes([record.clone()]);
+        let opened = keys
+            .open(&knowing, SITE, token, at)
+            .unwrap_or_else(|r| panic!("a token of known earlier rules does not open: {r}"));
+        assert!(opened.carried_from.is_some() || other.shape() == shape);
+        let again = keys.encode(&knowing, SITE, &opened.profile);
+        assert!(again.len() <= other.max_token_bytes());
+        check_explains(&knowing, &opened.profile, at);
+        let carried = profile.carried_over(shape, other.shape());
+        assert_eq!(carried.summary(other).last_seen, Some(at));
+        // And back: a profile of the other rules, carried over to these.
+        let back = carried.carried_over(other.shape(), shape);
+        let token = keys.encode(rules, SITE, &back);
+        assert!(
+            token.len() <= rules.max_token_bytes(),
+            "a carried profile's token of {} bytes; these rules promised at most {}",
+            token.len(),
+            rules.max_token_bytes()
+        );
+        let _ = shape.change_to(other.shape()).to_string();
     }
 }
 

@@ -5,9 +5,9 @@
 //! the entry reads for them when they ask for it (`http::body`), so the usual call runs without
 //! a future (see `super::fetch`).
 
-use intent_engine::{CollectRequest, Limits};
+use intent_engine::{CollectRequest, Limits, VisitorId};
 use serde_json::json;
-use worker::web_sys::Request;
+use worker::{console_error, web_sys::Request};
 
 use super::http::{self, header, Body};
 use super::{now, Ctx, Failure};
@@ -46,6 +46,20 @@ pub(super) fn visitor<'a>(site: &'a str, said: &'a Said, host: &'a str) -> Visit
         not_tracked: said.not_tracked,
         cookie_token: said.cookie.as_deref(),
         host,
+        new_id: random_visitor_id,
+    }
+}
+
+/// A new visitor's id from `crypto.getRandomValues`; `None` (logged) if the runtime has no
+/// random source, and the visitor gains an id on a later call.
+fn random_visitor_id() -> Option<VisitorId> {
+    let mut bytes = [0u8; VisitorId::BYTES];
+    match getrandom::getrandom(&mut bytes) {
+        Ok(()) => Some(VisitorId::from_random_bytes(bytes)),
+        Err(err) => {
+            console_error!("crypto.getRandomValues failed ({err}); the visitor gets no id yet");
+            None
+        }
     }
 }
 

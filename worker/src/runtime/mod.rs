@@ -12,6 +12,7 @@
 
 mod admin;
 mod api;
+mod console;
 mod guard;
 mod http;
 mod isolate;
@@ -176,6 +177,11 @@ pub static ROUTES: &[Route<Handler>] = &[
         guard: Guard::Admin,
         methods: &[(Method::Post, handler!(admin::rollback))],
     },
+    Route {
+        path: "/v1/admin/rules/history",
+        guard: Guard::Admin,
+        methods: &[(Method::Get, handler!(admin::list))],
+    },
     // The snippet always comes from the worker's own assets, in proxy mode too.
     Route {
         path: "/intent.js",
@@ -186,6 +192,12 @@ pub static ROUTES: &[Route<Handler>] = &[
         path: "/_intent/*",
         guard: Guard::Public,
         methods: &[(Method::Any, handler!(proxy::snippet_file))],
+    },
+    // The marketer's console: its own static files, never proxied or personalised.
+    Route {
+        path: "/admin/*",
+        guard: Guard::Public,
+        methods: &[(Method::Any, handler!(console::file))],
     },
 ];
 

@@ -1,5 +1,6 @@
 //! The active rules, read from KV through the isolate's cache (`crate::rules_cache`, where the
-//! policy is, and its tests).
+//! policy is, and its tests). The rules and the history of published versions (whose profile
+//! shapes the rules carry tokens over from) are read together, under the same time limit.
 //!
 //! A read is given `RULES_KV_TIMEOUT_MS`. Past that, the request goes on with the fallback and
 //! the read carries on after the answer (`wait_until`): whatever it brings becomes the
@@ -9,10 +10,11 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
+use futures_util::future::{join, select, Either};
 use intent_engine::Rules;
 use worker::{console_error, console_warn, Context, Delay, Env, KvError};
 
+use crate::history::{History, HISTORY_KEY};
 use crate::rules_cache::{ActiveRules, Fallback, RulesCache, SharedRules, Source};
 use crate::settings::{keys, names, Settings};
 
@@ -33,7 +35,7 @@ pub async fn active(env: &Env, wctx: &Context, settings: &Settings, now_ms: f64)
             return unreadable(now_ms);
         }
     };
-    let read = Box::pin(kv.get(keys::RULES).text());
+    let read = Box::pin(join(kv.get(keys::RULES).text(), kv.get(HISTORY_KEY).text()));
     let limit = settings.rules_kv_timeout_ms;
     let late = if limit == 0 {
         read
@@ -67,11 +69,31 @@ pub fn idle() -> ActiveRules {
     }
 }
 
-/// Caches what a KV read brought: rules text (or nothing published), or a failure.
-fn arrived(result: Result<Option<String>, KvError>, now_ms: f64) -> ActiveRules {
-    match result {
+/// What one read of KV brought: the rules text and the history text.
+type Read = (
+    Result<Option<String>, KvError>,
+    Result<Option<String>, KvError>,
+);
+
+/// Caches what a KV read brought: rules text (or nothing published) and the history, or a
+/// failure. A history that cannot be read or parsed is logged: tokens of earlier versions then
+/// start fresh until it can.
+fn arrived((rules, history): Read, now_ms: f64) -> ActiveRules {
+    let history = match history {
+        Ok(text) => text,
+        Err(err) => {
+            console_error!("reading the rules history from KV failed: {err}; tokens of earlier rules will start fresh");
+            None
+        }
+    };
+    if let Err(err) = History::parse(history.as_deref()) {
+        console_error!(
+            "the rules history in KV (`{HISTORY_KEY}`) cannot be read ({err}); tokens of earlier rules will start fresh"
+        );
+    }
+    match rules {
         Ok(text) => {
-            let (active, why) = CACHE.with(|c| c.borrow_mut().arrived(text, now_ms));
+            let (active, why) = CACHE.with(|c| c.borrow_mut().arrived(text, history, now_ms));
             match why {
                 Some(Fallback::Invalid(err)) => {
                     console_error!("the rules in KV are invalid ({err}); using the fallback rules")
@@ -95,8 +117,8 @@ fn unreadable(now_ms: f64) -> ActiveRules {
     CACHE.with(|c| c.borrow_mut().unreadable(now_ms))
 }
 
-/// Makes freshly published rules active in this isolate at once (other isolates follow
-/// within their cache lifetime).
-pub fn publish(rules: Rules, text: String, now_ms: f64) -> ActiveRules {
-    CACHE.with(|c| c.borrow_mut().publish(rules, text, now_ms))
+/// Makes freshly published rules, with the history just stored, active in this isolate at
+/// once (other isolates follow within their cache lifetime).
+pub fn publish(rules: Rules, text: String, history: String, now_ms: f64) -> ActiveRules {
+    CACHE.with(|c| c.borrow_mut().publish(rules, text, history, now_ms))
 }

@@ -100,7 +100,7 @@ impl ConfigError {
     /// Fills in the line and column of the field from the config's source text.
     pub(crate) fn located(mut self, src: &str) -> Self {
         if self.line.is_none() {
-            if let Some((line, column)) = crate::locate::locate(src, &self.path.0) {
+            if let Some((line, column)) = super::locate::locate(src, &self.path.0) {
                 self.line = Some(line);
                 self.column = Some(column);
             }

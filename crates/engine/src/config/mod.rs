@@ -2,6 +2,7 @@
 //! these same types, so the schema, the parser and the error messages cannot drift apart.
 
 mod error;
+mod locate;
 mod window;
 
 use std::collections::BTreeMap;

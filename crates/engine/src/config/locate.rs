@@ -5,7 +5,7 @@
 //! skipping everything else. The text has already parsed, so the walk only has to be correct
 //! for valid JSON; on anything unexpected it gives up and the error is reported without a line.
 
-use crate::config::PathSeg;
+use super::PathSeg;
 
 /// The 1-based line and column where the value at `path` starts (its key, for object members).
 pub(crate) fn locate(src: &str, path: &[PathSeg]) -> Option<(usize, usize)> {
