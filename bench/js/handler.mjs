@@ -162,6 +162,7 @@ async function inspector(port) {
 function topEntries(profile, calls, count = Number(opt('--top', '12'))) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map();
+  const frames = new Map();
   const deltas = profile.timeDeltas;
   for (let i = 0; i < profile.samples.length; i++) {
     // A sample's time is the gap to the next one.
@@ -171,13 +172,37 @@ function topEntries(profile, calls, count = Number(opt('--top', '12'))) {
     const where = f.url ? ` ${f.url.split('/').pop()}${f.url.endsWith('.wasm') || f.url.startsWith('wasm') ? '' : `:${f.lineNumber + 1}`}` : '';
     const name = `${f.functionName || '(anonymous)'}${where}`;
     self.set(name, (self.get(name) ?? 0) + dt);
+    frames.set(name, f);
   }
   const total = [...self.values()].reduce((a, b) => a + b, 0);
   return [...self.entries()]
     .filter(([name]) => name !== '(idle)')
     .sort((a, b) => b[1] - a[1])
     .slice(0, count)
-    .map(([name, us]) => ({ name, us_per_call: r2(us / calls), share: r2((us / total) * 100) }));
+    .map(([name, us]) => ({ name, us_per_call: r2(us / calls), share: r2((us / total) * 100), frame: frames.get(name) }));
+}
+
+/**
+ * Names each JavaScript entry by the start of its source (the bundle's line numbers say little:
+ * wrangler bundles the minified glue again), read through the inspector's debugger.
+ */
+async function withSource(cdp, entries) {
+  await cdp.send('Debugger.enable');
+  const sources = new Map();
+  for (const entry of entries) {
+    const f = entry.frame;
+    delete entry.frame;
+    if (!f?.url || f.url.endsWith('.wasm') || f.url.startsWith('wasm') || !f.scriptId) continue;
+    try {
+      if (!sources.has(f.scriptId)) {
+        sources.set(f.scriptId, (await cdp.send('Debugger.getScriptSource', { scriptId: f.scriptId })).scriptSource.split('\n'));
+      }
+      const line = sources.get(f.scriptId)[f.lineNumber] ?? '';
+      entry.source = line.slice(f.columnNumber, f.columnNumber + 90).trim();
+    } catch { /* no source: the name alone */ }
+  }
+  await cdp.send('Debugger.disable');
+  return entries;
 }
 
 /** A CPU profile of the handler loop of `request`, sampled every `SAMPLING_US` µs. */
@@ -189,7 +214,7 @@ async function profileOf(w, request) {
     await cdp.send('Profiler.start');
     for (let i = 0; i < PROFILE_REQUESTS; i++) await loop(w, request, false);
     const { profile } = await cdp.send('Profiler.stop');
-    return topEntries(profile, PROFILE_REQUESTS * N);
+    return await withSource(cdp, topEntries(profile, PROFILE_REQUESTS * N));
   } finally {
     cdp.close();
   }
@@ -265,7 +290,7 @@ async function main() {
       } catch (e) {
         result.profiles[side] = { failed: String(e.message || e) };
       }
-      console.log(`  profile of ${side} collect: ${JSON.stringify(result.profiles[side]).slice(0, 400)}`);
+      console.log(`  profile of ${side} ${PROFILE_ROUTE}: ${JSON.stringify(result.profiles[side]).slice(0, 400)}`);
     }
     writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
   } finally {

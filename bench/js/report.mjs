@@ -570,9 +570,10 @@ if (handler.real) {
     L.push(`CPU profile of the ${title}'s collect loop (V8's sampler through workerd's inspector, every ${handler.sampling_us} µs; self time per function, per call, the loop's own work included):`);
     L.push('');
     if (Array.isArray(p)) {
-      row(['function', 'µs a call', 'share']);
-      row(['---', '---:', '---:']);
-      for (const e of p) row([`\`${e.name.replace(/\|/g, '\\|')}\``, e.us_per_call, `${e.share} %`]);
+      const code = (t) => (t ? `\`${t.replace(/\|/g, '\\|').replace(/`/g, "'")}\`` : '');
+      row(['function', 'its source starts', 'µs a call', 'share']);
+      row(['---', '---', '---:', '---:']);
+      for (const e of p) row([code(e.name), code(e.source), e.us_per_call, `${e.share} %`]);
     } else {
       L.push(`Missing: ${oneLine(p?.failed ?? 'not profiled')}.`);
     }
