@@ -183,7 +183,7 @@ function topEntries(profile, calls, count = Number(opt('--top', '12'))) {
 }
 
 /**
- * Names each JavaScript entry by the start of its source (the bundle's line numbers say little:
+ * Names each JavaScript entry by its source around its start (the bundle's line numbers say little:
  * wrangler bundles the minified glue again), read through the inspector's debugger.
  */
 async function withSource(cdp, entries) {
@@ -198,7 +198,8 @@ async function withSource(cdp, entries) {
         sources.set(f.scriptId, (await cdp.send('Debugger.getScriptSource', { scriptId: f.scriptId })).scriptSource.split('\n'));
       }
       const line = sources.get(f.scriptId)[f.lineNumber] ?? '';
-      entry.source = line.slice(f.columnNumber, f.columnNumber + 90).trim();
+      // From a little before the function: glue functions are `name: function(…)`.
+      entry.source = line.slice(Math.max(0, f.columnNumber - 50), f.columnNumber + 70).trim();
     } catch { /* no source: the name alone */ }
   }
   await cdp.send('Debugger.disable');
