@@ -199,7 +199,7 @@ async function withSource(cdp, entries) {
       }
       const line = sources.get(f.scriptId)[f.lineNumber] ?? '';
       // From a little before the function: glue functions are `name: function(…)`.
-      entry.source = line.slice(Math.max(0, f.columnNumber - 50), f.columnNumber + 70).trim();
+      entry.source = line.slice(Math.max(0, f.columnNumber - 70), f.columnNumber + 60).trim();
     } catch { /* no source: the name alone */ }
   }
   await cdp.send('Debugger.disable');

@@ -551,9 +551,10 @@ if (handler.real) {
   L.push('`/proc/<pid>/task/*/schedstat`: on a shared machine wall time would also count other processes\' turns);');
   L.push(`per call, (handler − baseline) / ${handler.n}. ${handler.rounds} rounds alternate handler and baseline; the figure is their`);
   L.push('median (`bench/js/handler.mjs`). Both workers run under `wrangler dev --log-level warn` from their built');
-  L.push('bundles, on the same machine. `real.js:N` in the profile is a line of the bundled JavaScript glue:');
-  L.push('wasm-bindgen\'s shim for one call out of wasm (a header read, `arrayBuffer`, `new Response`, `JSON.parse`,');
-  L.push('`queueMicrotask`), or the loop itself (`withBenchLoop`).');
+  L.push('bundles, on the same machine. `real.js:N` in the profile is a line of the bundled JavaScript, named by');
+  L.push('its source around the function\'s start: wasm-bindgen\'s shim for one call out of wasm (`__wbg_get_…`: a');
+  L.push('request header read; `__wbg_readBody_…`: the body\'s native read), `K`: `respond` of `worker/js/http.js`,');
+  L.push('which builds the answer, or the loop itself (`withBenchLoop`, `async (req) =>`).');
   L.push('');
   row(['route', 'Rust worker (µs a call)', 'JS peer (µs a call)', 'rounds (Rust, µs)']);
   row(['---', '---:', '---:', '---']);
@@ -571,7 +572,7 @@ if (handler.real) {
     L.push('');
     if (Array.isArray(p)) {
       const code = (t) => (t ? `\`${t.replace(/\|/g, '\\|').replace(/`/g, "'")}\`` : '');
-      row(['function', 'its source starts', 'µs a call', 'share']);
+      row(['function', 'its source', 'µs a call', 'share']);
       row(['---', '---', '---:', '---:']);
       for (const e of p) row([code(e.name), code(e.source), e.us_per_call, `${e.share} %`]);
     } else {
@@ -581,17 +582,19 @@ if (handler.real) {
   L.push('');
   L.push('What a call costs beyond the engine, stage by stage, as the profile names them: the runtime\'s');
   L.push('`Request` and `Response` objects (workerd builds each; the loop\'s copy of the request is in the');
-  L.push('baseline too, the answer\'s `Response` is the handler\'s); the async glue (wasm-bindgen-futures runs the');
-  L.push('handler\'s future from `queueMicrotask`, and the body\'s `arrayBuffer` resolves through it); a call out of');
-  L.push('wasm for each request header read, for the URL and the method, and for the `JSON.parse` that builds the');
-  L.push('answer\'s status and headers at once; UTF-8 decoding of the strings that leave wasm (`decode`); the');
+  L.push('baseline too, the answer\'s `Response` is the handler\'s); the body\'s native read (`request.arrayBuffer()`');
+  L.push('and the call back into wasm with its bytes); a call out of wasm for each request header read, for the');
+  L.push('URL and the method, and for `respond`, which turns the answer\'s status and headers (one text) into the');
+  L.push('plain object `new Response` reads; UTF-8 decoding of the strings that leave wasm (`decode`); the');
   L.push('garbage collection of all these objects; and the wasm itself (`wasm-function[…]`: reading the body,');
   L.push('verifying and re-signing the token — two HMAC-SHA256 —, folding, the rules, the answer). The floor row');
   L.push('is what is left with the engine taken out: the price of the runtime boundary.');
   L.push('');
   L.push('To rerun the profile alone: `node bench/js/handler.mjs --jsonlogic target/bench/default.jsonlogic.json --out');
   L.push('target/bench/handler.json` (after `make worker site`); it starts both workers with `--inspector-port`, runs');
-  L.push('the collect loop under `Profiler.start` / `Profiler.stop` and prints the top entries. The same profile');
+  L.push('the collect loop under `Profiler.start` / `Profiler.stop` and prints the top entries (`--profile-route');
+  L.push('health` profiles another route, `--sampling-us 25` samples finer, `--routes collect,health` measures only');
+  L.push('those). The same profile');
   L.push('opens in Chrome DevTools: connect to the inspector port and record while sending `POST /__bench`.');
 } else {
   L.push(`Missing: ${handlerProblem}.`);
@@ -619,11 +622,15 @@ if (!misses.length) {
     L.push('(`health`, which does no work) is most of a collect call, and the floor (headers, body, a fixed answer)');
     L.push('is most of the rest; the engine is a few microseconds of it. Done so far against the issue\'s profile:');
     L.push('a body of declared length in one native read (no stream reader), vars and secrets read once per');
-    L.push('isolate, the answer\'s status and headers in one `JSON.parse` and one `new Response`, each request');
-    L.push('header read once, the URL sliced rather than parsed, and the hot routes on the runtime\'s request');
-    L.push('object (no `cf` object, no second read of the URL and method). What the profile shows next, in order:');
-    L.push('`new Response` (does a body passed as a view of wasm memory cost more than a fresh `Uint8Array`?),');
-    L.push('the async glue (`queueMicrotask` for routes that never wait), and one call for all request headers.');
+    L.push('isolate, each request header read once, the URL sliced rather than parsed, the hot routes on the');
+    L.push('runtime\'s request object (no `cf` object, no second read of the URL and method); then the entry of');
+    L.push('our own: collect, decide and health answer without a future or a microtask (a plain wasm-bindgen');
+    L.push('export in place of `#[event(fetch)]`, the body read by `request.arrayBuffer()` in JavaScript, which');
+    L.push('calls the entry again with the bytes), and the answer\'s status and headers as one text that');
+    L.push('`respond` makes into a plain object for `new Response`. What the profile shows next, in order: the');
+    L.push('answer\'s `new Response` and `respond` (the runtime\'s price for a response with headers), the body\'s');
+    L.push('read, one call for all the request headers a call reads (each `headers.get` is a call out of wasm,');
+    L.push('and collect reads the head twice, before and after its body), and the garbage of these objects.');
   }
   if (misses.some((b) => b.figure.startsWith('full path')) && def) {
     L.push('');
