@@ -1,4 +1,4 @@
-// The worker's steps that are cheaper in JavaScript than through wasm-bindgen, imported by
+// The worker's two steps that are cheaper in JavaScript than through wasm-bindgen, imported by
 // `worker/src/runtime/http.rs` (wasm-bindgen bundles this file into the worker).
 
 /**
@@ -35,18 +35,4 @@ export function readBody(request, env, ctx, next) {
     (buffer) => next(request, env, ctx, new Uint8Array(buffer), undefined),
     (error) => next(request, env, ctx, undefined, error),
   );
-}
-
-/**
- * The values of the request headers named in `names` (one per line), in one call: one line per
- * name, `+value`, or `-` when the header is absent (no header value can hold a line break).
- */
-export function heads(request, names) {
-  const headers = request.headers;
-  let out = '';
-  for (const name of names.split('\n')) {
-    const value = headers.get(name);
-    out += value === null ? '-\n' : `+${value}\n`;
-  }
-  return out;
 }

@@ -9,11 +9,11 @@ use intent_engine::{CollectRequest, Limits, VisitorId};
 use serde_json::json;
 use worker::{console_error, web_sys::Request};
 
-use super::http::{self, Body, Heads};
+use super::http::{self, header, Body};
 use super::{now, Ctx, Failure};
 use crate::api_error::{check_content_type, ApiError, MAX_BODY_BYTES};
 use crate::cookie::profile_from_cookie_header;
-use crate::headers::Answer;
+use crate::headers::{std_names, Answer, X_INTENT_PROFILE};
 use crate::privacy::not_tracked;
 use crate::visitor::{resolve, Call, Resolved, Visitor};
 
@@ -24,16 +24,15 @@ pub(super) struct Said {
     pub(super) cookie: Option<String>,
 }
 
-pub(super) fn said(heads: &Heads) -> Said {
+pub(super) fn said(req: &Request) -> Said {
+    let h = |name| header(req, name);
     let not_tracked = not_tracked(
-        heads.sec_gpc.as_deref(),
-        heads.dnt.as_deref(),
-        heads.user_agent.as_deref(),
+        h(std_names::SEC_GPC).as_deref(),
+        h(std_names::DNT).as_deref(),
+        h(std_names::USER_AGENT).as_deref(),
     );
-    let cookie = heads
-        .cookie
-        .as_deref()
-        .and_then(|c| profile_from_cookie_header(c).map(str::to_owned));
+    let cookie =
+        h(std_names::COOKIE).and_then(|c| profile_from_cookie_header(&c).map(str::to_owned));
     Said {
         not_tracked,
         cookie,
@@ -72,15 +71,16 @@ fn answer(ctx: &Ctx<'_>, resolved: &Resolved<'_, '_, '_>) -> Answer {
 }
 
 /// `POST /v1/collect`: fold the events into the visitor's profile and answer the decision.
-pub fn collect(_req: &Request, ctx: &Ctx<'_>, body: &Body) -> Result<Answer, Failure> {
+pub fn collect(req: &Request, ctx: &Ctx<'_>, body: &Body) -> Result<Answer, Failure> {
     http::check_origin(ctx.origin, ctx.settings)?;
-    check_content_type(ctx.heads.content_type.as_deref())?;
-    let body = http::text(body, ctx.heads.content_length.as_deref(), MAX_BODY_BYTES)?;
+    check_content_type(header(req, std_names::CONTENT_TYPE).as_deref())?;
+    let length = header(req, std_names::CONTENT_LENGTH);
+    let body = http::text(body, length.as_deref(), MAX_BODY_BYTES)?;
     let call = CollectRequest::from_json(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if !ctx.settings.knows_site(&call.site) {
         return Err(ApiError::unknown_site(&call.site).into());
     }
-    let said = said(ctx.heads);
+    let said = said(req);
     let resolved = resolve(
         &ctx.rules.rules,
         ctx.isolate.keys.as_ref(),
@@ -96,7 +96,7 @@ pub fn collect(_req: &Request, ctx: &Ctx<'_>, body: &Body) -> Result<Answer, Fai
 
 /// `GET /v1/decide?slots=hero,cta[&site=demo]`: the decision for the token sent (header
 /// `X-Intent-Profile` or the proxy-mode cookie), recording nothing.
-pub fn decide(_req: &Request, ctx: &Ctx<'_>, _body: &Body) -> Result<Answer, Failure> {
+pub fn decide(req: &Request, ctx: &Ctx<'_>, _body: &Body) -> Result<Answer, Failure> {
     http::check_origin(ctx.origin, ctx.settings)?;
     let mut slots: Option<Vec<String>> = None;
     let mut site: Option<String> = None;
@@ -127,14 +127,14 @@ pub fn decide(_req: &Request, ctx: &Ctx<'_>, _body: &Body) -> Result<Answer, Fai
     if !ctx.settings.knows_site(&site) {
         return Err(ApiError::unknown_site(&site).into());
     }
-    let said = said(ctx.heads);
-    let sent = ctx.heads.profile.as_deref();
+    let said = said(req);
+    let sent = header(req, X_INTENT_PROFILE);
     let resolved = resolve(
         &ctx.rules.rules,
         ctx.isolate.keys.as_ref(),
         &visitor(&site, &said, ctx.url.host),
         Call::Decide {
-            header_token: sent,
+            header_token: sent.as_deref(),
             slots: slots.as_deref(),
         },
         now(),

@@ -17,62 +17,6 @@ pub fn header(req: &web_sys::Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
-/// The request headers the entry and the snippet's API read, read in one call out of wasm
-/// (`heads` in `worker/js/http.js`) rather than two per header.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Heads {
-    /// `Origin`.
-    pub origin: Option<String>,
-    /// `Content-Type`.
-    pub content_type: Option<String>,
-    /// `Content-Length`.
-    pub content_length: Option<String>,
-    /// `Sec-GPC`.
-    pub sec_gpc: Option<String>,
-    /// `DNT`.
-    pub dnt: Option<String>,
-    /// `User-Agent`.
-    pub user_agent: Option<String>,
-    /// `Cookie`.
-    pub cookie: Option<String>,
-    /// `X-Intent-Profile`.
-    pub profile: Option<String>,
-}
-
-/// The names [`Heads`] reads, one per line, in the order of its fields.
-const HEAD_NAMES: &str =
-    "origin\ncontent-type\ncontent-length\nsec-gpc\ndnt\nuser-agent\ncookie\nx-intent-profile";
-
-impl Heads {
-    /// Reads them from the request.
-    pub fn read(req: &web_sys::Request) -> Heads {
-        match read_heads(req, HEAD_NAMES) {
-            Ok(text) => Heads::parse(&text),
-            // The runtime's headers object does not throw on `get`; were it to, the request
-            // reads as if it had none of them, as `header` does.
-            Err(_) => Heads::default(),
-        }
-    }
-
-    /// `heads`' answer: a line per name, `+value` or `-`.
-    fn parse(text: &str) -> Heads {
-        let mut lines = text
-            .split('\n')
-            .map(|line| line.strip_prefix('+').map(str::to_owned));
-        let mut next = || lines.next().flatten();
-        Heads {
-            origin: next(),
-            content_type: next(),
-            content_length: next(),
-            sec_gpc: next(),
-            dnt: next(),
-            user_agent: next(),
-            cookie: next(),
-            profile: next(),
-        }
-    }
-}
-
 /// Answers an API error.
 pub fn error(err: &ApiError) -> Answer {
     let answer = Answer::json(err.status, err.to_json());
@@ -159,10 +103,6 @@ pub fn finish(reply: Reply) -> Result<web_sys::Response> {
 extern "C" {
     /// `new Response(body, {status, headers})` from [`Answer::head`]'s text, the headers as
     /// one plain object (`worker/js/http.js`).
-    /// The values of the request headers named in `names`, one per line: see [`Heads`].
-    #[wasm_bindgen(catch, js_name = heads)]
-    fn read_heads(request: &web_sys::Request, names: &str) -> std::result::Result<String, JsValue>;
-
     #[wasm_bindgen(catch)]
     fn respond(head: &str, body: Option<&[u8]>) -> std::result::Result<web_sys::Response, JsValue>;
 

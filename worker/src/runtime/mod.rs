@@ -32,7 +32,7 @@ use crate::api_error::ApiError;
 use crate::headers::{std_names, Answer};
 use crate::routes::{find, Found, Guard, Method, Route, UrlParts};
 use crate::rules_cache::ActiveRules;
-use http::{Body, Heads, Reading};
+use http::{Body, Reading};
 use isolate::Isolate;
 
 /// What a handler answers: an answer the worker wrote (built in one construction), or a
@@ -71,8 +71,6 @@ pub struct Ctx<'a> {
     url: UrlParts<'a>,
     /// The browser origin of a cross-origin call (an `Origin` header naming another origin).
     origin: Option<&'a str>,
-    /// The request headers the entry and the snippet's API read.
-    heads: &'a Heads,
 }
 
 /// Why a handler did not produce its answer: a client error to report, a runtime failure, or
@@ -222,7 +220,7 @@ struct Head {
     isolate: Rc<Isolate>,
     url: String,
     method_name: String,
-    heads: Heads,
+    origin_header: Option<String>,
 }
 
 impl Head {
@@ -231,7 +229,7 @@ impl Head {
             isolate: isolate::get(env),
             url: req.url(),
             method_name: req.method(),
-            heads: Heads::read(req),
+            origin_header: http::header(req, std_names::ORIGIN),
         }
     }
 
@@ -247,7 +245,7 @@ impl Head {
     /// need no CORS.
     fn origin(&self) -> Option<&str> {
         let own = self.parts().origin;
-        self.heads.origin.as_deref().filter(|o| *o != own)
+        self.origin_header.as_deref().filter(|o| *o != own)
     }
 
     fn ctx<'a>(&'a self, env: &'a Env, wctx: &'a Context, rules: ActiveRules) -> Ctx<'a> {
@@ -259,7 +257,6 @@ impl Head {
             rules,
             url: self.parts(),
             origin: self.origin(),
-            heads: &self.heads,
         }
     }
 }
@@ -361,7 +358,7 @@ fn answer(head: &Head, result: std::result::Result<Reply, Failure>) -> Result<we
 
 fn preflight(head: &Head) -> Result<web_sys::Response> {
     http::finish(http::preflight(
-        head.heads.origin.as_deref(),
+        head.origin_header.as_deref(),
         &head.isolate.settings,
     ))
 }
