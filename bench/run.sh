@@ -12,12 +12,16 @@
 #      workerd's inspector), beside a JavaScript peer
 #   6. the worker under `wrangler dev` under load (wrk, loopback only), beside a JavaScript peer:
 #      a warm-up, then three alternating rounds, medians
-#   7. the console: the preview replaying a generated month in headless Chromium's wasm,
+#   7. the audience layer: one store object's ingest of queue batches, a 100,000-member audience
+#      listed and exported, a collect call's way to the list, collect with and without the
+#      pipeline
+#   8. the console: the preview replaying a generated month in headless Chromium's wasm,
 #      `intentctl simulate` over the same month natively, the console's first screen and sizes
 #
 # BENCH_QUICK=1 shortens every step (for trying the script, not for the figures).
 # BENCH_SPEED_VARIANT=0 skips the extra engine builds tuned for speed instead of size.
-# BENCH_HANDLER=0 skips the handler benchmark. BENCH_LOAD=0 skips the load test. LOAD_SECONDS
+# BENCH_HANDLER=0 skips the handler benchmark. BENCH_LOAD=0 skips the load test.
+# BENCH_AUDIENCES=0 skips the audience layer's benchmark. LOAD_SECONDS
 # (default 10, at most 30) bounds each wrk run.
 set -euo pipefail
 # The shared tool setup: Node 22 and wrangler from node_modules/.bin first, wrangler offline,
@@ -162,7 +166,18 @@ else
     echo "bench: the load test failed; see $out/load.json" >&2
 fi
 
-step "7. the console: preview in headless Chromium's wasm, intentctl simulate natively, sizes"
+step "7. the audience layer: the store's ingest, a 100,000-member audience, pipeline latency"
+rm -f "$out/audiences.json"
+if [ "${BENCH_AUDIENCES:-1}" = 0 ]; then
+  echo '{"missing": "skipped (BENCH_AUDIENCES=0)"}' >"$out/audiences.json"
+else
+  audience_args=()
+  [ "$quick" = 1 ] && audience_args=(--visitors 1000 --calls 2 --members 10000 --trips 5 --n 100 --rounds 1)
+  node bench/js/audiences.mjs --out "$out/audiences.json" "${audience_args[@]}" ||
+    echo "bench: the audience benchmark failed; see $out/audiences.json" >&2
+fi
+
+step "8. the console: preview in headless Chromium's wasm, intentctl simulate natively, sizes"
 # A month of a 10,000-visitor site, generated the same on every run (intentctl sample-traffic).
 rm -f "$out/console.json" "$out/simulate.jsonl"
 if scripts/build-console.sh; then

@@ -28,5 +28,7 @@ if [ -n "${RESET_RULES:-}" ] || ! wrangler kv key list --local --binding=RULES 2
   wrangler kv key put --local --binding=RULES rules --path "$DEFAULT_RULES" >/dev/null
 fi
 
-# wrangler runs the [build] command (scripts/build-worker.sh) before it serves.
-exec wrangler dev --local --ip 127.0.0.1 --port "$PORT" --show-interactive-dev-session=false
+# wrangler runs the [build] command (scripts/build-worker.sh) before it serves. The queue, the
+# audience store (SQLite Durable Object) and its alarms run locally as deployed;
+# `--test-scheduled` serves /__scheduled?cron=0+6+*+*+1 to run the cron trigger by hand.
+exec wrangler dev --local --ip 127.0.0.1 --port "$PORT" --show-interactive-dev-session=false --test-scheduled

@@ -52,6 +52,8 @@ const oneLine = (text) =>
 const loadProblem = oneLine(load.missing || load.failed || 'no result');
 const handler = read('handler.json') || { missing: 'the handler benchmark did not run' };
 const handlerProblem = oneLine(handler.missing || handler.failed || 'no result');
+const audiences = read('audiences.json') || { missing: 'the audience benchmark did not run' };
+const audiencesProblem = oneLine(audiences.missing || audiences.failed || 'no result');
 const hReal = handler.real ?? {};
 const hPeer = handler.peer ?? {};
 const defaultDoc = read('default.jsonlogic.json');
@@ -149,6 +151,15 @@ const summary = {
   health_handler_us: hReal.health?.us ?? null,
   health_handler_us_js_peer: hPeer.health?.us ?? null,
   handler_floor_us: hReal.floor?.us ?? null,
+  store_ingest_events_per_s: audiences.ingest?.events_per_s ?? null,
+  store_ingest_events_per_s_one_event_calls: audiences.ingest_page_views?.events_per_s ?? null,
+  store_empty_batch_ms: audiences.empty_batch_ms ?? null,
+  collect_p50_ratio_with_pipeline: audiences.collect?.ratio ?? null,
+  collect_p50_ms_with_pipeline: audiences.collect?.p50_ms_on ?? null,
+  collect_p50_ms_without_pipeline: audiences.collect?.p50_ms_off ?? null,
+  audience_list_ms_100k: audiences.list_ms?.median ?? null,
+  audience_csv_s_100k: audiences.csv_s?.median ?? null,
+  event_to_list_p95_s: audiences.event_to_list_s?.p95 ?? null,
   preview_events_per_s_wasm: consoleRun?.preview_events_per_s ?? null,
   preview_ms_wasm: r2(consoleRun?.preview_ms_median ?? null),
   preview_log_events: consoleRun?.preview_events ?? null,
@@ -316,6 +327,54 @@ const budgets = [
     ratio: peerLoad && ours ? `${fmtX(ours.collect.rps / peerLoad.collect.rps)} the peer's req/s` : '—',
   },
 ];
+const audMissing = (v, fmt) => (v == null ? `missing: ${audiencesProblem}` : fmt(v));
+budgets.push(
+  {
+    figure: `one site's audience store ingesting batches of 100 calls (a page view and an engagement report each, ${audiences.visitors ?? '?'} returning visitors, 100 different ones a batch), local workerd`,
+    budget: '≥ 10,000 events/s',
+    value: summary.store_ingest_events_per_s,
+    ok: (v) => v >= 10000,
+    measured: audMissing(summary.store_ingest_events_per_s, (v) => `${v} events/s (${audiences.ingest.batch_ms} ms a batch)`),
+    peer: summary.store_ingest_events_per_s_one_event_calls == null ? '—' : `one-event calls: ${summary.store_ingest_events_per_s_one_event_calls} events/s`,
+    ratio: summary.store_empty_batch_ms == null ? '—' : `an empty batch: ${summary.store_empty_batch_ms} ms`,
+  },
+  {
+    figure: '`POST /v1/collect` p50 with the event pipeline over without it (same run, alternating rounds)',
+    budget: '≤ 1.10',
+    value: summary.collect_p50_ratio_with_pipeline,
+    ok: (v) => v <= 1.1,
+    measured: audMissing(summary.collect_p50_ratio_with_pipeline, (v) => `${v.toFixed(2)} (${summary.collect_p50_ms_with_pipeline} ms over ${summary.collect_p50_ms_without_pipeline} ms)`),
+    peer: '—',
+    ratio: audiences.collect ? `rounds: ${audiences.collect.ratios.join(', ')}` : '—',
+  },
+  {
+    figure: `first page (100 members) of a ${audiences.members ?? 100000}-member audience through the admin API (median)`,
+    budget: '≤ 100 ms',
+    value: summary.audience_list_ms_100k,
+    ok: (v) => v <= 100,
+    measured: audMissing(summary.audience_list_ms_100k, (v) => `${v} ms (p95 ${audiences.list_ms.p95} ms)`),
+    peer: '—',
+    ratio: '—',
+  },
+  {
+    figure: `the whole CSV of a ${audiences.members ?? 100000}-member audience through the admin API (median of ${audiences.csv_s?.runs?.length ?? 0})`,
+    budget: '≤ 3 s',
+    value: summary.audience_csv_s_100k,
+    ok: (v) => v <= 3,
+    measured: audMissing(summary.audience_csv_s_100k, (v) => `${v} s`),
+    peer: '—',
+    ratio: '—',
+  },
+  {
+    figure: 'from a collect call to the visitor in the audience list, through the queue and the store (p95)',
+    budget: '≤ 5 s',
+    value: summary.event_to_list_p95_s,
+    ok: (v) => v <= 5,
+    measured: audMissing(summary.event_to_list_p95_s, (v) => `${v} s (median ${audiences.event_to_list_s.median} s, ${audiences.event_to_list_s.runs} visitors)`),
+    peer: "PostHog's cohorts: daily",
+    ratio: '—',
+  },
+);
 const fmtRate = (x) => (x == null ? 'missing' : `${(x / 1e6).toFixed(2)} M events/s`);
 budgets.push(
   {
@@ -598,6 +657,32 @@ if (handler.real) {
   L.push('opens in Chrome DevTools: connect to the inspector port and record while sending `POST /__bench`.');
 } else {
   L.push(`Missing: ${handlerProblem}.`);
+}
+L.push('');
+
+L.push('## The audience layer');
+L.push('');
+if (audiences.ingest) {
+  L.push('`bench/js/audiences.mjs`, on local workerd under `wrangler dev`, the worker as built. The store\'s batches are');
+  L.push('made as the edge makes queue records (`bench/wasm/src/bin/audience-batches.rs`: each call folded into the');
+  L.push('visitor\'s profile, which the record carries) and handed to one store object one after another, as the');
+  L.push('queue consumer hands over a batch (`bench/store/entry.mjs` adds the route that does so, inside the worker).');
+  L.push('workerd\'s clocks stand still while code runs, so everything is timed from outside, in wall time.');
+  L.push('');
+  row(['what', 'events', 'batches', 'events/s', 'ms a batch']);
+  row(['---', '---:', '---:', '---:', '---:']);
+  row([`returning visitors, calls of a page view and an engagement report`, audiences.ingest.events, audiences.ingest.batches, audiences.ingest.events_per_s, audiences.ingest.batch_ms]);
+  if (audiences.ingest_page_views) row(['the same, calls of one page view', audiences.ingest_page_views.events, audiences.ingest_page_views.batches, audiences.ingest_page_views.events_per_s, audiences.ingest_page_views.batch_ms]);
+  if (audiences.fill) row([`${audiences.members} new visitors, three pricing views each (filling \`ready\`)`, audiences.fill.events, audiences.fill.batches, audiences.fill.events_per_s, audiences.fill.batch_ms]);
+  row(['empty batches: the runtime\'s call into the object, an ingest of nothing', 0, 100, '—', audiences.empty_batch_ms]);
+  L.push('');
+  L.push('A batch costs the call into the object (the empty batch\'s time, which a JavaScript Durable Object');
+  L.push('answering at once costs too under `wrangler dev` on this machine) plus the store\'s own work, which');
+  L.push('grows with the visitors in the batch more than with their events: each visitor\'s profile is verified,');
+  L.push('evaluated, its next lapse found and re-encoded, and written in multi-row statements.');
+  L.push('Natively over SQLite, `cargo bench -p intent-audience` measures the store\'s own work alone.');
+} else {
+  L.push(`Missing: ${audiencesProblem}.`);
 }
 L.push('');
 

@@ -79,17 +79,19 @@ export function freePort() {
  * A copy of `source` (a wrangler.toml, relative to the repository) without [build], with
  * absolute paths, in `dir` next to a copy of .dev.vars. `main` replaces its entry module (a
  * path relative to the repository); `withoutKv` also drops the [[kv_namespaces]] table, for a
- * worker whose RULES binding is missing; `devVars` overrides secrets of .dev.vars (`null`
+ * worker whose RULES binding is missing; `withoutQueues` drops the queue producer and consumer,
+ * for a worker without the event pipeline; `devVars` overrides secrets of .dev.vars (`null`
  * removes one).
  */
-export function testConfig(dir, { withoutKv = false, devVars = {}, main = null, source = 'wrangler.toml' } = {}) {
+export function testConfig(dir, { withoutKv = false, withoutQueues = false, devVars = {}, main = null, source = 'wrangler.toml' } = {}) {
   const src = readFileSync(join(ROOT, source), 'utf8');
   const base = dirname(join(ROOT, source));
   const out = [];
   let skipping = false;
   for (const line of src.split('\n')) {
     if (/^\s*\[/.test(line)) {
-      skipping = /^\s*\[build\]\s*$/.test(line) || (withoutKv && /^\s*\[\[kv_namespaces\]\]\s*$/.test(line));
+      skipping = /^\s*\[build\]\s*$/.test(line) || (withoutKv && /^\s*\[\[kv_namespaces\]\]\s*$/.test(line))
+        || (withoutQueues && /^\s*\[\[queues\.(producers|consumers)\]\]\s*$/.test(line));
     }
     if (!skipping) out.push(line);
   }
@@ -113,19 +115,21 @@ export function testConfig(dir, { withoutKv = false, devVars = {}, main = null, 
 /**
  * Starts the worker. Options: `vars` (overrides of wrangler.toml vars), `kv` (initial KV
  * contents, key -> text or bytes; defaults to the default rules under `rules`), `withoutKv`
- * (no RULES binding at all), `devVars` (overrides of the .dev.vars secrets) and `logLevel`
- * (wrangler's; `info` logs every request, which some tests read).
+ * (no RULES binding at all), `withoutQueues` (no event pipeline), `main` (another entry module,
+ * relative to the repository, wrapping the built worker), `devVars` (overrides of the
+ * .dev.vars secrets), `logLevel` (wrangler's; `info` logs every request, which some tests
+ * read) and `args` (more `wrangler dev` arguments, e.g. `--test-scheduled`).
  */
-export async function startWorker({ vars = {}, kv = { rules: DEFAULT_RULES }, withoutKv = false, devVars = {}, logLevel = 'info' } = {}) {
+export async function startWorker({ vars = {}, kv = { rules: DEFAULT_RULES }, withoutKv = false, withoutQueues = false, main = null, devVars = {}, logLevel = 'info', args = [] } = {}) {
   for (const built of ['worker/build/index.js', 'dist/site']) {
     if (!existsSync(join(ROOT, built))) {
       throw new Error(`${built} is missing: run \`make worker site\` before the worker tests`);
     }
   }
   const dir = mkdtempSync(join(tmpdir(), 'intent-worker-test-'));
-  const config = testConfig(dir, { withoutKv, devVars });
+  const config = testConfig(dir, { withoutKv, withoutQueues, devVars, main });
   // Without the binding there is nothing to seed (and wrangler could not find the namespace).
-  const worker = await startWrangler({ dir, config, kv: withoutKv ? {} : kv, vars, logLevel });
+  const worker = await startWrangler({ dir, config, kv: withoutKv ? {} : kv, vars, logLevel, args });
   const state = join(dir, 'state');
   // NOTE: wrangler's local KV (miniflare) keeps each value in a file under
   // <state>/v3/kv/<namespace id>/blobs/. Putting a named pipe where such a file was makes every

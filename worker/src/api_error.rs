@@ -201,6 +201,30 @@ impl ApiError {
         Self::new(503, "unavailable", message)
     }
 
+    /// The audience layer is off because one of its vars is unusable (`reason` names it).
+    pub fn audiences_off(reason: &str) -> Self {
+        Self::not_configured(format!("the audience store is off: {reason}"))
+    }
+
+    /// An error a site's audience store answered (or `intent_audience` gave): its client errors
+    /// as they are, anything else as `503 unavailable` (the store failed; nothing changed).
+    pub fn from_store(status: u16, code: &str, message: impl Into<String>) -> Self {
+        let error = match code {
+            "bad_request" => "bad_request",
+            "unknown_audience" => "unknown_audience",
+            "unknown_visitor" => "unknown_visitor",
+            _ => "unavailable",
+        };
+        if (400..500).contains(&status) && error != "unavailable" {
+            Self::new(status, error, message)
+        } else {
+            Self::unavailable(format!(
+                "the audience store failed: {}; try again",
+                message.into()
+            ))
+        }
+    }
+
     /// The JSON body.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| {
@@ -216,6 +240,12 @@ impl std::fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+impl From<intent_audience::Error> for ApiError {
+    fn from(err: intent_audience::Error) -> Self {
+        ApiError::from_store(err.status(), err.code(), err.to_string())
+    }
+}
 
 /// Checks a request's content type for the JSON endpoints. Browsers' `sendBeacon` and
 /// `fetch(..., {keepalive: true})` send `text/plain` to avoid a CORS preflight, so plain
@@ -260,6 +290,20 @@ mod tests {
         assert_eq!(echo("/v1/nope"), "/v1/nope");
         let origin = ApiError::origin_not_allowed(&"o".repeat(20_000)).message;
         assert!(origin.len() < 300);
+    }
+
+    #[test]
+    fn store_errors_keep_client_errors_and_hide_failures() {
+        let e = ApiError::from(intent_audience::parse_window("within", "7 days").unwrap_err());
+        assert_eq!((e.status, e.error), (400, "bad_request"));
+        assert!(e.message.starts_with("`within`:"), "{}", e.message);
+        let e = ApiError::from_store(404, "unknown_audience", "no audience is named `x`");
+        assert_eq!((e.status, e.error), (404, "unknown_audience"));
+        let e = ApiError::from_store(500, "storage", "storage error: disk full");
+        assert_eq!((e.status, e.error), (503, "unavailable"));
+        assert!(e.message.contains("disk full"));
+        let e = ApiError::from_store(418, "teapot", "?");
+        assert_eq!(e.status, 503);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod api_error;
+pub mod audience;
 pub mod auth;
 pub mod cookie;
 pub mod headers;

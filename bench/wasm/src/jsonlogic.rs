@@ -68,6 +68,16 @@ impl Builder {
             Condition::All(list) => json!({ "and": self.list(list, cfg, rule)? }),
             Condition::Any(list) => json!({ "or": self.list(list, cfg, rule)? }),
             Condition::Not(sub) => json!({ "!": [self.cond(sub, cfg, rule)?] }),
+            Condition::Viewed(v)
+                if v.utm.is_some() || v.referrer.is_some() || v.landed.is_some() =>
+            {
+                return Err(unsupported(rule, "viewed with a visit filter"))
+            }
+            Condition::Visits(v)
+                if v.utm.is_some() || v.referrer.is_some() || v.landed.is_some() =>
+            {
+                return Err(unsupported(rule, "visits with a visit filter"))
+            }
             Condition::Viewed(v) => {
                 let patterns = cfg
                     .page_groups

@@ -5,12 +5,13 @@ import { call } from '../api.js';
 import { engine, recentTraffic, loadedTraffic, periodEnd, DAY } from '../engine.js';
 import { html, LoadState, Notice, num, pct, when, useLoad } from '../ui.js';
 
-/** When the live rules were published: the newest entry of the history, if the worker keeps one. */
+/** When the live rules were last made active (published or restored), if the worker keeps a history. */
 async function lastPublished() {
   try {
     const j = await (await call('/v1/admin/rules/history')).json();
     const list = Array.isArray(j) ? j : (j.history ?? j.versions ?? []);
-    const t = list[0]?.at ?? list[0]?.published_at ?? list[0]?.when;
+    const live = list.find((v) => v.active) ?? list[0];
+    const t = live?.activated_at ?? live?.published_at;
     return t ? Date.parse(t) : undefined;
   } catch {
     return undefined;

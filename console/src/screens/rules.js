@@ -176,7 +176,7 @@ export function Rules() {
       const headers = {};
       if (published?.etag) headers['if-match'] = published.etag;
       let body;
-      if (id) { body = JSON.stringify({ id }); headers['content-type'] = 'application/json'; }
+      if (id) { body = JSON.stringify({ to: id }); headers['content-type'] = 'application/json'; }
       const answer = await (await call('/v1/admin/rules/rollback', { method: 'POST', body, headers })).json();
       setMessage({ kind: 'good', title: `Rolled back: ${answer.id} is live again`, lines: answer.previous ? [`It replaced ${answer.previous}.`] : [] });
       await loadPublished(true);
@@ -228,10 +228,10 @@ export function Rules() {
       ${history && html`<div class="history">
         <h2>Published versions</h2>
         <ol>
-          ${history.map((v, i) => html`<li>
-            <code>${v.id}</code> <span class="muted">${when(v.at ?? v.published_at ?? v.when)}</span>
+          ${history.map((v) => html`<li>
+            <code>${v.id}</code> <span class="muted">${v.published_at ? when(v.published_at) : 'before the history was kept'}</span>
             ${v.summary && html`<span class="summary">${typeof v.summary === 'string' ? v.summary : JSON.stringify(v.summary)}</span>`}
-            ${i > 0 || v.id !== published?.id ? html`<button class="small" disabled=${busy || v.id === published?.id} onClick=${() => rollback(v.id)}>Roll back to this</button>` : html`<span class="badge">live</span>`}
+            ${v.id !== published?.id ? html`<button class="small" disabled=${busy || v.id === published?.id} onClick=${() => rollback(v.id)}>Roll back to this</button>` : html`<span class="badge">live</span>`}
           </li>`)}
         </ol>
       </div>`}

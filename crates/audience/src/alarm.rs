@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::sql::{RowExt, Sql};
-use crate::store::{Cause, Change, Store, VisitorState, PURGE_EVERY_SECS, VISITOR_COLUMNS};
+use crate::store::{
+    Cause, Change, Store, VisitorState, Writes, PURGE_EVERY_SECS, TOMBSTONE_DAYS, VISITOR_COLUMNS,
+};
 
 /// What one alarm did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -79,12 +81,14 @@ impl<D: Sql> Store<'_, D> {
             ),
             &[now.secs().into(), (self.settings.expiry_chunk as i64).into()],
         )?;
+        let mut writes = Writes::new(now);
         for row in &rows {
             let mut v = VisitorState::from_row(row)?;
             let (profile, rebuilt) = self.profile_of(&v, now)?;
             v.rebuilt = rebuilt;
-            self.evaluate(&v, &profile, now, Cause::Lapse, changes)?;
+            self.evaluate(&v, &profile, now, Cause::Lapse, changes, &mut writes);
         }
+        self.flush(&mut writes)?;
         Ok(rows.len())
     }
 
@@ -101,6 +105,7 @@ impl<D: Sql> Store<'_, D> {
             &[cursor.into(), (chunk as i64).into()],
         )?;
         let mut done = 0;
+        let mut writes = Writes::new(now);
         for row in &rows {
             let mut v = VisitorState::from_row(row)?;
             if row.opt_text(10)? == Some(self.rules.id()) {
@@ -109,9 +114,10 @@ impl<D: Sql> Store<'_, D> {
             }
             let (profile, rebuilt) = self.profile_of(&v, now)?;
             v.rebuilt = rebuilt;
-            self.evaluate(&v, &profile, now, Cause::Backfill, changes)?;
+            self.evaluate(&v, &profile, now, Cause::Backfill, changes, &mut writes);
             done += 1;
         }
+        self.flush(&mut writes)?;
         match rows.last() {
             Some(last) if rows.len() == chunk => self.set_meta("backfill_cursor", last.text(0)?)?,
             _ => {
@@ -150,6 +156,10 @@ impl<D: Sql> Store<'_, D> {
         }
         self.db
             .run("DELETE FROM visitors WHERE last_seen < ?", &[cutoff.into()])?;
+        self.db.run(
+            "DELETE FROM erased WHERE at < ?",
+            &[(now.secs() - TOMBSTONE_DAYS * 86_400).into()],
+        )?;
         Ok(Purged { events, visitors })
     }
 }

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::ids::{check_event, check_visitor};
 use crate::record::{event_json, Record};
 use crate::sql::{RowExt, Sql, Value, MAX_PARAMS};
-use crate::store::{Cause, Change, Store, VisitorState, PURGE_EVERY_SECS, VISITOR_COLUMNS};
+use crate::store::{Cause, Change, Store, VisitorState, Writes, PURGE_EVERY_SECS, VISITOR_COLUMNS};
 
 /// What one call to [`Store::ingest`] did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -96,10 +96,18 @@ impl<D: Sql> Store<'_, D> {
         let mut rejected = Vec::new();
         let mut incoming = Vec::new();
         let mut records: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
+        let erased = self.tombstones(batch)?;
         for (i, record) in batch.iter().enumerate() {
             let checked = check_visitor(&record.visitor)
                 .map_err(|e| e.to_string())
-                .and_then(|()| check_time(record.at, now));
+                .and_then(|()| check_time(record.at, now))
+                .and_then(|()| match erased.get(record.visitor.as_str()) {
+                    Some(&t) if record.at <= t => Err(format!(
+                        "the visitor was erased at {}; what they did before is not stored",
+                        Timestamp::from_secs(t)
+                    )),
+                    _ => Ok(()),
+                });
             if let Err(reason) = checked {
                 rejected.push(Rejected {
                     record: i,
@@ -128,14 +136,16 @@ impl<D: Sql> Store<'_, D> {
         let mut existing = self.load(records.keys().copied())?;
         let mut changes = Vec::new();
         let mut visitors = 0;
+        let mut writes = Writes::new(now);
         for (visitor, mut calls) in records {
-            calls.sort_by_key(|r| r.at);
+            calls.sort_by_key(|r| r.order());
             let new = new.remove(visitor).unwrap_or_default();
             let found = existing.remove(visitor);
-            if self.visit(visitor, found, &calls, &new, now, &mut changes)? {
+            if self.visit(visitor, found, &calls, &new, now, &mut changes, &mut writes)? {
                 visitors += 1;
             }
         }
+        self.flush(&mut writes)?;
         Ok(Ingested {
             events: stored.len(),
             duplicates: incoming.len() - stored.len(),
@@ -144,6 +154,31 @@ impl<D: Sql> Store<'_, D> {
             rejected,
             next_alarm: self.next_alarm(now)?,
         })
+    }
+
+    /// When the batch's visitors were erased, for those who were.
+    fn tombstones<'b>(&self, batch: &'b [Record]) -> Result<HashMap<&'b str, i64>, Error> {
+        let ids: Vec<&str> = batch
+            .iter()
+            .map(|r| r.visitor.as_str())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut found = HashMap::new();
+        for chunk in ids.chunks(MAX_PARAMS) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let params: Vec<Value> = chunk.iter().map(|id| Value::from(*id)).collect();
+            for row in self.db.query(
+                &format!("SELECT visitor, at FROM erased WHERE visitor IN ({marks})"),
+                &params,
+            )? {
+                let (visitor, at) = (row.text(0)?, row.int(1)?);
+                if let Some(id) = chunk.iter().find(|id| **id == visitor) {
+                    found.insert(*id, at);
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Appends the events not yet in the log; returns the ids of those it appended.
@@ -201,6 +236,8 @@ impl<D: Sql> Store<'_, D> {
     /// Updates one visitor (`existing`, when stored) from their calls in the batch (oldest
     /// first) and their events that were new to the log. Returns whether the visitor was
     /// written.
+    // The visitor's share of the batch in, the pass's changes and writes out.
+    #[allow(clippy::too_many_arguments)]
     fn visit(
         &self,
         visitor: &str,
@@ -209,13 +246,15 @@ impl<D: Sql> Store<'_, D> {
         new: &[&Incoming],
         now: Timestamp,
         changes: &mut Vec<Change>,
+        writes: &mut Writes,
     ) -> Result<bool, Error> {
         let latest = calls.iter().rev().find(|r| r.profile.is_some());
-        // A profile from a later call is news; one from a call at the same second is news
-        // unless it is the very one stored (a redelivery).
+        // A profile from a later call is news (calls ordered to the millisecond when the edge
+        // says it); one from a call at the same moment is news unless it is the very one stored
+        // (a redelivery). A call older than the stored profile's, retried late, is not.
         let newer_profile = latest.is_some_and(|r| match &existing {
             Some(v) => v.profile_at.is_none_or(|at| {
-                r.at > at || (r.at == at && r.profile.as_deref() != v.profile.as_deref())
+                r.order() > at || (r.order() == at && r.profile.as_deref() != v.profile.as_deref())
             }),
             None => true,
         });
@@ -243,7 +282,7 @@ impl<D: Sql> Store<'_, D> {
         }
         let profile = match latest.filter(|_| newer_profile) {
             Some(record) => {
-                v.profile_at = Some(record.at);
+                v.profile_at = Some(record.order());
                 let text = record.profile.as_deref().unwrap_or_default();
                 match decode_profile(self.rules, text, now) {
                     Ok(p) => {
@@ -254,8 +293,9 @@ impl<D: Sql> Store<'_, D> {
                         v.rebuilt = false;
                         intent_engine::Profile::new(self.rules)
                     }
-                    // Made under rules of another shape (the edge's rules are a moment behind
-                    // or ahead of the store's), or unreadable: the log has the events.
+                    // Made under a shape the store's rules do not know (the edge's rules are a
+                    // moment ahead of the store's), or unreadable: the log has the events. One
+                    // made under an earlier shape of the store's rules was carried over.
                     Err(_) => {
                         v.rebuilt = true;
                         self.rebuild(visitor, now)?
@@ -267,6 +307,7 @@ impl<D: Sql> Store<'_, D> {
             // rebuilt from the log, or none at all, is rebuilt with the new events.
             None if v.rebuilt || v.profile.is_none() || latest.is_none() => {
                 v.rebuilt = true;
+                let last = calls.last().map_or(now.secs() * 1000, |r| r.order());
                 v.profile_at = Some(v.profile_at.unwrap_or(last).max(last));
                 self.rebuild(visitor, now)?
             }
@@ -276,7 +317,7 @@ impl<D: Sql> Store<'_, D> {
                 p
             }
         };
-        self.evaluate(&v, &profile, now, Cause::Event, changes)?;
+        self.evaluate(&v, &profile, now, Cause::Event, changes, writes);
         Ok(true)
     }
 }

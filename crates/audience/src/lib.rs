@@ -67,5 +67,6 @@ pub use crate::record::{Logged, Record};
 pub use crate::schema::{migrate, SCHEMA_VERSION};
 pub use crate::sql::{Row, Sql, SqlError, Value, MAX_PARAMS};
 pub use crate::store::{
-    Audience, Cause, Change, Kind, Settings, Store, DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS,
+    save_rules, saved_rules, Audience, Cause, Change, Kind, SavedRules, Settings, Store,
+    DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS, TOMBSTONE_DAYS,
 };

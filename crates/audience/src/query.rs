@@ -482,8 +482,10 @@ impl<D: Sql> Store<'_, D> {
     }
 
     /// Erases a visitor, or everyone with an email: their records, events, memberships and
-    /// outbox rows, as one transaction. Answers what was removed.
-    pub fn erase(&self, subject: Subject<'_>) -> Result<Erased, Error> {
+    /// outbox rows, as one transaction, and leaves a tombstone so that a record of theirs made
+    /// before `now` and still in the queue is not stored when it arrives. Answers what was
+    /// removed.
+    pub fn erase(&self, subject: Subject<'_>, now: Timestamp) -> Result<Erased, Error> {
         let ids: Vec<String> = match subject {
             Subject::Visitor(id) => {
                 check_visitor(id)?;
@@ -536,6 +538,10 @@ impl<D: Sql> Store<'_, D> {
                 if found > 0 || events > 0 {
                     erased.visitors.push(id.clone());
                 }
+                self.db.run(
+                    "INSERT INTO erased (visitor, at) VALUES (?, ?) ON CONFLICT (visitor) DO UPDATE SET at = excluded.at",
+                    &[id.as_str().into(), now.secs().into()],
+                )?;
             }
             Ok(erased)
         })

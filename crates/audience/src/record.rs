@@ -11,7 +11,7 @@ use crate::codec::encode_profile;
 /// that makes a redelivery harmless.
 ///
 /// ```json
-/// {"visitor": "q3Xk…", "at": 1795168800, "profile": "AgF…", "events": [{"id": "c9f…:0", "event": "{\"type\":\"pageview\",\"url\":\"/pricing\"}"}]}
+/// {"visitor": "q3Xk…", "at": 1795168800, "ms": 1795168800123, "profile": "AgF…", "events": [{"id": "c9f…:0", "event": "{\"type\":\"pageview\",\"url\":\"/pricing\"}"}]}
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -19,6 +19,12 @@ pub struct Record {
     pub visitor: String,
     /// When the call happened, in seconds since the epoch (the edge's clock).
     pub at: i64,
+    /// The same moment in milliseconds, when the edge gives it: it orders a visitor's calls
+    /// within one second, whose records a queue may deliver in any order (a retried batch after
+    /// a later one), so that the store keeps the latest profile. Set it with
+    /// [`Record::at_millis`]; without it calls are ordered by `at` alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ms: Option<i64>,
     /// The visitor's profile after the call ([`crate::encode_profile`]), if the edge sends it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
@@ -49,6 +55,7 @@ impl Record {
         Record {
             visitor: visitor.to_owned(),
             at: at.secs(),
+            ms: None,
             profile: Some(encode_profile(rules, profile)),
             events: events
                 .into_iter()
@@ -59,6 +66,24 @@ impl Record {
                 })
                 .collect(),
         }
+    }
+}
+
+impl Record {
+    /// The record with the call's time in milliseconds (the edge's clock, as `at` in seconds
+    /// comes from), which orders the calls of one second. A time outside `at`'s second is
+    /// ignored.
+    pub fn at_millis(mut self, ms: f64) -> Record {
+        let ms = ms.floor();
+        if ms.is_finite() && (ms / 1000.0).floor() as i64 == self.at {
+            self.ms = Some(ms as i64);
+        }
+        self
+    }
+
+    /// The key that orders a visitor's calls: milliseconds, or the start of the second.
+    pub(crate) fn order(&self) -> i64 {
+        self.ms.unwrap_or(self.at.saturating_mul(1000))
     }
 }
 

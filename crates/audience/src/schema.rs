@@ -10,7 +10,7 @@
 //! | | `email` | for an identify event, its normalised email (so erasure by email finds it) |
 //! | `visitors` | `id` | the visitor's id |
 //! | | `email`, `account` | identity, after an identify event; else `NULL` |
-//! | | `profile`, `profile_at` | the latest profile as the edge computed it, and the time of the call it came from |
+//! | | `profile`, `profile_at` | the latest profile as the edge computed it, and the time of the call it came from, in milliseconds (`Record::ms`, else the start of its second) |
 //! | | `rebuilt` | `1` when `profile` was rebuilt from the event log instead (rules of another shape, or no profile sent) |
 //! | | `rules` | the id of the rules `tier`, `segments` and `score` were computed with |
 //! | | `tier`, `segments`, `score` | the visitor's audiences as last computed (`segments` `;`-joined) |
@@ -20,7 +20,8 @@
 //! | | `visitor`, `kind`, `audience` | who is in which audience (`kind` `tier` or `segment`) |
 //! | | `entered_at`, `left_at` | when they entered and left it; `left_at` `NULL` while they are in it. History is kept until the visitor is erased or purged |
 //! | `outbox` | `id`, `visitor`, `created_at`, `event`, `payload`, `status`, `attempts`, `next_attempt_at` | notifications to send (the triggers), written in the same transaction as the membership change that causes them |
-//! | `meta` | `key`, `value` | `schema` (this layout's version), `rules` (the rules memberships were computed with), `backfill_rules` and `backfill_cursor` (a backfill under way and the last visitor id it did), `purge_at` (when retention next runs) |
+//! | `erased` | `visitor`, `at` | visitors erased, and when: a record of theirs from before that time (still in the queue when they were erased) is not stored. Kept [`crate::TOMBSTONE_DAYS`] days, the longest a queue keeps a message |
+//! | `meta` | `key`, `value` | `schema` (this layout's version), `rules` (the rules memberships were computed with), `backfill_rules` and `backfill_cursor` (a backfill under way and the last visitor id it did), `purge_at` (when retention next runs), `rules_text`, `rules_saved_at` and `rules_shapes` (the rules the store runs with, as the worker handed them over, when, and a JSON array of the shape records of those and the rules it ran with before, most recent first: [`crate::save_rules`]) |
 //!
 //! Every statement is plain SQLite 3 (partial indexes, row values, upserts, `RETURNING`), as a
 //! Durable Object's SQLite storage runs it.
@@ -80,6 +81,7 @@ const TABLES: &[&str] = &[
         attempts INTEGER NOT NULL DEFAULT 0,
         next_attempt_at INTEGER)",
     "CREATE INDEX IF NOT EXISTS outbox_by_visitor ON outbox (visitor)",
+    "CREATE TABLE IF NOT EXISTS erased (visitor TEXT PRIMARY KEY, at INTEGER NOT NULL)",
 ];
 
 /// Creates the tables that are missing and records the layout's version. Safe to run on every

@@ -1,12 +1,15 @@
 //! The store over one SQLite database: settings, the changes it reports, and how one visitor's
 //! audiences are recomputed, which ingest, expiry and backfill share.
 
-use intent_engine::{simulate, Event, FreshReason, LogEvent, Profile, Rules, Timestamp};
+use intent_engine::errors::ConfigError;
+use intent_engine::{
+    simulate, Event, FreshReason, LogEvent, Profile, ProfileShape, Rules, Timestamp, EARLIER_SHAPES,
+};
 use serde::Serialize;
 
 use crate::codec::{decode_profile, encode_profile};
 use crate::error::Error;
-use crate::sql::{Row, RowExt, Sql, Value};
+use crate::sql::{Row, RowExt, Sql, Value, MAX_PARAMS};
 
 /// The default of `EVENT_RETENTION_DAYS`.
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
@@ -14,6 +17,125 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 pub const MAX_RETENTION_DAYS: u32 = 3_650;
 /// How often retention runs.
 pub(crate) const PURGE_EVERY_SECS: i64 = 86_400;
+/// Days an erasure's tombstone is kept: a queue keeps an undelivered message at most 14 days, so
+/// no record from before the erasure can arrive later.
+pub const TOMBSTONE_DAYS: i64 = 14;
+
+/// The rules text a store runs with, as the worker last handed it over, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedRules {
+    /// The rules config, as published.
+    pub text: String,
+    /// When the store was given it (the store's clock).
+    pub saved_at: Timestamp,
+    /// The profile shapes of the rules the store ran with before, most recent first (at most
+    /// [`EARLIER_SHAPES`]): the stored profiles made under them carry over
+    /// ([`Rules::with_earlier_shapes`]).
+    pub earlier: Vec<ProfileShape>,
+}
+
+impl SavedRules {
+    /// The saved rules, compiled, carrying over profiles made under the earlier shapes.
+    pub fn compile(&self) -> Result<Rules, ConfigError> {
+        Ok(Rules::from_json(&self.text)?.with_earlier_shapes(self.earlier.iter().cloned()))
+    }
+}
+
+/// The `meta` keys of the saved rules.
+const RULES_TEXT: &str = "rules_text";
+const RULES_SAVED_AT: &str = "rules_saved_at";
+const RULES_SHAPES: &str = "rules_shapes";
+
+/// The rules text the store was last given ([`save_rules`]), if any.
+pub fn saved_rules(db: &impl Sql) -> Result<Option<SavedRules>, Error> {
+    let rows = db.query(
+        "SELECT key, value FROM meta WHERE key IN (?, ?, ?)",
+        &[
+            RULES_TEXT.into(),
+            RULES_SAVED_AT.into(),
+            RULES_SHAPES.into(),
+        ],
+    )?;
+    let (mut text, mut at, mut shapes) = (None, None, Vec::new());
+    for row in &rows {
+        match row.text(0)? {
+            RULES_TEXT => text = Some(row.text(1)?.to_owned()),
+            RULES_SAVED_AT => at = row.text(1)?.parse::<i64>().ok(),
+            _ => shapes = shape_records(row.text(1)?)?,
+        }
+    }
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    // The first record is the saved rules' own shape.
+    let earlier = shapes
+        .iter()
+        .skip(1)
+        .filter_map(|r| ProfileShape::from_record(r).ok())
+        .collect();
+    Ok(Some(SavedRules {
+        text,
+        saved_at: Timestamp::from_secs(at.unwrap_or(0)),
+        earlier,
+    }))
+}
+
+/// Reads the `rules_shapes` list: shape records ([`ProfileShape::to_record`]), most recent first.
+fn shape_records(value: &str) -> Result<Vec<String>, Error> {
+    serde_json::from_str(value).map_err(|e| Error::Corrupt(format!("`{RULES_SHAPES}`: {e}")))
+}
+
+/// Keeps `rules` (whose text is `text`) as the rules the store runs with from now on, so that
+/// it runs with the same rules after a restart; the next ingest or alarm notices new rules and
+/// starts a backfill. Also keeps the shape of the rules it ran with until now (the built-in
+/// rules when it was never given any), and returns `rules` carrying over the profiles made under
+/// the shapes it ran with before: the backfill then carries each stored profile over as the
+/// edge carries a visitor's token, rather than rebuilding it from the event log.
+pub fn save_rules(db: &impl Sql, rules: Rules, text: &str, at: Timestamp) -> Result<Rules, Error> {
+    db.atomic(|| {
+        let saved = saved_rules(db)?;
+        let rows = db.query(
+            "SELECT value FROM meta WHERE key = ?",
+            &[RULES_SHAPES.into()],
+        )?;
+        let mut shapes = match rows.first() {
+            Some(row) => shape_records(row.text(0)?)?,
+            // Never given rules before, or by a version of the store that kept no shapes: the
+            // rules it ran with are the saved text's, or the built-in rules.
+            None => {
+                let ran_with = match &saved {
+                    Some(saved) => Rules::from_json(&saved.text).ok(),
+                    None => Some(Rules::builtin().clone()),
+                };
+                ran_with
+                    .map(|r| vec![r.shape().to_record()])
+                    .unwrap_or_default()
+            }
+        };
+        let own = rules.shape().to_record();
+        shapes.retain(|r| *r != own);
+        shapes.insert(0, own);
+        shapes.truncate(EARLIER_SHAPES + 1);
+        let list = serde_json::to_string(&shapes)
+            .map_err(|e| Error::Corrupt(format!("`{RULES_SHAPES}`: {e}")))?;
+        for (key, value) in [
+            (RULES_TEXT, text.to_owned()),
+            (RULES_SAVED_AT, at.secs().to_string()),
+            (RULES_SHAPES, list),
+        ] {
+            db.run(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[key.into(), value.into()],
+            )?;
+        }
+        let earlier = shapes
+            .iter()
+            .skip(1)
+            .filter_map(|r| ProfileShape::from_record(r).ok())
+            .collect::<Vec<_>>();
+        Ok(rules.with_earlier_shapes(earlier))
+    })
+}
 
 /// The store's settings, from the worker's vars.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,6 +311,30 @@ impl VisitorState {
     }
 }
 
+/// The columns of a visitor's row as [`Store::flush`] writes it.
+const VISITOR_ROW: usize = 13;
+
+/// What one pass (an ingest, one alarm's re-checks or backfill chunk) decided for its visitors,
+/// written together by [`Store::flush`]. Every change of a pass happens at the same `at`.
+#[derive(Debug)]
+pub(crate) struct Writes {
+    at: i64,
+    left: Vec<(String, Audience)>,
+    entered: Vec<(String, Audience)>,
+    visitors: Vec<[Value; VISITOR_ROW]>,
+}
+
+impl Writes {
+    pub(crate) fn new(now: Timestamp) -> Writes {
+        Writes {
+            at: now.secs(),
+            left: Vec::new(),
+            entered: Vec::new(),
+            visitors: Vec::new(),
+        }
+    }
+}
+
 /// The audiences of a visitor whose tier and segments (`;`-joined) are these, sorted.
 pub(crate) fn audiences(tier: &str, segments: &str) -> Vec<Audience> {
     let mut all: Vec<Audience> = std::iter::once(Audience {
@@ -301,8 +447,9 @@ impl<'s, D: Sql> Store<'s, D> {
     }
 
     /// The visitor's stored profile under the active rules at `now`: decoded when it has the
-    /// rules' shape, rebuilt from the event log when it does not (new rules track something
-    /// else), empty when it is past the horizon. The flag says whether it was rebuilt.
+    /// rules' shape, carried over when it has one of their earlier shapes (as the edge carries
+    /// the visitor's token), rebuilt from the event log when its shape is unknown to them,
+    /// empty when it is past the horizon. The flag says whether it was rebuilt.
     pub(crate) fn profile_of(
         &self,
         v: &VisitorState,
@@ -315,15 +462,16 @@ impl<'s, D: Sql> Store<'s, D> {
         {
             Some(Ok(p)) => Ok((p, v.rebuilt)),
             Some(Err(FreshReason::Expired)) => Ok((Profile::new(self.rules), v.rebuilt)),
-            // NOTE: until the engine carries a profile over to rules of another shape (issue 12),
-            // a changed shape is rebuilt from the event log, which holds the retention period.
+            // A shape the rules do not know (the store was given rules while profiles of
+            // unrelated rules were stored), or unreadable: the log has the events.
             Some(Err(_)) | None => Ok((self.rebuild(&v.id, now)?, true)),
         }
     }
 
-    /// Recomputes `v`'s audiences from `profile` at `now`: records the memberships entered and
-    /// left (pushed onto `changes`), the tier, segments and score, the next re-check, and saves
-    /// the visitor with the profile.
+    /// Recomputes `v`'s audiences from `profile` at `now`: the memberships entered and left
+    /// (pushed onto `changes`), the tier, segments and score, the next re-check, and the visitor
+    /// with the profile, all written by [`Store::flush`] with the other visitors' of the same
+    /// pass.
     pub(crate) fn evaluate(
         &self,
         v: &VisitorState,
@@ -331,7 +479,8 @@ impl<'s, D: Sql> Store<'s, D> {
         now: Timestamp,
         cause: Cause,
         changes: &mut Vec<Change>,
-    ) -> Result<(), Error> {
+        writes: &mut Writes,
+    ) {
         let decision = self.rules.decide(profile, now);
         let mut wanted: Vec<Audience> = Vec::with_capacity(1 + decision.segments.len());
         wanted.push(Audience {
@@ -345,12 +494,8 @@ impl<'s, D: Sql> Store<'s, D> {
         // The visitor's row holds their open memberships' audiences (both are written here,
         // together), which saves reading the memberships.
         let open = &v.audiences;
-        let at = now.secs();
         for gone in open.iter().filter(|a| !wanted.contains(a)) {
-            self.db.run(
-                "UPDATE memberships SET left_at = ? WHERE visitor = ? AND kind = ? AND audience = ? AND left_at IS NULL",
-                &[at.into(), v.id.as_str().into(), gone.kind.as_str().into(), gone.name.as_str().into()],
-            )?;
+            writes.left.push((v.id.clone(), gone.clone()));
             changes.push(Change::Left {
                 visitor: v.id.clone(),
                 audience: gone.clone(),
@@ -359,15 +504,7 @@ impl<'s, D: Sql> Store<'s, D> {
             });
         }
         for new in wanted.iter().filter(|a| open.binary_search(a).is_err()) {
-            self.db.run(
-                "INSERT INTO memberships (visitor, kind, audience, entered_at) VALUES (?, ?, ?, ?)",
-                &[
-                    v.id.as_str().into(),
-                    new.kind.as_str().into(),
-                    new.name.as_str().into(),
-                    at.into(),
-                ],
-            )?;
+            writes.entered.push((v.id.clone(), new.clone()));
             changes.push(Change::Entered {
                 visitor: v.id.clone(),
                 audience: new.clone(),
@@ -377,31 +514,84 @@ impl<'s, D: Sql> Store<'s, D> {
         }
         let recheck = self.rules.next_change(profile, now).map(Timestamp::secs);
         let score = decision.score.map(|s| (s * 100.0).round() / 100.0);
-        self.db.run(
-            "INSERT INTO visitors (id, email, account, profile, profile_at, rebuilt, rules, tier, segments, score, first_seen, last_seen, recheck_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET email = excluded.email, account = excluded.account,
-               profile = excluded.profile, profile_at = excluded.profile_at,
-               rebuilt = excluded.rebuilt, rules = excluded.rules,
-               tier = excluded.tier, segments = excluded.segments, score = excluded.score,
-               first_seen = excluded.first_seen, last_seen = excluded.last_seen,
-               recheck_at = excluded.recheck_at",
-            &[
-                v.id.as_str().into(),
-                v.email.clone().into(),
-                v.account.clone().into(),
-                encode_profile(self.rules, profile).into(),
-                v.profile_at.into(),
-                i64::from(v.rebuilt).into(),
-                self.rules.id().into(),
-                decision.tier.into(),
-                decision.segments.join(";").into(),
-                Value::from(score),
-                v.first_seen.into(),
-                v.last_seen.into(),
-                recheck.into(),
-            ],
-        )?;
+        writes.visitors.push([
+            v.id.as_str().into(),
+            v.email.clone().into(),
+            v.account.clone().into(),
+            encode_profile(self.rules, profile).into(),
+            v.profile_at.into(),
+            i64::from(v.rebuilt).into(),
+            self.rules.id().into(),
+            decision.tier.into(),
+            decision.segments.join(";").into(),
+            Value::from(score),
+            v.first_seen.into(),
+            v.last_seen.into(),
+            recheck.into(),
+        ]);
+    }
+
+    /// Writes what [`Store::evaluate`] decided for the visitors of one pass, in a few
+    /// multi-row statements: memberships left, then entered, then the visitors. Each visitor is
+    /// evaluated at most once a pass, and a pass reads no visitor it has evaluated.
+    pub(crate) fn flush(&self, writes: &mut Writes) -> Result<(), Error> {
+        let at = Value::from(writes.at);
+        for chunk in writes.left.chunks((MAX_PARAMS - 1) / 3) {
+            let marks = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+            let mut params = Vec::with_capacity(1 + chunk.len() * 3);
+            params.push(at.clone());
+            for (visitor, a) in chunk {
+                params.extend([
+                    Value::from(visitor.as_str()),
+                    a.kind.as_str().into(),
+                    a.name.as_str().into(),
+                ]);
+            }
+            self.db.run(
+                &format!(
+                    "UPDATE memberships SET left_at = ? WHERE left_at IS NULL AND (visitor, kind, audience) IN (VALUES {marks})"
+                ),
+                &params,
+            )?;
+        }
+        for chunk in writes.entered.chunks(MAX_PARAMS / 4) {
+            let marks = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
+            let mut params = Vec::with_capacity(chunk.len() * 4);
+            for (visitor, a) in chunk {
+                params.extend([
+                    Value::from(visitor.as_str()),
+                    a.kind.as_str().into(),
+                    a.name.as_str().into(),
+                    at.clone(),
+                ]);
+            }
+            self.db.run(
+                &format!(
+                    "INSERT INTO memberships (visitor, kind, audience, entered_at) VALUES {marks}"
+                ),
+                &params,
+            )?;
+        }
+        for chunk in writes.visitors.chunks(MAX_PARAMS / VISITOR_ROW) {
+            let marks = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let params: Vec<Value> = chunk.iter().flat_map(|row| row.iter().cloned()).collect();
+            self.db.run(
+                &format!(
+                    "INSERT INTO visitors (id, email, account, profile, profile_at, rebuilt, rules, tier, segments, score, first_seen, last_seen, recheck_at)
+                     VALUES {marks}
+                     ON CONFLICT (id) DO UPDATE SET email = excluded.email, account = excluded.account,
+                       profile = excluded.profile, profile_at = excluded.profile_at,
+                       rebuilt = excluded.rebuilt, rules = excluded.rules,
+                       tier = excluded.tier, segments = excluded.segments, score = excluded.score,
+                       first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+                       recheck_at = excluded.recheck_at"
+                ),
+                &params,
+            )?;
+        }
+        writes.left.clear();
+        writes.entered.clear();
+        writes.visitors.clear();
         Ok(())
     }
 

@@ -135,26 +135,65 @@ fn raising_ready_to_four_pricing_views_moves_the_visitor_out_without_a_visit() {
     assert_eq!(member_ids(&store, "ready"), [vid(1)]);
 }
 
-#[test]
-fn rules_of_the_same_shape_keep_the_stored_profile() {
+/// Jane, three pricing views stored under the default rules, and then her events gone from the
+/// log (as if past retention): only her stored profile remembers. Returns the database and Jane
+/// as the edge tracks her.
+fn ready_jane_without_her_log() -> (Sqlite, Edge) {
     let rules = Rules::builtin();
     let db = db();
-    let settings = settings();
     let mut jane = Edge::new(rules, 1);
     let batch: Vec<_> = (0..3)
         .map(|i| jane.call(rules, T0 + i * MINUTE, &[page("/pricing/")]))
         .collect();
-    Store::new(&db, rules, &settings)
+    Store::new(&db, rules, &settings())
         .ingest(&batch, at(T0 + 5 * MINUTE))
         .unwrap();
-    // Events gone from the log (as if past retention): only the stored profile remembers.
     db.run("DELETE FROM events", &[]).unwrap();
+    (db, jane)
+}
+
+#[test]
+fn rules_of_the_same_shape_keep_the_stored_profile() {
+    let (db, _) = ready_jane_without_her_log();
+    let settings = settings();
     let relabelled = rules_with(|c| c["revision"] = json!("relabelled"));
     let store = Store::new(&db, &relabelled, &settings);
     let a = store.alarm(at(T0 + 6 * MINUTE)).unwrap();
     assert_eq!(a.backfilled, 1);
     assert!(a.changes.is_empty(), "{:?}", a.changes);
     assert_eq!(member_ids(&store, "ready"), [vid(1)]);
+}
+
+#[test]
+fn a_backfill_carries_a_stored_profile_over_to_rules_of_another_shape() {
+    let (db, mut jane) = ready_jane_without_her_log();
+    let settings = settings();
+    // The new rules track a page group the old ones did not.
+    let careers = careers_rules().with_earlier_shapes([Rules::builtin().shape().clone()]);
+    let store = Store::new(&db, &careers, &settings);
+    let a = store.alarm(at(T0 + 6 * MINUTE)).unwrap();
+    assert_eq!(a.backfilled, 1);
+    assert!(left(&a.changes).is_empty(), "{:?}", a.changes);
+    assert_eq!(member_ids(&store, "ready"), [vid(1)]);
+    // A careers page from an edge that carried her token over: the carried profile gains what
+    // only the new rules track.
+    jane.profile = jane
+        .profile
+        .carried_over(Rules::builtin().shape(), careers.shape());
+    let call = jane.call(&careers, T0 + 7 * MINUTE, &[page("/careers/")]);
+    store.ingest(&[call], at(T0 + 8 * MINUTE)).unwrap();
+    assert_eq!(member_ids(&store, "job_seeker"), [vid(1)]);
+    assert_eq!(member_ids(&store, "ready"), [vid(1)]);
+}
+
+#[test]
+fn rules_that_do_not_know_a_stored_shape_rebuild_the_profile_from_the_log() {
+    let (db, _) = ready_jane_without_her_log();
+    let (unknowing, settings) = (careers_rules(), settings());
+    let store = Store::new(&db, &unknowing, &settings);
+    store.alarm(at(T0 + 6 * MINUTE)).unwrap();
+    // The log is empty: nothing is left of her three pricing views.
+    assert!(member_ids(&store, "ready").is_empty());
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! The admin API's questions and their errors, the event log's export, erasure.
 
 use intent_audience::{
-    csv_rows, parse_window, Erased, Error, MembersRequest, Record, Settings, Store, Subject,
-    CSV_HEADER,
+    csv_rows, parse_window, save_rules, saved_rules, Erased, Error, MembersRequest, Record,
+    Settings, Store, Subject, CSV_HEADER,
 };
 use intent_engine::{simulate, LogEvent, Rules};
 use serde_json::json;
@@ -98,9 +98,11 @@ fn bad_parameters_are_4xx_naming_the_field() {
     assert_eq!((field(&e), e.status()), ("id", 400));
     let e = store.visitor(&vid(999), at(T0)).unwrap_err();
     assert_eq!(e.status(), 404);
-    let e = store.erase(Subject::Email("not-an-email")).unwrap_err();
+    let e = store
+        .erase(Subject::Email("not-an-email"), at(T0))
+        .unwrap_err();
     assert_eq!(field(&e), "email");
-    let e = store.erase(Subject::Visitor("x")).unwrap_err();
+    let e = store.erase(Subject::Visitor("x"), at(T0)).unwrap_err();
     assert_eq!(field(&e), "id");
 }
 
@@ -294,7 +296,9 @@ fn erasure_removes_a_person_from_every_list_and_the_log() {
     batch.push(laptop.call(rules, T0 + 7, &[identify("j.doe@acme.com")]));
     batch.push(bob.call(rules, T0 + 8, &[page("/blog/")]));
     store.ingest(&batch, at(T0 + 10)).unwrap();
-    let erased = store.erase(Subject::Email(" JANE@acme.com ")).unwrap();
+    let erased = store
+        .erase(Subject::Email(" JANE@acme.com "), at(T0 + 11))
+        .unwrap();
     let mut ids = erased.visitors.clone();
     ids.sort();
     assert_eq!(ids, [vid(1), vid(2)]);
@@ -305,10 +309,12 @@ fn erasure_removes_a_person_from_every_list_and_the_log() {
     assert_eq!(log.lines().count(), 1);
     assert!(!log.contains("jane") && !log.contains(&vid(1)));
     assert_eq!(
-        store.erase(Subject::Email("jane@acme.com")).unwrap(),
+        store
+            .erase(Subject::Email("jane@acme.com"), at(T0 + 12))
+            .unwrap(),
         Erased::default()
     );
-    let bob_gone = store.erase(Subject::Visitor(&vid(3))).unwrap();
+    let bob_gone = store.erase(Subject::Visitor(&vid(3)), at(T0 + 12)).unwrap();
     assert_eq!(bob_gone.visitors, [vid(3)]);
     assert_eq!(
         store.audiences(at(T0 + 20)).unwrap().audiences[2].members,
@@ -318,4 +324,62 @@ fn erasure_removes_a_person_from_every_list_and_the_log() {
         store.visitor(&vid(3), at(T0 + 20)).unwrap_err().status(),
         404
     );
+
+    // A call of Jane's made before the erasure, still in the queue, arrives afterwards (or a
+    // batch with it is redelivered): it is not stored. What she does after the erasure is.
+    let late = jane.call(rules, T0 + 9, &[page("/pricing/")]);
+    let done = store.ingest(&[late], at(T0 + 30)).unwrap();
+    assert_eq!((done.events, done.visitors, done.rejected.len()), (0, 0, 1));
+    assert!(
+        done.rejected[0].reason.contains("erased"),
+        "{:?}",
+        done.rejected
+    );
+    assert_eq!(
+        store.visitor(&vid(1), at(T0 + 30)).unwrap_err().status(),
+        404
+    );
+    let after = jane.call(rules, T0 + 40, &[page("/blog/")]);
+    assert_eq!(store.ingest(&[after], at(T0 + 41)).unwrap().events, 1);
+    // Tombstones go with retention once the queue can hold nothing older.
+    store.purge(at(T0 + 15 * DAY)).unwrap();
+    let again = jane.call(rules, T0 + 8, &[page("/docs/")]);
+    assert_eq!(
+        store
+            .ingest(&[again], at(T0 + 15 * DAY))
+            .unwrap()
+            .rejected
+            .len(),
+        0
+    );
+}
+
+#[test]
+fn the_rules_text_a_store_runs_with_is_kept_with_the_shapes_it_ran_with() {
+    let db = db();
+    assert_eq!(saved_rules(&db).unwrap(), None);
+    let careers = careers_rules();
+    let careers_text = "{\"revision\": \"careers\"}";
+    // Never given rules: it ran with the built-in ones, whose profiles now carry over.
+    let r = save_rules(&db, careers.clone(), careers_text, at(T0)).unwrap();
+    assert_eq!(r.earlier_shapes(), [Rules::builtin().shape().clone()]);
+    let r = save_rules(
+        &db,
+        Rules::builtin().clone(),
+        Rules::builtin_json(),
+        at(T0 + 5),
+    )
+    .unwrap();
+    assert_eq!(r.earlier_shapes(), [careers.shape().clone()]);
+    let saved = saved_rules(&db).unwrap().unwrap();
+    assert_eq!(saved.text, Rules::builtin_json());
+    assert_eq!(saved.saved_at, at(T0 + 5));
+    assert_eq!(saved.earlier, [careers.shape().clone()]);
+    let compiled = saved.compile().unwrap();
+    assert_eq!(compiled.id(), Rules::builtin().id());
+    assert_eq!(compiled.earlier_shapes(), [careers.shape().clone()]);
+    // The same shape again is not an earlier one.
+    let relabelled = rules_with_segments();
+    let r = save_rules(&db, relabelled, "{}", at(T0 + 9)).unwrap();
+    assert!(!r.earlier_shapes().contains(r.shape()));
 }

@@ -185,6 +185,42 @@ fn a_redelivered_batch_counts_nothing_twice() {
 }
 
 #[test]
+fn calls_of_one_second_delivered_out_of_order_keep_the_latest_profile() {
+    let rules = Rules::builtin();
+    let settings = settings();
+    // Three pricing views in three calls of the same second, as a quick visitor makes them.
+    let mut jane = Edge::new(rules, 1);
+    let calls: Vec<Record> = (0..3)
+        .map(|i| {
+            let ms = (T0 * 1000 + 100 + i * 250) as f64;
+            jane.call(rules, T0, &[page("/pricing/")]).at_millis(ms)
+        })
+        .collect();
+    let tier = |store: &Store<'_, Sqlite>| store.visitor(&vid(1), at(T0 + 5)).unwrap().visitor.tier;
+    // In one batch, the last call first (a queue keeps no order).
+    let db1 = db();
+    let store = Store::new(&db1, rules, &settings);
+    store
+        .ingest(
+            &[calls[2].clone(), calls[0].clone(), calls[1].clone()],
+            at(T0 + 1),
+        )
+        .unwrap();
+    assert_eq!(tier(&store), "ready");
+    // The last call alone, then the first two, retried late: the stored profile stays the last.
+    let db2 = db();
+    let store = Store::new(&db2, rules, &settings);
+    store.ingest(&calls[2..], at(T0 + 1)).unwrap();
+    let late = store.ingest(&calls[..2], at(T0 + 3)).unwrap();
+    assert_eq!(late.events, 2);
+    assert_eq!(tier(&store), "ready");
+    assert_eq!(member_ids(&store, "ready"), [vid(1)]);
+    // A time outside the record's second is not taken.
+    assert_eq!(calls[0].clone().at_millis(0.0).ms, calls[0].ms);
+    assert_eq!(jane.call(rules, T0, &[]).at_millis(f64::NAN).ms, None);
+}
+
+#[test]
 fn a_store_failing_mid_batch_loses_nothing_and_the_retry_lands_once() {
     let rules = Rules::builtin();
     let settings = settings();

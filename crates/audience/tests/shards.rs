@@ -109,9 +109,9 @@ fn two_shards_list_count_and_erase_as_one_store() {
     let mut erased = Erased::merge(
         shards
             .iter()
-            .map(|s| s.erase(Subject::Email(email)).unwrap()),
+            .map(|s| s.erase(Subject::Email(email), at(T0)).unwrap()),
     );
-    let mut reference = whole.erase(Subject::Email(email)).unwrap();
+    let mut reference = whole.erase(Subject::Email(email), at(T0)).unwrap();
     erased.visitors.sort();
     reference.visitors.sort();
     assert_eq!(erased, reference);

@@ -2,8 +2,9 @@
 //! rules change.
 //!
 //! What both shapes track keeps its history: a series of the same kind and the same page group,
-//! event (with the same properties) or click target keeps its most recent hits, up to the new
-//! capacity; the visits, the visit count and the last activity always carry over; visits keep
+//! event (with the same properties), click target or visit filter (a filtered `visits` or
+//! `viewed` count keeps its history when the edit keeps the same filter, part for part) keeps
+//! its most recent hits, up to the new capacity; the visits, the visit count and the last activity always carry over; visits keep
 //! the results of the UTM and referrer tests both shapes have, and their visible seconds and
 //! scroll depth when both keep them; hits keep theirs when both keep them; the lead score
 //! carries over when both shapes keep one. What only the new shape tracks starts empty, and
@@ -130,6 +131,10 @@ mod tests {
         Utm(&'static str),
         Referrer(&'static str),
         Visits(u32),
+        /// Visits landing with this `utm_source`, on this page group if one is given.
+        FilteredVisits(&'static str, Option<&'static str>, u32),
+        /// Views of a group in visits landing with this `utm_source`.
+        FilteredViewed(&'static str, &'static str, u32),
     }
 
     impl Atom {
@@ -154,6 +159,15 @@ mod tests {
                 Atom::Utm(s) => format!(r#"{{"utm": {{"source": "{s}"}}}}"#),
                 Atom::Referrer(h) => format!(r#"{{"referrer": {{"host": "{h}"}}}}"#),
                 Atom::Visits(n) => format!(r#"{{"visits": {{"at_least": {n}}}}}"#),
+                Atom::FilteredVisits(source, group, n) => {
+                    let landed = group.map_or(String::new(), |g| format!(r#", "landed": "{g}""#));
+                    format!(
+                        r#"{{"visits": {{"at_least": {n}, "utm": {{"source": "{source}"}}{landed}}}}}"#
+                    )
+                }
+                Atom::FilteredViewed(group, source, n) => format!(
+                    r#"{{"viewed": {{"group": "{group}", "at_least": {n}, "utm": {{"source": "{source}"}}}}}}"#
+                ),
             }
         }
 
@@ -164,6 +178,8 @@ mod tests {
                 Atom::Event(e, p, m) => Atom::Event(e, p, m.min(n)),
                 Atom::Click(t, m) => Atom::Click(t, m.min(n)),
                 Atom::Visits(m) => Atom::Visits(m.min(n)),
+                Atom::FilteredVisits(s, g, m) => Atom::FilteredVisits(s, g, m.min(n)),
+                Atom::FilteredViewed(g, s, m) => Atom::FilteredViewed(g, s, m.min(n)),
                 other => other,
             }
         }
@@ -205,11 +221,19 @@ mod tests {
             2 => (prop::sample::select(vec![None, Some("pro")]), 1u32..4)
                 .prop_map(|(p, n)| Atom::Event("demo_request", p, n)),
             2 => (prop::sample::select(vec!["plan-*", "hero"]), 1u32..4).prop_map(|(t, n)| Atom::Click(t, n)),
-            1 => group.prop_map(Atom::EngagedGroup),
+            1 => group.clone().prop_map(Atom::EngagedGroup),
             1 => Just(Atom::EngagedSite),
             1 => prop::sample::select(vec!["linkedin", "google"]).prop_map(Atom::Utm),
             1 => Just(Atom::Referrer("*google.*")),
             1 => (1u32..4).prop_map(Atom::Visits),
+            1 => (
+                prop::sample::select(vec!["linkedin", "google"]),
+                prop::sample::select(vec![None, Some("pricing"), Some("demo")]),
+                1u32..4,
+            )
+                .prop_map(|(s, g, n)| Atom::FilteredVisits(s, g, n)),
+            1 => (group.clone(), prop::sample::select(vec!["linkedin", "google"]), 1u32..4)
+                .prop_map(|(g, s, n)| Atom::FilteredViewed(g, s, n)),
         ]
     }
 
@@ -223,6 +247,9 @@ mod tests {
             Just(Atom::Utm("newsletter")),
             Just(Atom::Referrer("*bing*")),
             Just(Atom::EngagedSite),
+            (1u32..3).prop_map(|n| Atom::FilteredVisits("newsletter", None, n)),
+            (1u32..3).prop_map(|n| Atom::FilteredVisits("linkedin", Some("webinar"), n)),
+            (1u32..3).prop_map(|n| Atom::FilteredViewed("webinar", "google", n)),
         ]
     }
 
@@ -290,6 +317,7 @@ mod tests {
             "https://acme.test/docs/api?utm_source=newsletter",
             "https://acme.test/webinar/q4",
             "https://acme.test/pricing?utm_source=google",
+            "https://acme.test/webinar/q4?utm_source=linkedin",
         ]);
         let referrers = prop::sample::select(vec![
             None,

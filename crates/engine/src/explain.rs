@@ -161,6 +161,17 @@ impl Rules {
                                     times(*at_least)
                                 )
                             }
+                            Some(Tracked::Visits(filter)) => {
+                                let text = format!(
+                                    "at least {} {filter}, within {span}",
+                                    plural(*at_least, "visit")
+                                );
+                                return leaf(text, plural(n, "such visit"));
+                            }
+                            Some(Tracked::GroupIn { group, visits }) => format!(
+                                "viewed {group} pages at least {} in visits {visits}, within {span}",
+                                times(*at_least)
+                            ),
                             None => String::from("?"),
                         };
                         leaf(

@@ -2,6 +2,7 @@
 
 use crate::event::Event;
 use crate::limits::Limits;
+use crate::pattern::Glob;
 use crate::profile::{Hit, Profile, VisitRec, MAX_SECONDS};
 use crate::rules::{Rules, SignalPlan, VisitMatcher};
 use crate::shape::Tracked;
@@ -36,9 +37,9 @@ impl Profile {
                 seconds: 0,
                 scroll: 0,
                 tests: 0,
-                // With no visit tests there is nothing to do on landing: such a visit counts as
-                // landed from the start, and tokens need not carry the flag.
-                landed: rules.visit_tests.is_empty(),
+                // With no visit tests or filters there is nothing to do on landing: such a
+                // visit counts as landed from the start, and tokens need not carry the flag.
+                landed: !rules.tests_landing(),
             });
             self.visits_total = self.visits_total.saturating_add(1);
             self.add_points(rules, now, |s| matches!(s, SignalPlan::Visit));
@@ -124,6 +125,9 @@ impl Profile {
 
     fn fold_pageview(&mut self, rules: &Rules, now: i64, url: &str, referrer: Option<&str>) {
         let path = url::path_of(url);
+        // The landing page is tested first: the views of a visit's first page count in the
+        // visit's filtered series when the visit passes.
+        self.land(rules, url, &path, referrer);
         for (g, group) in rules.groups.iter().enumerate() {
             if !group.patterns.iter().any(|p| p.matches(&path)) {
                 continue;
@@ -131,30 +135,43 @@ impl Profile {
             if let Some(s) = group.series {
                 self.hit(rules, s, now);
             }
+            for views in &rules.views_in_visits {
+                if views.group == g && self.in_filtered_visit(views.visits) {
+                    self.hit(rules, views.series, now);
+                }
+            }
             self.add_points(
                 rules,
                 now,
                 |s| matches!(s, SignalPlan::Viewed(i) if *i == g),
             );
         }
+    }
+
+    /// Tests the current visit's landing page, at its first page view: the rules' UTM and
+    /// referrer tests become the visit's bits, and each visit filter it passes records the
+    /// visit (at its start) in that filter's series. Only the results are kept.
+    fn land(&mut self, rules: &Rules, url: &str, path: &str, referrer: Option<&str>) {
         let Some(visit) = self.visits.last_mut() else {
             return;
         };
         if visit.landed {
             return;
         }
-        if rules.visit_tests.is_empty() {
+        visit.landed = true;
+        if !rules.tests_landing() {
             // Nothing to test on the landing page: skip reading its query and referrer.
-            visit.landed = true;
             return;
         }
-        // The first page view of a visit is its landing page: its UTM parameters and referrer
-        // are tested now, and only the results are kept.
-        visit.landed = true;
+        let start = visit.start;
         let referrer_host = referrer.and_then(url::host_of);
         let utm = |name: &str| url::query_param(url, name);
         let (source, medium, campaign) =
             (utm("utm_source"), utm("utm_medium"), utm("utm_campaign"));
+        let check = |want: &Option<Glob>, got: &Option<String>| match want {
+            None => true,
+            Some(glob) => got.as_deref().is_some_and(|g| glob.matches(g)),
+        };
         for (i, test) in rules.visit_tests.iter().enumerate() {
             let pass = match test {
                 VisitMatcher::Utm {
@@ -162,11 +179,6 @@ impl Profile {
                     medium: want_medium,
                     campaign: want_campaign,
                 } => {
-                    let check =
-                        |want: &Option<crate::pattern::Glob>, got: &Option<String>| match want {
-                            None => true,
-                            Some(glob) => got.as_deref().is_some_and(|g| glob.matches(g)),
-                        };
                     check(want_source, &source)
                         && check(want_medium, &medium)
                         && check(want_campaign, &campaign)
@@ -179,9 +191,38 @@ impl Profile {
                 visit.tests |= 1 << i;
             }
         }
+        for (s, filter) in &rules.visit_filters {
+            let landed_in_group = filter.landed.is_none_or(|g| {
+                rules
+                    .groups
+                    .get(g)
+                    .is_some_and(|group| group.patterns.iter().any(|p| p.matches(path)))
+            });
+            let pass = check(&filter.source, &source)
+                && check(&filter.medium, &medium)
+                && check(&filter.campaign, &campaign)
+                && check(&filter.referrer, &referrer_host)
+                && landed_in_group;
+            if pass {
+                self.hit_at(rules, *s, start);
+            }
+        }
+    }
+
+    /// Whether the current visit passed the filter of filtered-visits series `s`: its latest
+    /// hit is the visit's start.
+    fn in_filtered_visit(&self, s: usize) -> bool {
+        let Some(visit) = self.visits.last() else {
+            return false;
+        };
+        self.series(s).last().is_some_and(|h| h.at == visit.start)
     }
 
     fn hit(&mut self, rules: &Rules, series: usize, now: i64) {
+        self.hit_at(rules, series, now);
+    }
+
+    fn hit_at(&mut self, rules: &Rules, series: usize, now: i64) {
         // Rules compile to fewer series than `u16` counts (`Limits::CONDITIONS`).
         let Ok(index) = u16::try_from(series) else {
             return;

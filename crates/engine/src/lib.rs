@@ -62,8 +62,9 @@ pub use crate::audit::{
 };
 pub use crate::config::{
     ClickCondition, Condition, EngagedCondition, EventCondition, LastSeenCondition,
-    ReferrerCondition, Rule, RulesConfig, ScoreCondition, ScoreConfig, ScoreSignal, Signal,
-    SlotVariants, UtmCondition, Variant, ViewedCondition, VisitsCondition, Window,
+    ReferrerCondition, ReferrerFilter, Rule, RulesConfig, ScoreCondition, ScoreConfig, ScoreSignal,
+    Signal, SlotVariants, UtmCondition, UtmFilter, Variant, ViewedCondition, VisitsCondition,
+    Window,
 };
 pub use crate::decide::Decision;
 pub use crate::event::{CollectRequest, Event, LogEvent, PropValue};

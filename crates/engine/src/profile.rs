@@ -7,8 +7,9 @@
 //! - `visits_total`: how many visits the profile has seen (saturating);
 //! - the most recent [`Limits::VISITS_KEPT`] visits, each with its start, visible seconds,
 //!   deepest scroll, and one bit per UTM/referrer test of the rules (never the URL or referrer);
-//! - per tracked thing (a page group, a custom event, a click target the rules mention), the
-//!   most recent timestamps, as many as the highest `at_least` asking about it, and for page
+//! - per tracked thing (a page group, a custom event, a click target, a visit filter the rules
+//!   mention), the most recent timestamps (for a filtered count of visits, the start of each
+//!   visit whose landing page passed; for a filtered `viewed`, each view made during one), as many as the highest `at_least` asking about it, and for page
 //!   groups under an `engaged` condition the visible seconds and scroll of each view;
 //! - the lead score and when it was last updated, when the rules define one.
 //!
@@ -16,7 +17,7 @@
 //! - counts are exact up to the series' capacity; the rules cannot ask for more
 //!   ([`Limits::COUNT`]);
 //! - visit-level tests (`visits`, `utm`, `referrer`, site-wide `engaged`) see the 16 most recent
-//!   visits; page-group `engaged` sums over the group's 16 most recent views;
+//!   visits (a filtered `visits` count is a series, exact as the others are); page-group `engaged` sums over the group's 16 most recent views;
 //! - the score keeps decayed points of signals older than the horizon, at most
 //!   `points × 2^(−horizon / half_life)` each (under 0.02 % for 90 days and a 7-day half-life);
 //! - the score travels in the token as a 32-bit float (about seven significant digits), so a

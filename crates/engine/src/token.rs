@@ -10,7 +10,7 @@
 //! | visitor id: its length (`0`, or `12`), then its random bytes | 1 + 0 or 12 |
 //! | last activity, seconds since the epoch | varint |
 //! | visits seen | varint |
-//! | kept visits: count (u8), then per visit: age at last activity; visible seconds and scroll (u8) when the shape keeps visits' engagement; tests bits << 1 \| landed when it has visit tests | … |
+//! | kept visits: count (u8), then per visit: age at last activity; visible seconds and scroll (u8) when the shape keeps visits' engagement; tests bits << 1 \| landed when it has visit tests or filtered series (`visits` or `viewed` with a filter) | … |
 //! | per tracked series of the shape: count (u8), then per hit: age at last activity, and for engaged page groups visible seconds and scroll (u8) | … |
 //! | when the shape keeps a score: score (f32 little-endian), age of the score | 4 + varint |
 //! | HMAC-SHA256 over the site block (a domain label and the site id, filled to whole SHA-256 blocks, see `site_block`) and all of the above | 32 |
@@ -614,7 +614,7 @@ pub(crate) fn read_profile(bytes: &[u8], shape: &ProfileShape, format: u8) -> Op
         } else {
             (0, 0)
         };
-        // Without visit tests, every visit counts as landed (see `Profile::fold`).
+        // Without visit tests or filters, every visit counts as landed (see `Profile::fold`).
         let bits = if tested || every_field {
             r.bounded((1u64 << (shape.visit_tests.len() + 1)) - 1)?
         } else {

@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 
 use crate::new_id;
 use intent_engine::{
-    process, Condition, Event, Keyring, PropValue, Rules, RulesConfig, Signal, Timestamp,
+    process, Condition, Event, Keyring, PropValue, ReferrerFilter, Rules, RulesConfig, Signal,
+    Timestamp, UtmFilter,
 };
 use proptest::prelude::*;
 
@@ -199,11 +200,27 @@ impl<'a> Reference<'a> {
             Condition::Not(c) => !self.holds(c, now),
             Condition::Viewed(v) => {
                 let f = from(v.within);
+                // A view made during a visit whose landing page passes the filter, if any.
+                let in_visit = |t: i64| {
+                    self.visits
+                        .iter()
+                        .rev()
+                        .find(|x| x.start <= t)
+                        .is_some_and(|x| {
+                            self.landed_as(
+                                x,
+                                v.utm.as_ref(),
+                                v.referrer.as_ref(),
+                                v.landed.as_deref(),
+                            )
+                        })
+                };
                 self.events
                     .iter()
                     .filter(|(t, e)| {
                         *t >= f
                             && matches!(e, Event::Pageview { url, .. } if in_group(&v.group, url))
+                            && in_visit(*t)
                     })
                     .count() as u32
                     >= v.at_least
@@ -211,7 +228,15 @@ impl<'a> Reference<'a> {
             Condition::Visits(v) => {
                 self.visits
                     .iter()
-                    .filter(|x| x.start >= from(v.within))
+                    .filter(|x| {
+                        x.start >= from(v.within)
+                            && self.landed_as(
+                                x,
+                                v.utm.as_ref(),
+                                v.referrer.as_ref(),
+                                v.landed.as_deref(),
+                            )
+                    })
                     .count() as u32
                     >= v.at_least
             }
@@ -289,6 +314,44 @@ impl<'a> Reference<'a> {
         }
     }
 
+    /// Whether a visit's landing page passes a `visits` or `viewed` filter (every visit when
+    /// there is none).
+    fn landed_as(
+        &self,
+        visit: &Visit,
+        utm: Option<&UtmFilter>,
+        referrer: Option<&ReferrerFilter>,
+        group: Option<&str>,
+    ) -> bool {
+        if utm.is_none() && referrer.is_none() && group.is_none() {
+            return true;
+        }
+        let Some((url, from)) = &visit.landing else {
+            return false;
+        };
+        let utm_ok = utm.is_none_or(|u| {
+            let ok = |want: &Option<String>, name: &str| {
+                want.as_ref()
+                    .is_none_or(|w| param(url, name).is_some_and(|got| glob(w, &got)))
+            };
+            ok(&u.source, "utm_source")
+                && ok(&u.medium, "utm_medium")
+                && ok(&u.campaign, "utm_campaign")
+        });
+        let referrer_ok = referrer.is_none_or(|r| {
+            from.as_deref()
+                .and_then(host)
+                .is_some_and(|h| glob(&r.host, &h))
+        });
+        let group_ok = group.is_none_or(|g| {
+            self.cfg
+                .page_groups
+                .get(g)
+                .is_some_and(|p| p.iter().any(|x| glob(x, &path(url))))
+        });
+        utm_ok && referrer_ok && group_ok
+    }
+
     /// Whether the documented limits hold for this history, so exactness is promised.
     fn within_limits(&self, now: i64) -> bool {
         let horizon_start = now - self.cfg.horizon.secs() as i64;
@@ -344,6 +407,9 @@ fn event_strategy() -> impl Strategy<Value = Event<'static>> {
         "https://acme.test/?utm_source=linkedin&utm_campaign=nov-forecast",
         "https://acme.test/pricing?utm_source=LinkedIn&utm_campaign=NOV-2",
         "https://acme.test/docs?utm_source=google",
+        "https://acme.test/product?utm_source=news&utm_medium=email&utm_campaign=spring-1",
+        "https://acme.test/pricing?utm_medium=Email&utm_campaign=spring-2",
+        "https://acme.test/lp/spring?utm_medium=email",
     ]);
     let referrers = prop::sample::select(vec![
         None,
@@ -356,7 +422,7 @@ fn event_strategy() -> impl Strategy<Value = Event<'static>> {
         2 => (urls.clone(), 0.0f64..400.0, 0.0f64..100.0).prop_map(|(u, s, sc)| Event::Engagement { url: u.into(), seconds: s, scroll: sc }),
         1 => prop::sample::select(vec!["pricing-plan-team", "pricing-plan-growth", "footer-jobs", "https://other.example/"])
             .prop_map(|t| Event::Click { url: None, target: t.into() }),
-        1 => prop::sample::select(vec![("demo_request", "pro"), ("demo_request", "basic"), ("newsletter", "x")]).prop_map(|(n, p)| {
+        1 => prop::sample::select(vec![("demo_request", "pro"), ("demo_request", "basic"), ("newsletter", "x"), ("email_opened", "x"), ("cart_started", "team"), ("purchase_completed", "team"), ("form_submitted", "x")]).prop_map(|(n, p)| {
             let mut props = BTreeMap::new();
             props.insert("plan".to_owned(), PropValue::Text(p.to_owned()));
             Event::Event { name: n.into(), props }
@@ -395,6 +461,18 @@ fn history() -> impl Strategy<Value = (Vec<(i64, Event<'static>)>, i64, Vec<usiz
 fn campaigns() -> Rules {
     let text = include_str!("../../../examples/rules/campaigns.json");
     Rules::from_json(text).unwrap_or_else(|e| panic!("examples/rules/campaigns.json: {e}"))
+}
+
+/// The product brief's examples, written as rules (`examples/brief/`).
+fn brief() -> Rules {
+    let text = include_str!("../../../examples/brief/rules.json");
+    Rules::from_json(text).unwrap_or_else(|e| panic!("examples/brief/rules.json: {e}"))
+}
+
+/// Counts of visits and views filtered by UTM parameters, referrer and landing page.
+fn filtered() -> Rules {
+    let text = include_str!("data/classify/filtered-visits/rules.json");
+    Rules::from_json(text).unwrap_or_else(|e| panic!("filtered-visits/rules.json: {e}"))
 }
 
 fn check_agreement(
@@ -500,6 +578,16 @@ proptest! {
     #[test]
     fn campaign_rules_agree_with_the_raw_event_list((events, now, batches) in history()) {
         check_agreement(&campaigns(), &events, now, &batches)?;
+    }
+
+    #[test]
+    fn brief_rules_agree_with_the_raw_event_list((events, now, batches) in history()) {
+        check_agreement(&brief(), &events, now, &batches)?;
+    }
+
+    #[test]
+    fn filtered_counts_agree_with_the_raw_event_list((events, now, batches) in history()) {
+        check_agreement(&filtered(), &events, now, &batches)?;
     }
 
     #[test]

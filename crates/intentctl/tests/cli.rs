@@ -27,6 +27,7 @@ fn validate_accepts_the_examples() {
         "examples/rules/default.json",
         "examples/rules/campaigns.json",
         "examples/rules/webinar.json",
+        "examples/brief/rules.json",
     ] {
         let out = intentctl(&["validate", file]);
         assert!(out.status.success(), "{file}: {}", text(&out.stderr));
@@ -104,6 +105,57 @@ fn simulate_gives_the_default_tiers() {
     assert!(
         summary.contains("ready 4 (33%), evaluating 5 (42%), researching 3 (25%)"),
         "{summary}"
+    );
+}
+
+/// `examples/brief/`: each example of the product brief is a named segment, and the log puts
+/// one visitor in it and one just short of it. The audiences are exactly `expected.jsonl`.
+#[test]
+fn the_brief_rule_by_rule() {
+    let dir = root().join("examples/brief");
+    let at = std::fs::read_to_string(dir.join("at.txt")).expect("examples/brief/at.txt");
+    let out = intentctl(&[
+        "simulate",
+        "--rules",
+        "examples/brief/rules.json",
+        "--events",
+        "examples/brief/events.jsonl",
+        "--at",
+        at.trim(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let got = text(&out.stdout);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(dir.join("expected.jsonl"), &got).expect("write expected.jsonl");
+    }
+    let want =
+        std::fs::read_to_string(dir.join("expected.jsonl")).expect("examples/brief/expected.jsonl");
+    assert_eq!(
+        got, want,
+        "examples/brief: the audiences changed (UPDATE_GOLDEN=1 rewrites expected.jsonl)"
+    );
+    // Every segment of the brief has a member, and a visitor who falls just short of it.
+    let rules: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("rules.json")).unwrap()).unwrap();
+    let lines: Vec<serde_json::Value> = got
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for segment in rules["segments"].as_array().unwrap() {
+        let name = &segment["name"];
+        let members = lines
+            .iter()
+            .filter(|l| l["segments"].as_array().unwrap().contains(name))
+            .count();
+        assert_eq!(members, 1, "segment {name}");
+    }
+    assert_eq!(lines.len(), 14);
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l["segments"].as_array().unwrap().is_empty())
+            .count()
+            == 7
     );
 }
 
@@ -489,6 +541,21 @@ fn validate_against_says_what_publishing_does_to_profiles() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("; drops `docs`, visits landing with utm_source = linkedin and utm_campaign = nov-*, visits from `*google.*`"),
+        "{}",
+        text(&out.stdout)
+    );
+    // A filtered count is a series of its own: publishing the brief's rules over the defaults
+    // starts it empty, named by its filter.
+    let out = intentctl(&[
+        "validate",
+        "examples/brief/rules.json",
+        "--against",
+        "examples/rules/default.json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout)
+            .contains("; starts visits that landed on a `product` page with utm_medium = email, "),
         "{}",
         text(&out.stdout)
     );

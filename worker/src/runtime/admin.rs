@@ -461,6 +461,7 @@ pub async fn put(req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> {
     .await?;
     forget(&kv, &dropped).await;
 
+    super::audiences::rules_published(ctx, &text).await;
     let active = rules::publish(new_rules, text, history, now_ms());
     Ok(changed(&active, Some(current.id()), &change)?)
 }
@@ -549,6 +550,7 @@ pub async fn rollback(req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> 
         "the history already lists it as active: roll back to it again",
     )
     .await?;
+    super::audiences::rules_published(ctx, &text).await;
     let active = rules::publish(restored, text, history, now_ms());
     Ok(changed(&active, Some(current.id()), &change)?)
 }

@@ -5,12 +5,12 @@
 //! the entry reads for them when they ask for it (`http::body`), so the usual call runs without
 //! a future (see `super::fetch`).
 
-use intent_engine::{CollectRequest, Limits, VisitorId};
+use intent_engine::{CollectRequest, Limits, Timestamp, VisitorId};
 use serde_json::json;
 use worker::{console_error, web_sys::Request};
 
 use super::http::{self, header, Body};
-use super::{now, Ctx, Failure};
+use super::{now, now_ms, pipeline, Ctx, Failure};
 use crate::api_error::{check_content_type, ApiError, MAX_BODY_BYTES};
 use crate::cookie::profile_from_cookie_header;
 use crate::headers::{std_names, Answer, X_INTENT_PROFILE};
@@ -81,7 +81,9 @@ pub fn collect(req: &Request, ctx: &Ctx<'_>, body: &Body) -> Result<Answer, Fail
         return Err(ApiError::unknown_site(&call.site).into());
     }
     let said = said(req);
-    let resolved = resolve(
+    let at_ms = now_ms();
+    let at = Timestamp::from_millis(at_ms);
+    let mut resolved = resolve(
         &ctx.rules.rules,
         ctx.isolate.keys.as_ref(),
         &visitor(&call.site, &said, ctx.url.host),
@@ -89,9 +91,11 @@ pub fn collect(req: &Request, ctx: &Ctx<'_>, body: &Body) -> Result<Answer, Fail
             events: &call.events,
             body_token: call.profile.as_deref(),
         },
-        now(),
+        at,
     )?;
-    Ok(answer(ctx, &resolved))
+    let answer = answer(ctx, &resolved);
+    pipeline::enqueue(ctx, &mut resolved, at_ms);
+    Ok(answer)
 }
 
 /// `GET /v1/decide?slots=hero,cta[&site=demo]`: the decision for the token sent (header

@@ -78,7 +78,7 @@ pub fn preflight(origin: Option<&str>, settings: &Settings) -> Reply {
             ("access-control-allow-origin", origin.to_owned()),
             (
                 "access-control-allow-methods",
-                "GET, POST, PUT, OPTIONS".to_owned(),
+                "GET, POST, PUT, DELETE, OPTIONS".to_owned(),
             ),
             (
                 "access-control-allow-headers",

@@ -11,6 +11,7 @@ use intent_engine::Keyring;
 use worker::{console_error, Env};
 
 use crate::api_error::ApiError;
+use crate::audience::{names as audience_names, AudienceSettings};
 use crate::settings::{names, Settings};
 
 /// What the isolate read from its environment.
@@ -22,6 +23,9 @@ pub struct Isolate {
     pub keys: Result<Keyring, ApiError>,
     /// The admin API's bearer token (`ADMIN_TOKEN`), when set and not empty.
     pub admin_token: Option<String>,
+    /// The audience layer's settings, or why a var of theirs is unusable (the layer is then
+    /// off: nothing is enqueued, and its admin routes answer 503 with the reason).
+    pub audience: Result<AudienceSettings, String>,
 }
 
 thread_local! {
@@ -55,10 +59,19 @@ fn read(env: &Env) -> Isolate {
     );
     let keys = keyring(secret(env, names::PROFILE_KEYS), &settings.sites);
     let admin_token = secret(env, names::ADMIN_TOKEN).filter(|t| !t.is_empty());
+    let audience = AudienceSettings::from_vars(
+        var(env, audience_names::AUDIENCE_SHARDS).as_deref(),
+        var(env, audience_names::EVENT_RETENTION_DAYS).as_deref(),
+        var(env, audience_names::AUDIENCE_FAULTS).as_deref(),
+    );
+    if let Err(err) = &audience {
+        console_error!("the audience layer is off: {err}");
+    }
     Isolate {
         settings,
         keys,
         admin_token,
+        audience,
     }
 }
 

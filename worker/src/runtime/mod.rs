@@ -12,12 +12,21 @@
 
 mod admin;
 mod api;
+mod audiences;
 mod console;
+mod do_sql;
 mod guard;
 mod http;
 mod isolate;
+mod pipeline;
 mod proxy;
 mod rules;
+// NOTE: the #[durable_object] macro generates undocumented glue (its constructor and handlers).
+#[allow(missing_docs)]
+mod store;
+mod stores;
+
+pub use store::AudienceStore;
 
 use std::rc::Rc;
 
@@ -26,7 +35,10 @@ use intent_engine::Timestamp;
 use wasm_bindgen::prelude::{wasm_bindgen, Closure};
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::future_to_promise;
-use worker::{console_error, web_sys, worker_sys, Context, Env, Request, Response, Result};
+use worker::{
+    console_error, console_log, event, web_sys, worker_sys, Context, Env, Request, Response,
+    Result, ScheduleContext, ScheduledEvent,
+};
 
 use crate::api_error::ApiError;
 use crate::headers::{std_names, Answer};
@@ -181,6 +193,39 @@ pub static ROUTES: &[Route<Handler>] = &[
         path: "/v1/admin/rules/history",
         guard: Guard::Admin,
         methods: &[(Method::Get, handler!(admin::list))],
+    },
+    Route {
+        path: "/v1/admin/audiences",
+        guard: Guard::Admin,
+        methods: &[(Method::Get, handler!(audiences::list))],
+    },
+    Route {
+        path: "/v1/admin/audiences/*",
+        guard: Guard::Admin,
+        methods: &[(Method::Get, handler!(audiences::members))],
+    },
+    Route {
+        path: "/v1/admin/accounts",
+        guard: Guard::Admin,
+        methods: &[(Method::Get, handler!(audiences::accounts))],
+    },
+    Route {
+        path: "/v1/admin/visitors",
+        guard: Guard::Admin,
+        methods: &[(Method::Delete, handler!(audiences::erase_email))],
+    },
+    Route {
+        path: "/v1/admin/visitors/*",
+        guard: Guard::Admin,
+        methods: &[
+            (Method::Get, handler!(audiences::visitor)),
+            (Method::Delete, handler!(audiences::erase_visitor)),
+        ],
+    },
+    Route {
+        path: "/v1/admin/events",
+        guard: Guard::Admin,
+        methods: &[(Method::Get, handler!(audiences::events))],
     },
     // The snippet always comes from the worker's own assets, in proxy mode too.
     Route {
@@ -515,4 +560,41 @@ fn settle(response: Result<web_sys::Response>) -> std::result::Result<JsValue, J
         .and_then(http::into_raw)
         .map(JsValue::from)
         .map_err(JsValue::from)
+}
+
+/// The cron trigger (`[triggers] crons` in wrangler.toml): makes sure every store of every site
+/// has its alarm set, so that lapses and retention run even if an alarm was lost. (The weekly
+/// rules audit will run here too.)
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let isolate = isolate::get(&env);
+    let stores = match stores::Stores::open(&env, &isolate.audience, "") {
+        Ok(stores) => stores,
+        Err(err) => {
+            console_error!("cron {}: {}", event.cron(), err.message);
+            return;
+        }
+    };
+    let objects: Vec<String> = isolate
+        .settings
+        .sites
+        .iter()
+        .flat_map(|site| stores.settings.objects(site))
+        .collect();
+    let calls = objects.iter().map(|object| {
+        stores.call(
+            object,
+            worker::Method::Post,
+            crate::audience::store_api::WAKE,
+            &[],
+            None,
+        )
+    });
+    let results = futures_util::future::join_all(calls).await;
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    console_log!(
+        "cron {}: {} audience store(s) checked, {failed} failed",
+        event.cron(),
+        objects.len()
+    );
 }

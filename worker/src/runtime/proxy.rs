@@ -2,7 +2,7 @@
 //! HTML is personalised while it streams through.
 
 use futures_util::{stream, StreamExt};
-use intent_engine::Event;
+use intent_engine::{Event, Timestamp};
 use wasm_bindgen::JsValue;
 use worker::{
     console_error, ByteStream, Env, Fetch, Method, Request, RequestInit, RequestRedirect, Response,
@@ -11,7 +11,7 @@ use worker::{
 
 use super::api::{said, visitor};
 use super::http;
-use super::{now, Ctx, Failure};
+use super::{now_ms, pipeline, Ctx, Failure};
 use crate::headers::{std_names, X_INTENT_TRACKING};
 use crate::rewrite::{HeadScan, HeadVerdict, PagePlan, SlotRewriter};
 use crate::routes::UrlParts;
@@ -82,19 +82,23 @@ pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     };
 
     let view = (!speculative).then(|| Event::pageview(ctx.url.full, referrer.as_deref()));
-    let resolved = resolve(
+    let at_ms = now_ms();
+    let at = Timestamp::from_millis(at_ms);
+    let mut resolved = resolve(
         &ctx.rules.rules,
         keys,
         &visitor(site, &said, ctx.url.host),
         Call::Page {
             view: view.as_ref(),
         },
-        now(),
+        at,
     )
     .map_err(|err| worker::Error::RustError(err.message))?;
     let mut extra: Vec<(&str, String)> = ctx.rules.headers().into_iter().collect();
     extra.extend(resolved.headers());
-    personalise(&upstream, read, body, resolved.page_plan(), &extra)
+    let plan = resolved.page_plan();
+    pipeline::enqueue(ctx, &mut resolved, at_ms);
+    personalise(&upstream, read, body, plan, &extra)
 }
 
 /// Reads the page up to `<body>` (at most [`crate::rewrite::HEAD_LOOKAHEAD_BYTES`]) for its

@@ -93,3 +93,16 @@ pub fn member_ids(store: &Store<'_, Sqlite>, audience: &str) -> Vec<String> {
 pub fn settings() -> Settings {
     Settings::default()
 }
+
+/// The default rules with a page group of their own (`careers`) and a segment reading it: a
+/// profile of another shape than the default rules'.
+pub fn careers_rules() -> Rules {
+    let mut cfg: serde_json::Value = serde_json::from_str(Rules::builtin_json()).unwrap();
+    cfg["revision"] = serde_json::json!("careers");
+    cfg["page_groups"]["careers"] = serde_json::json!(["/careers*"]);
+    cfg["segments"] = serde_json::json!([{"name": "job_seeker",
+        "when": {"viewed": {"group": "careers", "at_least": 1}}}]);
+    let rules = Rules::from_json(&cfg.to_string()).unwrap();
+    assert_ne!(rules.shape(), Rules::builtin().shape());
+    rules
+}

@@ -94,7 +94,11 @@ impl ConfigError {
                 })
                 .collect(),
         );
-        Self::from_json(path, e.into_inner())
+        let mut error = Self::from_json(path, e.into_inner());
+        if let Some(hint) = count_hint(&error.path) {
+            error.message.push_str(hint);
+        }
+        error
     }
 
     /// Fills in the line and column of the field from the config's source text.
@@ -126,6 +130,35 @@ impl ConfigError {
     /// What is wrong and what would be right.
     pub fn message(&self) -> &str {
         &self.message
+    }
+}
+
+/// A hint for `at_least` written inside a `utm` or `referrer` condition, which asks about one
+/// visit (counting such visits is a filtered `visits` condition), and for `at_least` or
+/// `within` written inside a filter of `visits` or `viewed` instead of beside it.
+fn count_hint(path: &FieldPath) -> Option<&'static str> {
+    let keys: Vec<&str> = path
+        .0
+        .iter()
+        .rev()
+        .take(3)
+        .filter_map(|seg| match seg {
+            PathSeg::Key(k) => Some(k.as_str()),
+            PathSeg::Index(_) => None,
+        })
+        .collect();
+    match keys.as_slice() {
+        [field @ ("at_least" | "within"), "utm" | "referrer", "visits" | "viewed", ..] => {
+            Some(if *field == "at_least" {
+                "; `at_least` goes beside `utm` and `referrer`, not inside them"
+            } else {
+                "; `within` goes beside `utm` and `referrer`, not inside them"
+            })
+        }
+        ["at_least", "utm", ..] | ["at_least", "referrer", ..] => Some(
+            "; `utm` and `referrer` ask whether one visit landed so: to count such visits, write `{\"visits\": {\"at_least\": 2, \"utm\": {…}}}`",
+        ),
+        _ => None,
     }
 }
 

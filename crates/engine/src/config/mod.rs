@@ -72,9 +72,11 @@ pub enum Condition {
     Any(Vec<Condition>),
     /// The condition does not hold.
     Not(Box<Condition>),
-    /// Pages of a group were viewed at least `at_least` times within the window.
+    /// Pages of a group were viewed at least `at_least` times within the window (optionally
+    /// only during visits whose landing page matched a filter).
     Viewed(ViewedCondition),
-    /// The visitor made at least `at_least` visits within the window.
+    /// The visitor made at least `at_least` visits within the window (optionally only visits
+    /// whose landing page matched a filter: UTM parameters, referrer, page group).
     Visits(VisitsCondition),
     /// A custom event (optionally with given properties) happened at least `at_least` times.
     Event(EventCondition),
@@ -93,6 +95,10 @@ pub enum Condition {
 }
 
 /// `{"viewed": {"group": "pricing", "at_least": 3, "within": "14d"}}`
+///
+/// With `utm`, `referrer` or `landed`, only views made during a visit whose landing page
+/// matched count: `{"viewed": {"group": "pricing", "utm": {"medium": "email"}}}` counts views of
+/// pricing in visits that arrived from an email link, wherever in the visit they happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ViewedCondition {
@@ -104,9 +110,22 @@ pub struct ViewedCondition {
     /// The window; default the whole horizon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub within: Option<Window>,
+    /// Only views in visits that landed with these UTM parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm: Option<UtmFilter>,
+    /// Only views in visits that came from this referrer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<ReferrerFilter>,
+    /// Only views in visits whose landing page is in this page group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landed: Option<String>,
 }
 
 /// `{"visits": {"at_least": 3, "within": "14d"}}`
+///
+/// With `utm`, `referrer` or `landed`, only visits whose landing page (the visit's first page
+/// view) matched every one given count:
+/// `{"visits": {"at_least": 2, "within": "30d", "utm": {"medium": "email"}, "landed": "product"}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VisitsCondition {
@@ -116,6 +135,39 @@ pub struct VisitsCondition {
     /// The window; default the whole horizon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub within: Option<Window>,
+    /// Only visits whose landing URL has these UTM parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm: Option<UtmFilter>,
+    /// Only visits that came from this referrer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<ReferrerFilter>,
+    /// Only visits whose landing page is in this page group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landed: Option<String>,
+}
+
+/// The UTM parameters a visit's landing URL must have, in a `visits` or `viewed` filter: each
+/// given one must match (case-insensitive; `*` matches anything).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UtmFilter {
+    /// `utm_source` of the landing URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// `utm_medium` of the landing URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub medium: Option<String>,
+    /// `utm_campaign` of the landing URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
+}
+
+/// The referrer a visit must have come from, in a `visits` or `viewed` filter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReferrerFilter {
+    /// The referring site's host without `www.`; `*` matches anything (`*.google.*`).
+    pub host: String,
 }
 
 /// `{"event": {"name": "demo_request", "within": "30d"}}`

@@ -7,12 +7,17 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use super::{
-    variants, Cond, Counted, GroupPlan, NamedPlan, Rules, ScorePlan, SignalPlan, VisitMatcher,
+    variants, Cond, Counted, FilterMatcher, GroupPlan, NamedPlan, Rules, ScorePlan, SignalPlan,
+    ViewsInVisits, VisitMatcher,
 };
-use crate::config::{Condition, ConfigError, FieldPath, RulesConfig, Signal, Window};
+use crate::config::{
+    Condition, ConfigError, FieldPath, ReferrerFilter, RulesConfig, Signal, UtmFilter, Window,
+};
 use crate::limits::Limits;
 use crate::pattern::Glob;
-use crate::shape::{legacy, ProfileShape, ScoreShape, Series, SignalKey, Tracked, VisitTest};
+use crate::shape::{
+    legacy, ProfileShape, ScoreShape, Series, SignalKey, Tracked, VisitFilter, VisitTest,
+};
 
 /// Checks `config` and compiles it.
 pub(super) fn compile(config: RulesConfig) -> Result<Rules, ConfigError> {
@@ -213,6 +218,32 @@ impl<'c> Compiler<'c> {
             })
             .collect();
         let visit_tests = self.visit_tests.iter().map(matcher).collect();
+        let group_index = &self.group_index;
+        let visit_filters = self
+            .series
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match &s.what {
+                Tracked::Visits(filter) => Some((i, filter_matcher(filter, group_index))),
+                _ => None,
+            })
+            .collect();
+        let views_in_visits = self
+            .series
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match &s.what {
+                Tracked::GroupIn { group, visits } => Some(ViewsInVisits {
+                    series: i,
+                    group: *group_index.get(group.as_str())?,
+                    visits: self
+                        .series
+                        .iter()
+                        .position(|t| matches!(&t.what, Tracked::Visits(f) if f == visits))?,
+                }),
+                _ => None,
+            })
+            .collect();
         let engaged_groups = self.series.iter().any(|s| s.engagement);
         let source = serde_json::to_string_pretty(&config).unwrap_or_default();
         let digest = Sha256::digest(source.as_bytes());
@@ -252,6 +283,8 @@ impl<'c> Compiler<'c> {
             groups,
             clicks,
             visit_tests,
+            visit_filters,
+            views_in_visits,
             engaged_groups,
             score,
             tiers,
@@ -320,6 +353,48 @@ impl<'c> Compiler<'c> {
         self.series.len() - 1
     }
 
+    /// The visit filter of a `visits` or `viewed` condition at `path`, if it has one.
+    fn visit_filter(
+        &self,
+        path: &FieldPath,
+        utm: &Option<UtmFilter>,
+        referrer: &Option<ReferrerFilter>,
+        landed: &Option<String>,
+    ) -> Result<Option<VisitFilter>, ConfigError> {
+        if utm.is_none() && referrer.is_none() && landed.is_none() {
+            return Ok(None);
+        }
+        let mut filter = VisitFilter::default();
+        if let Some(u) = utm {
+            let p = path.key("utm");
+            if u.source.is_none() && u.medium.is_none() && u.campaign.is_none() {
+                return err(p, "give at least one of `source`, `medium`, `campaign`");
+            }
+            for (key, part) in [
+                ("source", &u.source),
+                ("medium", &u.medium),
+                ("campaign", &u.campaign),
+            ] {
+                if let Some(text) = part {
+                    check_text(p.key(key), text, "UTM pattern", Limits::NAME_BYTES)?;
+                }
+            }
+            filter.source.clone_from(&u.source);
+            filter.medium.clone_from(&u.medium);
+            filter.campaign.clone_from(&u.campaign);
+        }
+        if let Some(r) = referrer {
+            let p = path.key("referrer").key("host");
+            check_text(p, &r.host, "referrer host", Limits::NAME_BYTES)?;
+            filter.referrer = Some(r.host.clone());
+        }
+        if let Some(group) = landed {
+            self.group(path.key("landed"), group)?;
+            filter.landed = Some(group.clone());
+        }
+        Ok(Some(filter))
+    }
+
     fn visit_test(&mut self, path: FieldPath, test: VisitTest) -> Result<usize, ConfigError> {
         if let Some(i) = self.visit_tests.iter().position(|t| *t == test) {
             return Ok(i);
@@ -381,8 +456,21 @@ impl<'c> Compiler<'c> {
                 let p = path.key("viewed");
                 self.group(p.key("group"), &v.group)?;
                 let at_least = Self::at_least(p.clone(), v.at_least)?;
-                let within = self.within(p, v.within)?;
-                let s = self.series(Tracked::Group(v.group.clone()), at_least, false);
+                let within = self.within(p.clone(), v.within)?;
+                let what = match self.visit_filter(&p, &v.utm, &v.referrer, &v.landed)? {
+                    None => Tracked::Group(v.group.clone()),
+                    Some(filter) => {
+                        // Whether the current visit passed the filter is read from the
+                        // filtered-visits series of the same filter: its latest hit is the
+                        // visit's start. One hit is all that needs.
+                        self.series(Tracked::Visits(filter.clone()), 1, false);
+                        Tracked::GroupIn {
+                            group: v.group.clone(),
+                            visits: filter,
+                        }
+                    }
+                };
+                let s = self.series(what, at_least, false);
                 Cond::Count {
                     of: Counted::Series(s),
                     at_least,
@@ -392,10 +480,17 @@ impl<'c> Compiler<'c> {
             Condition::Visits(v) => {
                 let p = path.key("visits");
                 let at_least = Self::at_least(p.clone(), v.at_least)?;
+                let within = self.within(p.clone(), v.within)?;
+                let of = match self.visit_filter(&p, &v.utm, &v.referrer, &v.landed)? {
+                    None => Counted::Visits,
+                    Some(filter) => {
+                        Counted::Series(self.series(Tracked::Visits(filter), at_least, false))
+                    }
+                };
                 Cond::Count {
-                    of: Counted::Visits,
+                    of,
                     at_least,
-                    within: self.within(p, v.within)?,
+                    within,
                 }
             }
             Condition::Event(e) => {
@@ -608,5 +703,21 @@ fn matcher(test: &VisitTest) -> VisitMatcher {
             campaign: glob(campaign),
         },
         VisitTest::Referrer(host) => VisitMatcher::Referrer(Glob::compile(host)),
+    }
+}
+
+/// The compiled parts of a visit filter; `group_index` gives a page group's index.
+fn filter_matcher(filter: &VisitFilter, group_index: &BTreeMap<&str, usize>) -> FilterMatcher {
+    let glob = |p: &Option<String>| p.as_deref().map(Glob::compile);
+    FilterMatcher {
+        source: glob(&filter.source),
+        medium: glob(&filter.medium),
+        campaign: glob(&filter.campaign),
+        referrer: glob(&filter.referrer),
+        // The compiler checked that the group exists.
+        landed: filter
+            .landed
+            .as_deref()
+            .and_then(|g| group_index.get(g).copied()),
     }
 }

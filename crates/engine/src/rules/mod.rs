@@ -37,6 +37,11 @@ pub struct Rules {
     pub(crate) clicks: Vec<(usize, Glob)>,
     /// The compiled patterns of each of the shape's visit tests, in the same order.
     pub(crate) visit_tests: Vec<VisitMatcher>,
+    /// Each filtered-visits series and its compiled filter.
+    pub(crate) visit_filters: Vec<(usize, FilterMatcher)>,
+    /// Each series of page-group views in filtered visits: its index, the page group's index,
+    /// and the filtered-visits series that says whether the current visit passed.
+    pub(crate) views_in_visits: Vec<ViewsInVisits>,
     /// Whether any page group's views keep visible seconds and scroll depth.
     pub(crate) engaged_groups: bool,
     pub(crate) score: Option<ScorePlan>,
@@ -70,6 +75,27 @@ pub(crate) enum VisitMatcher {
     },
     /// The referring host must match.
     Referrer(Glob),
+}
+
+/// The compiled parts of a visit filter ([`crate::shape::VisitFilter`]).
+#[derive(Debug, Clone)]
+pub(crate) struct FilterMatcher {
+    pub(crate) source: Option<Glob>,
+    pub(crate) medium: Option<Glob>,
+    pub(crate) campaign: Option<Glob>,
+    pub(crate) referrer: Option<Glob>,
+    /// The index of the page group the landing page must be in.
+    pub(crate) landed: Option<usize>,
+}
+
+/// A series of page-group views counted only in visits that passed a filter.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ViewsInVisits {
+    pub(crate) series: usize,
+    pub(crate) group: usize,
+    /// The filtered-visits series of the same filter: its latest hit is the current visit's
+    /// start when the current visit passed.
+    pub(crate) visits: usize,
 }
 
 /// How score signals are matched; what they are worth and how fast they decay is the shape's.
@@ -236,6 +262,12 @@ impl Rules {
     /// The earlier shapes these rules carry profiles over from, most recent first.
     pub fn earlier_shapes(&self) -> &[ProfileShape] {
         &self.earlier
+    }
+
+    /// Whether a visit's landing page is tested: a UTM or referrer condition, or a filtered
+    /// `visits` or `viewed` count.
+    pub(crate) fn tests_landing(&self) -> bool {
+        !self.visit_tests.is_empty() || !self.visit_filters.is_empty()
     }
 
     /// The shape a token of `format` carrying `fingerprint` was made under: these rules' own

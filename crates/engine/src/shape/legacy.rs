@@ -92,6 +92,9 @@ fn tracked(what: &Tracked, group_index: &impl Fn(&str) -> usize) -> String {
             )
         }
         Tracked::Click(target) => format!("Click({}, {})", glob(target), quoted(target)),
+        // Filtered series came after formats 1 and 2: no token of those formats names a shape
+        // with one, so any text that differs from the kinds above will do.
+        other @ (Tracked::Visits(_) | Tracked::GroupIn { .. }) => format!("Filtered({other})"),
     }
 }
 

@@ -17,9 +17,10 @@
 //! | horizon, seconds | varint |
 //! | whether visits keep visible seconds and scroll depth | u8 (0 or 1) |
 //! | tracked series: count, then per series | varint |
-//! | — kind: `1` page group views, `2` custom event, `3` click | u8 |
-//! | — the group's name, the event's name or the click target pattern, as written | string |
+//! | — kind: `1` page group views, `2` custom event, `3` click, `4` filtered visits, `5` page group views in filtered visits | u8 |
+//! | — the group's name, the event's name or the click target pattern, as written (none for kind 4) | string |
 //! | — for events: property count, then per property its key and value (sorted by key) | varint, strings |
+//! | — for kinds 4 and 5, the visit filter: UTM source, medium, campaign, referrer host, landing page group, each a presence byte (0 or 1) then the text | u8, strings |
 //! | — capacity: how many recent hits are kept | u8 |
 //! | — whether each hit keeps visible seconds and scroll depth | u8 (0 or 1) |
 //! | visit tests: count, then per test | varint |
@@ -103,6 +104,63 @@ pub(crate) enum Tracked {
     },
     /// Clicks on targets matching a pattern, as written.
     Click(String),
+    /// Visits whose landing page passed a filter; a hit is the visit's start.
+    Visits(VisitFilter),
+    /// Views of a page group made during a visit whose landing page passed a filter.
+    GroupIn { group: String, visits: VisitFilter },
+}
+
+/// What a visit's landing page (its first page view) must match for a filtered series to count
+/// the visit or the views made during it. Every part given must match.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(crate) struct VisitFilter {
+    pub(crate) source: Option<String>,
+    pub(crate) medium: Option<String>,
+    pub(crate) campaign: Option<String>,
+    /// The referring host's pattern.
+    pub(crate) referrer: Option<String>,
+    /// The page group the landing page is in.
+    pub(crate) landed: Option<String>,
+}
+
+impl VisitFilter {
+    fn parts(&self) -> [&Option<String>; 5] {
+        [
+            &self.source,
+            &self.medium,
+            &self.campaign,
+            &self.referrer,
+            &self.landed,
+        ]
+    }
+}
+
+impl fmt::Display for VisitFilter {
+    /// The filter in words, after "visits": ``that landed on a `product` page with utm_medium =
+    /// email and came from `*.google.*` ``.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let utm: Vec<String> = [
+            ("utm_source", &self.source),
+            ("utm_medium", &self.medium),
+            ("utm_campaign", &self.campaign),
+        ]
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} = {v}")))
+        .collect();
+        let utm = (!utm.is_empty()).then(|| format!("with {}", utm.join(" and ")));
+        let landing = match (&self.landed, utm) {
+            (Some(group), Some(utm)) => Some(format!("landed on a `{group}` page {utm}")),
+            (Some(group), None) => Some(format!("landed on a `{group}` page")),
+            (None, Some(utm)) => Some(format!("landed {utm}")),
+            (None, None) => None,
+        };
+        let from = self
+            .referrer
+            .as_ref()
+            .map(|host| format!("came from `{host}`"));
+        let clauses: Vec<String> = landing.into_iter().chain(from).collect();
+        write!(f, "that {}", clauses.join(" and "))
+    }
 }
 
 impl Tracked {
@@ -111,6 +169,16 @@ impl Tracked {
             Tracked::Group(_) => 1,
             Tracked::Event { .. } => 2,
             Tracked::Click(_) => 3,
+            Tracked::Visits(_) => 4,
+            Tracked::GroupIn { .. } => 5,
+        }
+    }
+
+    /// The visit filter of a filtered series.
+    pub(crate) fn visit_filter(&self) -> Option<&VisitFilter> {
+        match self {
+            Tracked::Visits(filter) | Tracked::GroupIn { visits: filter, .. } => Some(filter),
+            _ => None,
         }
     }
 }
@@ -130,6 +198,8 @@ impl Tracked {
                 }
             }
             Tracked::Click(target) => format!("clicked {target}"),
+            Tracked::Visits(filter) => format!("visits {filter}"),
+            Tracked::GroupIn { group, visits } => format!("viewed {group} in visits {visits}"),
         }
     }
 }
@@ -149,6 +219,10 @@ impl fmt::Display for Tracked {
                 Ok(())
             }
             Tracked::Click(target) => write!(f, "clicks on `{target}`"),
+            Tracked::Visits(filter) => write!(f, "visits {filter}"),
+            Tracked::GroupIn { group, visits } => {
+                write!(f, "views of `{group}` in visits {visits}")
+            }
         }
     }
 }
@@ -284,6 +358,11 @@ impl ProfileShape {
                         put_text(&mut out, v);
                     }
                 }
+                Tracked::Visits(filter) => put_filter(&mut out, filter),
+                Tracked::GroupIn { group, visits } => {
+                    put_text(&mut out, group);
+                    put_filter(&mut out, visits);
+                }
             }
             out.push(s.capacity.min(255) as u8);
             out.push(u8::from(s.engagement));
@@ -368,6 +447,11 @@ impl ProfileShape {
                     Tracked::Event { name, props }
                 }
                 3 => Tracked::Click(r.text()?),
+                4 => Tracked::Visits(r.filter()?),
+                5 => Tracked::GroupIn {
+                    group: r.text()?,
+                    visits: r.filter()?,
+                },
                 _ => return Err(ShapeError("an unknown kind of series")),
             };
             let capacity = usize::from(r.byte()?);
@@ -487,9 +571,10 @@ impl ProfileShape {
         }
     }
 
-    /// Whether tokens of this shape carry the visit-test flag (there are tests to record).
+    /// Whether tokens of this shape carry the visit-test flag: there are tests to record, or
+    /// filtered series that look at a visit's landing page.
     pub(crate) fn tests_visits(&self) -> bool {
-        !self.visit_tests.is_empty()
+        !self.visit_tests.is_empty() || self.series.iter().any(|s| s.what.visit_filter().is_some())
     }
 }
 
@@ -513,6 +598,18 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 fn put_text(out: &mut Vec<u8>, s: &str) {
     put_varint(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
+}
+
+fn put_filter(out: &mut Vec<u8>, filter: &VisitFilter) {
+    for part in filter.parts() {
+        match part {
+            Some(p) => {
+                out.push(1);
+                put_text(out, p);
+            }
+            None => out.push(0),
+        }
+    }
 }
 
 fn zigzag(v: i32) -> u64 {
@@ -566,6 +663,28 @@ impl Reader<'_> {
             .ok_or(ShapeError("too many entries"))
     }
 
+    fn optional_text(&mut self) -> Result<Option<String>, ShapeError> {
+        Ok(if self.flag()? {
+            Some(self.text()?)
+        } else {
+            None
+        })
+    }
+
+    fn filter(&mut self) -> Result<VisitFilter, ShapeError> {
+        let filter = VisitFilter {
+            source: self.optional_text()?,
+            medium: self.optional_text()?,
+            campaign: self.optional_text()?,
+            referrer: self.optional_text()?,
+            landed: self.optional_text()?,
+        };
+        if filter.parts().iter().all(|p| p.is_none()) {
+            return Err(ShapeError("a visit filter with nothing to match"));
+        }
+        Ok(filter)
+    }
+
     fn text(&mut self) -> Result<String, ShapeError> {
         let len = self.count(MAX_TEXT)?;
         let end = self
@@ -597,6 +716,8 @@ mod tests {
         for text in [
             Rules::builtin_json(),
             include_str!("../../../../examples/rules/campaigns.json"),
+            include_str!("../../../../examples/brief/rules.json"),
+            include_str!("../../tests/data/classify/filtered-visits/rules.json"),
         ] {
             let rules = Rules::from_json(text).unwrap();
             let shape = rules.shape();
@@ -629,6 +750,34 @@ mod tests {
              0001000107636f6d7061726501000109637573746f6d6572730100010770726f6475637403000000"
         );
         assert_eq!(shape.fingerprint_hex(), "b1b35d81");
+    }
+
+    /// A filtered series names its filter part for part: two filters that differ in any part
+    /// are two series, and an empty filter is no filter at all.
+    #[test]
+    fn filtered_series_encode_their_filter() {
+        let shape = Rules::from_json(include_str!(
+            "../../tests/data/classify/filtered-visits/rules.json"
+        ))
+        .unwrap()
+        .shape()
+        .clone();
+        let bytes = shape.to_bytes();
+        // `viewed` with a filter also tracks the filter's visits (one kept), before its views.
+        let kinds: Vec<u8> = shape.series.iter().map(|s| s.what.kind()).collect();
+        assert_eq!(kinds, vec![4, 4, 5, 4]);
+        assert!(shape.tests_visits());
+        assert_eq!(shape.series[1].capacity, 1);
+        let back = ProfileShape::from_bytes(&bytes).unwrap();
+        assert_eq!(back, shape);
+        // Every filter part absent: refused.
+        let mut empty = vec![1u8];
+        super::put_varint(&mut empty, 86_400);
+        empty.extend_from_slice(&[0, 1, 4, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
+        assert_eq!(
+            ProfileShape::from_bytes(&empty),
+            Err(super::ShapeError("a visit filter with nothing to match"))
+        );
     }
 
     #[test]
