@@ -5,8 +5,9 @@
 #
 #   PORT=8788 scripts/dev.sh      serve on another port
 #   RESET_RULES=1 scripts/dev.sh  replace the local rules with the defaults again
-#   CONSENT=required scripts/dev.sh  the demo as a site that requires consent, with its banner
-#                                    (scripts/build-site.sh; the snippet's side of it)
+#   CONSENT=required scripts/dev.sh  the demo as a site that requires consent, with its banner:
+#                                    the worker's CONSENT var (the edge's side) and the tags of
+#                                    the built pages (scripts/build-site.sh, the snippet's side)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
@@ -31,4 +32,5 @@ fi
 # wrangler runs the [build] command (scripts/build-worker.sh) before it serves. The queue, the
 # audience store (SQLite Durable Object) and its alarms run locally as deployed;
 # `--test-scheduled` serves /__scheduled?cron=0+6+*+*+1 to run the cron trigger by hand.
-exec wrangler dev --local --ip 127.0.0.1 --port "$PORT" --show-interactive-dev-session=false --test-scheduled
+exec wrangler dev --local --ip 127.0.0.1 --port "$PORT" --show-interactive-dev-session=false --test-scheduled \
+  --var "CONSENT:${CONSENT:-implied}"

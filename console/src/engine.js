@@ -13,25 +13,36 @@ export function engine() {
 
 const DAY = 86_400_000;
 
+/** Reads the stored recent traffic (`GET /v1/admin/events?since=30d`) into the engine. */
+async function readStored() {
+  const [e, r] = await Promise.all([engine(), call('/v1/admin/events?since=30d')]);
+  const text = await r.text();
+  return { log: new e.Log(text), source: 'the last 30 days stored by the worker', kind: 'stored' };
+}
+
 /**
- * The stored recent traffic (`GET /v1/admin/events?since=30d`), read into the engine once.
- * Resolves to `{log, source, text}`; throws the ApiError when the worker has no event log.
+ * The traffic the screens replay: the stored recent traffic, read into the engine once, or the
+ * log file chosen instead. Resolves to `{log, source, kind}` (`kind` is `stored` or `file`);
+ * throws the ApiError when the worker has no event log.
  */
 let traffic;
 export function recentTraffic() {
-  traffic ??= (async () => {
-    const [e, r] = await Promise.all([engine(), call('/v1/admin/events?since=30d')]);
-    const text = await r.text();
-    return { log: new e.Log(text), source: 'the last 30 days stored by the worker' };
-  })();
-  traffic.catch(() => { traffic = undefined; });
+  traffic ??= readStored();
+  const mine = traffic;
+  mine.catch(() => { if (traffic === mine) traffic = undefined; });
   return traffic;
+}
+
+/** Reads the stored traffic again (after a file was used, or to see the latest calls). */
+export function reloadStoredTraffic() {
+  traffic = undefined;
+  return recentTraffic();
 }
 
 /** Uses a log file the marketer chose instead (JSON Lines, as `intentctl simulate` reads). */
 export async function trafficFromFile(file) {
   const [e, text] = await Promise.all([engine(), file.text()]);
-  const loaded = { log: new e.Log(text), source: `the file ${file.name}` };
+  const loaded = { log: new e.Log(text), source: `the file ${file.name}`, kind: 'file' };
   traffic = Promise.resolve(loaded);
   return loaded;
 }

@@ -84,6 +84,21 @@ impl ApiError {
         )
     }
 
+    /// A compressed body (`Content-Encoding: gzip`, or gzip's bytes without the header): the
+    /// API reads plain JSON only. `encoding` is the header's value, `None` when only the bytes
+    /// gave it away.
+    pub fn unsupported_encoding(encoding: Option<&str>) -> Self {
+        let what = match encoding {
+            Some(e) => format!("content encoding `{}`", echo(e)),
+            None => "a gzip-compressed body".to_owned(),
+        };
+        Self::new(
+            415,
+            "unsupported_encoding",
+            format!("{what} is not supported; send the JSON uncompressed"),
+        )
+    }
+
     /// The browser's origin is not in `ALLOWED_ORIGINS`.
     pub fn origin_not_allowed(origin: &str) -> Self {
         Self::new(
@@ -267,6 +282,25 @@ pub fn check_content_type(content_type: Option<&str>) -> Result<(), ApiError> {
     }
 }
 
+/// Checks a request's `Content-Encoding`: none (or `identity`) only.
+pub fn check_content_encoding(encoding: Option<&str>) -> Result<(), ApiError> {
+    match encoding.map(str::trim) {
+        None | Some("") => Ok(()),
+        Some(e) if e.eq_ignore_ascii_case("identity") => Ok(()),
+        Some(e) => Err(ApiError::unsupported_encoding(Some(e))),
+    }
+}
+
+/// A body that is not UTF-8: gzip's bytes (sent without their `Content-Encoding`) are named
+/// as such, anything else is asked for as UTF-8.
+pub fn not_utf8_body(bytes: &[u8]) -> ApiError {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        ApiError::unsupported_encoding(None)
+    } else {
+        ApiError::not_utf8()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +313,24 @@ mod tests {
             e.to_json(),
             r#"{"error":"payload_too_large","message":"the request body is over 64 KiB"}"#
         );
+    }
+
+    /// Issue 20, item 13: a gzip-encoded body was answered "must be UTF-8 encoded JSON".
+    #[test]
+    fn issue_20_13_a_gzip_body_is_a_415_saying_the_encoding_is_not_supported() {
+        assert!(check_content_encoding(None).is_ok());
+        assert!(check_content_encoding(Some("identity")).is_ok());
+        let e = check_content_encoding(Some("gzip")).unwrap_err();
+        assert_eq!(e.status, 415);
+        assert_eq!(e.error, "unsupported_encoding");
+        assert_eq!(
+            e.message,
+            "content encoding `gzip` is not supported; send the JSON uncompressed"
+        );
+        let e = not_utf8_body(&[0x1f, 0x8b, 8, 0, 0xff]);
+        assert_eq!((e.status, e.error), (415, "unsupported_encoding"));
+        assert!(e.message.starts_with("a gzip-compressed body"));
+        assert_eq!(not_utf8_body(&[0xff, 0xfe]).status, 400);
     }
 
     #[test]

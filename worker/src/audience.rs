@@ -277,8 +277,10 @@ mod tests {
             site: "demo",
             not_tracked,
             cookie_token: None,
+            first_party: false,
             host: "demo.test",
             new_id: || Some(VisitorId::from_random_bytes(*b"test-visitor")),
+            consent: crate::settings::Consent::Implied,
         }
     }
 

@@ -3,14 +3,42 @@
 /// Name of the first-party cookie that carries the signed profile token in proxy mode.
 pub const PROFILE_COOKIE: &str = "intent_profile";
 
-/// Finds the profile token in a `Cookie` header.
-pub fn profile_from_cookie_header(header: &str) -> Option<&str> {
+/// Name of the first-party cookie in which the snippet keeps the visitor's consent choice
+/// (`granted` or `denied`; see `docs/PRIVACY.md`, "Consent").
+pub const CONSENT_COOKIE: &str = "intent_consent";
+
+/// The visitor's consent choice, as the consent cookie says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentChoice {
+    /// `intent_consent=granted`.
+    Granted,
+    /// `intent_consent=denied`.
+    Denied,
+}
+
+/// Finds the value of the cookie `name` in a `Cookie` header.
+fn cookie_value<'h>(header: &'h str, name: &str) -> Option<&'h str> {
     header.split(';').find_map(|pair| {
-        let (name, value) = pair.split_once('=')?;
-        (name.trim() == PROFILE_COOKIE)
+        let (key, value) = pair.split_once('=')?;
+        (key.trim() == name)
             .then(|| value.trim().trim_matches('"'))
             .filter(|v| !v.is_empty())
     })
+}
+
+/// Finds the profile token in a `Cookie` header.
+pub fn profile_from_cookie_header(header: &str) -> Option<&str> {
+    cookie_value(header, PROFILE_COOKIE)
+}
+
+/// Reads the consent choice from a `Cookie` header; any value but `granted` or `denied` is no
+/// choice.
+pub fn consent_from_cookie_header(header: &str) -> Option<ConsentChoice> {
+    match cookie_value(header, CONSENT_COOKIE)? {
+        "granted" => Some(ConsentChoice::Granted),
+        "denied" => Some(ConsentChoice::Denied),
+        _ => None,
+    }
 }
 
 /// True for hosts a browser treats as a secure context over plain HTTP.
@@ -59,6 +87,24 @@ mod tests {
         assert_eq!(profile_from_cookie_header("intent_profile="), None);
         assert_eq!(profile_from_cookie_header("other=1"), None);
         assert_eq!(profile_from_cookie_header(""), None);
+    }
+
+    #[test]
+    fn reads_the_consent_cookie() {
+        assert_eq!(
+            consent_from_cookie_header("intent_consent=granted; intent_profile=x"),
+            Some(ConsentChoice::Granted)
+        );
+        assert_eq!(
+            consent_from_cookie_header("a=1;intent_consent=denied"),
+            Some(ConsentChoice::Denied)
+        );
+        assert_eq!(consent_from_cookie_header("intent_consent=yes"), None);
+        assert_eq!(
+            consent_from_cookie_header("my_intent_consent=granted"),
+            None
+        );
+        assert_eq!(consent_from_cookie_header(""), None);
     }
 
     #[test]

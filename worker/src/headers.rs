@@ -25,7 +25,10 @@ intent_response_headers! {
     X_INTENT_RULES_SOURCE = "x-intent-rules-source";
     /// The visitor's tier.
     X_INTENT_TIER = "x-intent-tier";
-    /// Why nothing was recorded (`off; gpc`, `off; dnt`, `off; bot`, `off; page`).
+    /// The visitor's segments, comma-separated, when they are in any.
+    X_INTENT_SEGMENTS = "x-intent-segments";
+    /// Why nothing was recorded (`off; gpc`, `off; dnt`, `off; bot`, `off; page`,
+    /// `off; consent-denied`, `off; no-consent`).
     X_INTENT_TRACKING = "x-intent-tracking";
     /// Why the token sent was discarded (`expired`, `bad-signature`, …).
     X_INTENT_FRESH = "x-intent-fresh";
@@ -46,6 +49,8 @@ pub mod std_names {
     pub const AUTHORIZATION: &str = "authorization";
     /// `Cache-Control`.
     pub const CACHE_CONTROL: &str = "cache-control";
+    /// `Content-Encoding`.
+    pub const CONTENT_ENCODING: &str = "content-encoding";
     /// `Content-Length`.
     pub const CONTENT_LENGTH: &str = "content-length";
     /// `Content-Type`.
@@ -60,6 +65,8 @@ pub mod std_names {
     pub const PURPOSE: &str = "purpose";
     /// `Referer`.
     pub const REFERER: &str = "referer";
+    /// `Sec-Fetch-Site` (`same-origin` for a call from a page of the worker's own origin).
+    pub const SEC_FETCH_SITE: &str = "sec-fetch-site";
     /// `Sec-Fetch-Dest`.
     pub const SEC_FETCH_DEST: &str = "sec-fetch-dest";
     /// `Sec-GPC`.
@@ -156,7 +163,7 @@ mod tests {
     fn the_expose_list_is_every_intent_header() {
         assert_eq!(
             EXPOSED,
-            "x-intent-rules, x-intent-rules-source, x-intent-tier, x-intent-tracking, x-intent-fresh"
+            "x-intent-rules, x-intent-rules-source, x-intent-tier, x-intent-segments, x-intent-tracking, x-intent-fresh"
         );
         assert_eq!(
             EXPOSED.split(", ").collect::<Vec<_>>(),

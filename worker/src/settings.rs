@@ -24,6 +24,40 @@ pub mod names {
     pub const RULES_KV: &str = "RULES";
     /// The static assets binding (the demo site and the snippet files).
     pub const ASSETS: &str = "ASSETS";
+    /// Whether tracking needs the visitor's prior consent: `implied` (the default) or
+    /// `required`.
+    pub const CONSENT: &str = "CONSENT";
+}
+
+/// Whether the site tracks a visitor before they consent (the `CONSENT` var).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Consent {
+    /// Tracking unless GPC, Do Not Track, a bot, a page opt-out or a denied consent says no.
+    #[default]
+    Implied,
+    /// Tracking only with the consent cookie `intent_consent=granted` (or, cross-origin, a
+    /// call from the snippet, which sends nothing without consent).
+    Required,
+}
+
+impl Consent {
+    /// Reads the `CONSENT` var: missing or blank is `implied`. Any other value is refused
+    /// with a message for the operator's log, and the site is treated as `required`: a typo
+    /// must never track visitors who were meant to be asked first.
+    pub fn from_var(value: Option<&str>) -> (Self, Option<String>) {
+        match value.map(str::trim).unwrap_or("") {
+            "" | "implied" => (Self::Implied, None),
+            "required" => (Self::Required, None),
+            other => (
+                Self::Required,
+                Some(format!(
+                    "CONSENT must be `implied` or `required`, not `{}`; treating the site as \
+                     `required` until it is fixed",
+                    other.chars().take(40).collect::<String>()
+                )),
+            ),
+        }
+    }
 }
 
 /// KV keys of the rules namespace.
@@ -54,6 +88,8 @@ pub struct Settings {
     pub rules_cache_ms: u64,
     /// How long a request waits for KV's rules, in milliseconds (`0`: not at all).
     pub rules_kv_timeout_ms: u64,
+    /// Whether tracking needs prior consent (`CONSENT`; set with [`Settings::with_consent`]).
+    pub consent: Consent,
 }
 
 impl Settings {
@@ -89,7 +125,15 @@ impl Settings {
             origin,
             rules_cache_ms,
             rules_kv_timeout_ms,
+            consent: Consent::Implied,
         }
+    }
+
+    /// The settings with the `CONSENT` var read; the message says why a value was refused.
+    pub fn with_consent(mut self, value: Option<&str>) -> (Self, Option<String>) {
+        let (consent, warning) = Consent::from_var(value);
+        self.consent = consent;
+        (self, warning)
     }
 
     /// The site that proxy mode records page views for.
@@ -158,6 +202,19 @@ mod tests {
         assert_eq!(s.origin.as_deref(), Some("https://origin.acme.com"));
         assert_eq!(s.rules_cache_ms, 0);
         assert_eq!(s.rules_kv_timeout_ms, 0);
+    }
+
+    #[test]
+    fn consent_is_implied_unless_required_and_a_typo_asks_first() {
+        let s = Settings::from_vars(None, None, None, None, None);
+        assert_eq!(s.consent, Consent::Implied);
+        assert_eq!(s.clone().with_consent(None).0.consent, Consent::Implied);
+        assert_eq!(s.clone().with_consent(Some("")).0.consent, Consent::Implied);
+        let (s2, warning) = s.clone().with_consent(Some(" required "));
+        assert_eq!((s2.consent, warning), (Consent::Required, None));
+        let (s3, warning) = s.with_consent(Some("requried"));
+        assert_eq!(s3.consent, Consent::Required);
+        assert!(warning.is_some_and(|w| w.contains("`requried`")));
     }
 
     #[test]

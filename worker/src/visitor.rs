@@ -20,9 +20,12 @@ use intent_engine::{
 
 use crate::api_error::ApiError;
 use crate::cookie::{clear_profile_cookie, set_profile_cookie};
-use crate::headers::{std_names, X_INTENT_FRESH, X_INTENT_TIER, X_INTENT_TRACKING};
+use crate::headers::{
+    std_names, X_INTENT_FRESH, X_INTENT_SEGMENTS, X_INTENT_TIER, X_INTENT_TRACKING,
+};
 use crate::privacy::NotTracked;
 use crate::rewrite::{loader_tag, PagePlan};
+use crate::settings::Consent;
 
 /// What the route asks of the flow.
 #[derive(Debug, Clone, Copy)]
@@ -54,10 +57,17 @@ pub enum Call<'a, 'e> {
 pub struct Visitor<'a> {
     /// The site the call is for.
     pub site: &'a str,
-    /// Why the visitor may not be tracked, if they may not.
+    /// Why the visitor may not be tracked, if they may not (privacy signals and consent,
+    /// `crate::privacy::tracking_verdict`).
     pub not_tracked: Option<NotTracked>,
+    /// Whether the site requires consent (the loader tag a page gets says so).
+    pub consent: Consent,
     /// The token in the proxy-mode cookie.
     pub cookie_token: Option<&'a str>,
+    /// The browser says the call comes from a page of the worker's own origin
+    /// (`Sec-Fetch-Site: same-origin`): proxy mode, where the profile travels in the cookie
+    /// even when the visitor has none yet (a visitor who just consented).
+    pub first_party: bool,
     /// The request's host (with port), for the cookie's attributes.
     pub host: &'a str,
     /// Where a new visitor's random id comes from (`crypto.getRandomValues` in the worker);
@@ -96,6 +106,8 @@ pub struct Resolved<'r, 'a, 'e> {
     pub recorded: &'a [Event<'e>],
     /// The profile after folding, when the visitor is tracked.
     pub profile: Option<Profile>,
+    /// Whether the site requires consent.
+    pub consent: Consent,
 }
 
 impl Resolved<'_, '_, '_> {
@@ -112,6 +124,9 @@ impl Resolved<'_, '_, '_> {
             Tracking::Off(reason) => out.push((X_INTENT_TRACKING, reason.label().to_owned())),
             Tracking::On => {
                 out.push((X_INTENT_TIER, self.decision.tier.to_owned()));
+                if !self.decision.segments.is_empty() {
+                    out.push((X_INTENT_SEGMENTS, self.decision.segments.join(", ")));
+                }
                 if let Some(fresh) = self.fresh {
                     out.push((X_INTENT_FRESH, fresh.code().to_owned()));
                 }
@@ -138,8 +153,17 @@ impl Resolved<'_, '_, '_> {
                 .variants()
                 .map(|(slot, variant)| (slot.to_owned(), variant.clone()))
                 .collect(),
-            tier: Some(self.decision.tier.to_owned()),
-            loader_tag: Some(loader_tag(self.site)),
+            // Without consent the page shows no tier: the snippet reads one as "the edge
+            // recorded this view", and records the view itself once consent is granted.
+            tier: match self.tracking {
+                Tracking::Off(reason) if reason.is_consent() => None,
+                _ => Some(self.decision.tier.to_owned()),
+            },
+            segments: self.decision.segments.join(" "),
+            loader_tag: Some(loader_tag(self.site, self.consent == Consent::Required)),
+            consent_required: self.consent == Consent::Required,
+            // The page's, which the proxy reads from the response.
+            charset: None,
         }
     }
 }
@@ -161,9 +185,11 @@ pub fn resolve<'r, 'a, 'e>(
     now: Timestamp,
 ) -> Result<Resolved<'r, 'a, 'e>, ApiError> {
     let horizon = rules.config().horizon.secs();
-    let cookie_clear = || {
+    // The cookie a call that may not track deletes, if any (`NotTracked::clears_cookie`).
+    let cookie_clear = |reason: NotTracked, recording_call: bool| {
         visitor
             .cookie_token
+            .filter(|_| reason.clears_cookie(recording_call))
             .map(|_| clear_profile_cookie(visitor.host))
     };
     let not_tracked =
@@ -176,20 +202,32 @@ pub fn resolve<'r, 'a, 'e>(
             set_cookie,
             recorded: &[],
             profile: None,
+            consent: visitor.consent,
         };
 
     match call {
         Call::Collect { events, body_token } => {
             if let Some(reason) = visitor.not_tracked {
-                return Ok(not_tracked(reason, rules.decide_default(), cookie_clear()));
+                return Ok(not_tracked(
+                    reason,
+                    rules.decide_default(),
+                    cookie_clear(reason, true),
+                ));
             }
             let keys = keys.map_err(ApiError::clone)?;
             // In proxy mode the profile travels in the first-party cookie, which wins over a
             // token the snippet may also keep. (The snippet does not report the page view of a
             // page the worker served and personalised, recognised by `data-intent-tier` on
             // `<html>`; it does report single-page navigations, which only it can see.)
-            let cookie_mode = visitor.cookie_token.is_some();
+            let cookie_mode = visitor.cookie_token.is_some() || visitor.first_party;
             let token = visitor.cookie_token.or(body_token);
+            if events.is_empty() {
+                // Nothing to record: the visitor stays exactly as they were, as for
+                // `/v1/decide` (a new visitor gets no token, a known one theirs unchanged and
+                // no cookie). Signing the profile again would give a new visitor a token of
+                // no activity, which the next call would find expired.
+                return Ok(unchanged(rules, keys, visitor, token, now, |d| d));
+            }
             let out = process(
                 rules,
                 keys,
@@ -210,6 +248,7 @@ pub fn resolve<'r, 'a, 'e>(
                 set_cookie,
                 recorded: events,
                 profile: Some(out.profile),
+                consent: visitor.consent,
             })
         }
         Call::Decide {
@@ -225,33 +264,27 @@ pub fn resolve<'r, 'a, 'e>(
             };
             if let Some(reason) = visitor.not_tracked {
                 // Nothing is recorded here, so a cookie is left for the next recording call to
-                // clear.
-                return Ok(not_tracked(reason, keep(rules.decide_default()), None));
+                // clear; but a denied consent deletes it at once (the snippet calls this route
+                // the moment consent is withdrawn).
+                return Ok(not_tracked(
+                    reason,
+                    keep(rules.decide_default()),
+                    cookie_clear(reason, false),
+                ));
             }
             let keys = keys.map_err(ApiError::clone)?;
             let token = header_token
                 .filter(|t| !t.trim().is_empty())
                 .or(visitor.cookie_token);
-            let out = process(rules, keys, visitor.site, token, &[], now, visitor.new_id);
-            // Nothing is recorded: the visitor keeps the token they sent, when it was valid.
-            let kept = match out.fresh {
-                None => token.map(str::to_owned),
-                Some(_) => None,
-            };
-            Ok(Resolved {
-                site: visitor.site,
-                decision: keep(out.decision),
-                tracking: Tracking::On,
-                token: kept,
-                fresh: out.fresh,
-                set_cookie: None,
-                recorded: &[],
-                profile: Some(out.profile),
-            })
+            Ok(unchanged(rules, keys, visitor, token, now, keep))
         }
         Call::Page { view } => {
             if let Some(reason) = visitor.not_tracked {
-                return Ok(not_tracked(reason, rules.decide_default(), cookie_clear()));
+                return Ok(not_tracked(
+                    reason,
+                    rules.decide_default(),
+                    cookie_clear(reason, true),
+                ));
             }
             let Ok(keys) = keys else {
                 return Ok(Resolved {
@@ -263,6 +296,7 @@ pub fn resolve<'r, 'a, 'e>(
                     set_cookie: None,
                     recorded: &[],
                     profile: None,
+                    consent: visitor.consent,
                 });
             };
             let recorded = view.map(std::slice::from_ref).unwrap_or(&[]);
@@ -288,8 +322,39 @@ pub fn resolve<'r, 'a, 'e>(
                 set_cookie,
                 recorded,
                 profile: Some(out.profile),
+                consent: visitor.consent,
             })
         }
+    }
+}
+
+/// A call that records nothing (`/v1/decide`, a collect call without events): the decision
+/// for `token`, which the visitor keeps as they sent it when it was valid (`None`, with the
+/// reason in `fresh`, when it was discarded: a token the worker will not read is no use to
+/// keep), and no cookie set.
+fn unchanged<'r, 'a, 'e>(
+    rules: &'r Rules,
+    keys: &Keyring,
+    visitor: &Visitor<'a>,
+    token: Option<&'a str>,
+    now: Timestamp,
+    keep: impl FnOnce(Decision<'r>) -> Decision<'r>,
+) -> Resolved<'r, 'a, 'e> {
+    let out = process(rules, keys, visitor.site, token, &[], now, visitor.new_id);
+    let kept = match out.fresh {
+        None => token.map(str::to_owned),
+        Some(_) => None,
+    };
+    Resolved {
+        site: visitor.site,
+        decision: keep(out.decision),
+        tracking: Tracking::On,
+        token: kept,
+        fresh: out.fresh,
+        set_cookie: None,
+        recorded: &[],
+        profile: Some(out.profile),
+        consent: visitor.consent,
     }
 }
 
@@ -319,8 +384,10 @@ mod tests {
             site: "demo",
             not_tracked,
             cookie_token: cookie,
+            first_party: false,
             host: HOST,
             new_id,
+            consent: Consent::Implied,
         }
     }
 
@@ -375,6 +442,24 @@ mod tests {
         assert_eq!(r.recorded.len(), 1);
         assert_eq!(names(&r.headers()), ["x-intent-tier"]);
         assert!(r.answer_json().contains("\"tier\":\"ready\""));
+
+        // A call from a page of the worker's own origin starts the cookie (proxy mode, a
+        // visitor without one yet: one who has just consented).
+        let r = resolve(
+            rules,
+            Ok(&keys),
+            &Visitor {
+                first_party: true,
+                ..visitor(None, None)
+            },
+            Call::Collect {
+                events: &events,
+                body_token: Some(&ready),
+            },
+            now().plus_secs(600),
+        )
+        .unwrap();
+        assert_eq!(names(&r.headers()), ["x-intent-tier", "set-cookie"]);
 
         // A cookie wins over the body, and is set again.
         let fresh_cookie = token_after(1);
@@ -444,6 +529,129 @@ mod tests {
         )
         .unwrap();
         assert_eq!(names(&decide.headers()), ["x-intent-tracking"]);
+    }
+
+    /// `CONSENT=required` without `intent_consent=granted`: nothing recorded or stored, the
+    /// cookie neither read nor renewed nor deleted, default content, no tier on `<html>`, and
+    /// the injected tag says consent is required. A denied consent deletes the cookie
+    /// everywhere, `/v1/decide` included.
+    #[test]
+    fn without_consent_nothing_is_read_or_written_and_denied_clears_the_cookie() {
+        let rules = Rules::builtin();
+        let keys = keys();
+        let ready = token_after(3);
+        let view = pricing();
+        let v = Visitor {
+            consent: Consent::Required,
+            ..visitor(Some(NotTracked::NoConsent), Some(&ready))
+        };
+        let page = resolve(
+            rules,
+            Ok(&keys),
+            &v,
+            Call::Page { view: Some(&view) },
+            now(),
+        )
+        .unwrap();
+        assert!(!page.may_store());
+        assert!(page.recorded.is_empty());
+        assert_eq!(page.token, None);
+        assert_eq!(page.decision.tier, rules.decide_default().tier);
+        assert_eq!(
+            page.headers(),
+            [("x-intent-tracking", "off; no-consent".to_owned())]
+        );
+        let plan = page.page_plan();
+        assert_eq!(plan.tier, None);
+        assert!(plan.consent_required);
+        assert!(plan
+            .loader_tag
+            .is_some_and(|t| t.contains(r#"data-consent="required""#)));
+        for call in [
+            Call::Collect {
+                events: std::slice::from_ref(&view),
+                body_token: Some(&ready),
+            },
+            Call::Decide {
+                header_token: Some(&ready),
+                slots: None,
+            },
+        ] {
+            let r = resolve(rules, Ok(&keys), &v, call, now()).unwrap();
+            assert!(!r.may_store());
+            assert_eq!(r.token, None);
+            assert_eq!(names(&r.headers()), ["x-intent-tracking"]);
+            assert!(r.answer_json().starts_with("{\"profile\":null"));
+        }
+
+        let denied = visitor(Some(NotTracked::ConsentDenied), Some(&ready));
+        for call in [
+            Call::Page { view: Some(&view) },
+            Call::Decide {
+                header_token: None,
+                slots: None,
+            },
+        ] {
+            let r = resolve(rules, Ok(&keys), &denied, call, now()).unwrap();
+            assert!(!r.may_store());
+            let h = r.headers();
+            assert_eq!(
+                h[0],
+                ("x-intent-tracking", "off; consent-denied".to_owned())
+            );
+            assert!(h[1].1.starts_with("intent_profile=;") && h[1].1.contains("Max-Age=0"));
+        }
+        // An implied site's page keeps its tier, and its tag asks for nothing.
+        let plan = resolve(
+            rules,
+            Ok(&keys),
+            &visitor(None, None),
+            Call::Page { view: Some(&view) },
+            now(),
+        )
+        .unwrap()
+        .page_plan();
+        assert!(plan.tier.is_some() && !plan.consent_required);
+        assert!(plan.loader_tag.is_some_and(|t| !t.contains("data-consent")));
+    }
+
+    /// Issue 20, item 11: `"events": []` gave a new visitor a token of no activity, which the
+    /// next call found expired; a known visitor's token must come back as it was.
+    #[test]
+    fn issue_20_11_a_collect_call_without_events_keeps_the_visitor_as_they_were() {
+        let rules = Rules::builtin();
+        let keys = keys();
+        fn empty<'r, 'a>(
+            rules: &'r Rules,
+            keys: &Keyring,
+            v: &Visitor<'a>,
+            body_token: Option<&'a str>,
+        ) -> Resolved<'r, 'a, 'static> {
+            resolve(
+                rules,
+                Ok(keys),
+                v,
+                Call::Collect {
+                    events: &[],
+                    body_token,
+                },
+                now().plus_secs(600),
+            )
+            .unwrap()
+        }
+        let r = empty(rules, &keys, &visitor(None, None), None);
+        assert_eq!(r.token, None);
+        assert_eq!(r.fresh, None);
+        assert!(r.recorded.is_empty());
+        assert!(r.answer_json().starts_with("{\"profile\":null"));
+
+        let ready = token_after(3);
+        let r = empty(rules, &keys, &visitor(None, None), Some(&ready));
+        assert_eq!(r.token.as_deref(), Some(ready.as_str()));
+        assert_eq!(r.decision.tier, "ready");
+        let r = empty(rules, &keys, &visitor(None, Some(&ready)), None);
+        assert_eq!(r.token.as_deref(), Some(ready.as_str()));
+        assert_eq!(names(&r.headers()), ["x-intent-tier"], "no cookie is set");
     }
 
     #[test]

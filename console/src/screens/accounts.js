@@ -17,7 +17,7 @@ export function Accounts() {
     <${LoadState} load=${load} what="accounts" rows=${5} />
     ${a && html`<div class="scroll"><table>
       <thead><tr><th scope="col">Account</th><th scope="col" class="n">Visitors</th><th scope="col" class="n">Identified</th><th scope="col">Highest tier</th><th scope="col">Last seen</th></tr></thead>
-      <tbody>${a.accounts.length === 0 ? html`<tr><td colspan="5" class="muted">No accounts yet: they come from visitors who identify with a work email.</td></tr>` : a.accounts.map((x) => html`<tr>
+      <tbody>${a.accounts.length === 0 ? html`<tr><td colspan="5" class="muted">No accounts yet: they come from visitors who identify with a work email.</td></tr>` : a.accounts.map((x) => html`<tr data-account=${x.account}>
         <th scope="row">${x.account}</th><td class="n">${num(x.visitors)}</td><td class="n">${num(x.identified)}</td><td>${x.tier}</td><td>${when(x.last_seen)}</td>
       </tr>`)}</tbody>
     </table></div>`}

@@ -56,7 +56,7 @@ export function Audience({ name }) {
     <${LoadState} load=${load} what=${`members of ${name}`} rows=${8} />
     ${m && html`<div class="scroll"><table class="members">
       <thead><tr><th scope="col">Visitor</th><th scope="col">Email</th><th scope="col">Account</th><th scope="col">Tier</th><th scope="col">Segments</th><th scope="col" class="n">Score</th><th scope="col">Since</th><th scope="col">Last seen</th></tr></thead>
-      <tbody>${m.members.length === 0 ? html`<tr><td colspan="8" class="muted">No members.</td></tr>` : m.members.map((v) => html`<tr>
+      <tbody>${m.members.length === 0 ? html`<tr><td colspan="8" class="muted">No members.</td></tr>` : m.members.map((v) => html`<tr data-visitor=${v.visitor}>
         <td><a href=${`#/visitors/${encodeURIComponent(v.visitor)}`}><code>${v.visitor}</code></a></td>
         <td>${v.email ?? '—'}</td><td>${v.account ?? '—'}</td><td>${v.tier}</td><td>${(v.segments ?? []).join(', ')}</td>
         <td class="n">${v.score ?? '—'}</td><td>${when(v.since)}</td><td>${when(v.last_seen)}</td>

@@ -49,7 +49,7 @@ export function Overview() {
       <h2 id="counts-h">Audiences now</h2>
       <${LoadState} load=${audiences} what="audience store" rows=${1} />
       ${audiences.data && html`<ul class="counts">
-        ${audiences.data.audiences.map((a) => html`<li><a href=${`#/audiences/${encodeURIComponent(a.name)}`}><span class="n">${num(a.members)}</span> ${a.name}</a> <span class="muted">${a.kind}</span></li>`)}
+        ${audiences.data.audiences.map((a) => html`<li data-audience=${a.name}><a href=${`#/audiences/${encodeURIComponent(a.name)}`}><span class="n">${num(a.members)}</span> ${a.name}</a> <span class="muted">${a.kind}</span></li>`)}
       </ul>`}
     </section>
     <section aria-labelledby="trend-h">

@@ -3,7 +3,7 @@
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { call, describe } from '../api.js';
-import { engine, recentTraffic, trafficFromFile, periodEnd, loadedTraffic } from '../engine.js';
+import { engine, recentTraffic, reloadStoredTraffic, trafficFromFile, periodEnd, loadedTraffic } from '../engine.js';
 import { createEditor } from '../editor.js';
 import { html, Notice, num, when } from '../ui.js';
 
@@ -121,7 +121,8 @@ export function Rules() {
     })();
     // The recent traffic, for the preview.
     const already = loadedTraffic();
-    (already ?? recentTraffic()).then((t) => live && setTraffic(t), (err) => live && setTrafficError(err));
+    // A file chosen while the stored traffic was still loading wins: the marketer chose it.
+    (already ?? recentTraffic()).then((t) => live && setTraffic((cur) => cur ?? t), (err) => live && setTrafficError(err));
     return () => { live = false; editor.current?.view.destroy(); editor.current = undefined; };
   }, []);
 
@@ -131,13 +132,23 @@ export function Rules() {
     const timer = setTimeout(async () => {
       const e = await engine();
       try {
-        setPreview({ result: JSON.parse(e.preview(published.text, text, traffic.log, periodEnd(traffic.log))) });
+        setPreview({ traffic, text, published: published.text, result: JSON.parse(e.preview(published.text, text, traffic.log, periodEnd(traffic.log))) });
       } catch (err) {
-        setPreview({ error: err.message });
+        setPreview({ traffic, text, published: published.text, error: err.message });
       }
     }, 250);
     return () => clearTimeout(timer);
   }, [traffic, published, text, verdict]);
+
+  async function useStored() {
+    try {
+      setTraffic(await reloadStoredTraffic());
+      setTrafficError(undefined);
+    } catch (err) {
+      setTraffic(undefined);
+      setTrafficError(err);
+    }
+  }
 
   async function chooseFile(ev) {
     const file = ev.target.files?.[0];
@@ -190,6 +201,9 @@ export function Rules() {
   if (loadError) return html`<${Notice} kind="error" title="Could not load the rules">${describe(loadError)}<//>`;
   const changed = published && text !== undefined && text !== published.text;
   const canPublish = !busy && verdict?.ok && changed;
+  // Only the preview of the text, published rules and traffic now there is shown: never an
+  // earlier edit's, nor the stored traffic's once a file replaced it.
+  const shown = preview && preview.traffic === traffic && preview.text === text && preview.published === published?.text ? preview : undefined;
   return html`<div class="rules">
     <section class="editor-pane" aria-labelledby="rules-h">
       <div class="pane-head">
@@ -210,11 +224,14 @@ export function Rules() {
           : trafficError ? html`<span class="warn">${describe(trafficError)}</span> Load a log file (JSON Lines, as <code>intentctl simulate</code> reads) to preview on it.`
           : 'Loading the stored traffic…'}
       </p>
-      <label class="file">Use a log file <input type="file" accept=".jsonl,.json,.txt,application/x-ndjson" onChange=${chooseFile} /></label>
-      <div class="preview-box">
+      <div class="toolbar">
+        <label class="file">Use a log file <input type="file" accept=".jsonl,.json,.txt,application/x-ndjson" onChange=${chooseFile} /></label>
+        ${traffic?.kind === 'file' && html`<button class="link" onClick=${useStored}>Use the stored traffic</button>`}
+      </div>
+      <div class="preview-box" data-source=${shown ? traffic.kind : undefined}>
         ${!verdict?.ok && verdict ? html`<p class="muted">Fix the rules to preview them.</p>`
-          : preview?.error ? html`<${Notice} kind="error" title="Preview failed">${preview.error}<//>`
-          : preview?.result ? html`<${PreviewTable} preview=${preview.result} /><${Moves} preview=${preview.result} />`
+          : shown?.error ? html`<${Notice} kind="error" title="Preview failed">${shown.error}<//>`
+          : shown?.result ? html`<${PreviewTable} preview=${shown.result} /><${Moves} preview=${shown.result} />`
           : html`<p class="muted">${traffic ? 'Replaying…' : 'No traffic to replay yet.'}</p>`}
       </div>
       <div class="actions">
@@ -227,11 +244,12 @@ export function Rules() {
       <//>`}
       ${history && html`<div class="history">
         <h2>Published versions</h2>
+        ${history.length === 0 && html`<p class="muted">Nothing published through the admin API yet: the first publish keeps the live version here too, to roll back to.</p>`}
         <ol>
-          ${history.map((v) => html`<li>
+          ${history.map((v) => html`<li data-version=${v.id}>
             <code>${v.id}</code> <span class="muted">${v.published_at ? when(v.published_at) : 'before the history was kept'}</span>
             ${v.summary && html`<span class="summary">${typeof v.summary === 'string' ? v.summary : JSON.stringify(v.summary)}</span>`}
-            ${v.id !== published?.id ? html`<button class="small" disabled=${busy || v.id === published?.id} onClick=${() => rollback(v.id)}>Roll back to this</button>` : html`<span class="badge">live</span>`}
+            ${!(v.active ?? v.id === published?.id) ? html`<button class="small" disabled=${busy} onClick=${() => rollback(v.id)}>Roll back to this</button>` : html`<span class="badge">live</span>`}
           </li>`)}
         </ol>
       </div>`}

@@ -23,6 +23,9 @@ pub struct Alarmed {
     pub backfilling: bool,
     /// What retention removed, when it ran.
     pub purged: Option<Purged>,
+    /// Notifications the triggers wrote to the outbox for these changes (none for a backfill's
+    /// unless [`Store::fire_on_backfill`] asked).
+    pub notifications: usize,
     /// When the alarm should next fire.
     #[serde(skip)]
     pub next_alarm: Option<Timestamp>,
@@ -62,7 +65,9 @@ impl<D: Sql> Store<'_, D> {
             } else {
                 None
             };
+            let notifications = self.notify(&changes, now)?;
             Ok(Alarmed {
+                notifications,
                 changes,
                 rechecked,
                 backfilled,
@@ -146,7 +151,7 @@ impl<D: Sql> Store<'_, D> {
         let visitors = count("SELECT COUNT(*) FROM visitors WHERE last_seen < ?")?;
         self.db
             .run("DELETE FROM events WHERE at < ?", &[cutoff.into()])?;
-        for table in ["memberships", "outbox"] {
+        for table in ["memberships", "outbox", "fired"] {
             self.db.run(
                 &format!(
                     "DELETE FROM {table} WHERE visitor IN (SELECT id FROM visitors WHERE last_seen < ?)"
@@ -154,6 +159,25 @@ impl<D: Sql> Store<'_, D> {
                 &[cutoff.into()],
             )?;
         }
+        // Finished deliveries are kept for the retention period; the times triggers fired for
+        // as long as the longest `at_most` needs them.
+        self.db.run(
+            "DELETE FROM outbox WHERE next_attempt_at IS NULL AND created_at < ?",
+            &[cutoff.into()],
+        )?;
+        let longest = self
+            .rules
+            .config()
+            .triggers
+            .iter()
+            .filter_map(|t| t.at_most)
+            .map(|m| i64::try_from(m.per.secs()).unwrap_or(i64::MAX))
+            .max()
+            .unwrap_or(0);
+        self.db.run(
+            "DELETE FROM fired WHERE at < ?",
+            &[cutoff.min(now.secs().saturating_sub(longest)).into()],
+        )?;
         self.db
             .run("DELETE FROM visitors WHERE last_seen < ?", &[cutoff.into()])?;
         self.db.run(

@@ -26,6 +26,8 @@ pub enum Error {
     },
     /// No visitor with this id is stored.
     UnknownVisitor(String),
+    /// No delivery with this id is stored.
+    UnknownDelivery(String),
     /// The storage failed; the call changed nothing and may be retried.
     Storage(SqlError),
     /// A stored value cannot be read: a bug or a damaged store, never bad input.
@@ -44,7 +46,9 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::BadParam { .. } => 400,
-            Error::UnknownAudience { .. } | Error::UnknownVisitor(_) => 404,
+            Error::UnknownAudience { .. }
+            | Error::UnknownVisitor(_)
+            | Error::UnknownDelivery(_) => 404,
             Error::Storage(_) | Error::Corrupt(_) => 500,
         }
     }
@@ -55,6 +59,7 @@ impl Error {
             Error::BadParam { .. } => "bad_request",
             Error::UnknownAudience { .. } => "unknown_audience",
             Error::UnknownVisitor(_) => "unknown_visitor",
+            Error::UnknownDelivery(_) => "unknown_delivery",
             Error::Storage(_) => "storage",
             Error::Corrupt(_) => "corrupt_store",
         }
@@ -81,6 +86,7 @@ impl fmt::Display for Error {
                 known.join(", ")
             ),
             Error::UnknownVisitor(id) => write!(f, "no visitor `{id}` is stored"),
+            Error::UnknownDelivery(id) => write!(f, "no delivery `{id}` is stored"),
             Error::Storage(e) => write!(f, "{e}"),
             Error::Corrupt(what) => {
                 write!(f, "the audience store holds an unreadable value: {what}")

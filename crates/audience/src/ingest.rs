@@ -27,6 +27,8 @@ pub struct Ingested {
     pub changes: Vec<Change>,
     /// Records and events that could not be used, each with why; the rest of the batch was.
     pub rejected: Vec<Rejected>,
+    /// Notifications the triggers wrote to the outbox for these changes.
+    pub notifications: usize,
     /// When the object's alarm should next fire.
     #[serde(serialize_with = "opt_rfc3339")]
     pub next_alarm: Option<Timestamp>,
@@ -67,14 +69,15 @@ const EVENT_ROWS_PER_INSERT: usize = MAX_PARAMS / 5;
 impl<D: Sql> Store<'_, D> {
     /// Ingests one site's batch, as the queue consumer hands it over: appends each new event to
     /// the log, upserts each visitor with their latest profile and identity, recomputes their
-    /// audiences at `now`, and sets when they are next re-checked. One transaction: all of it or
+    /// audiences at `now`, sets when they are next re-checked, and writes the notifications the
+    /// rules' triggers send for the changes to the outbox. One transaction: all of it or
     /// nothing. A redelivered batch counts nothing twice.
     pub fn ingest(&self, batch: &[Record], now: Timestamp) -> Result<Ingested, Error> {
         self.ingest_and(batch, now, |_| Ok(()))
     }
 
-    /// [`Store::ingest`], then `after` with what it did, in the same transaction: the triggers
-    /// write their outbox rows there, so that a change and its notification commit together.
+    /// [`Store::ingest`], then `after` with what it did, in the same transaction. (The
+    /// triggers' outbox rows are written by the ingest itself, in that transaction.)
     pub fn ingest_and(
         &self,
         batch: &[Record],
@@ -146,12 +149,14 @@ impl<D: Sql> Store<'_, D> {
             }
         }
         self.flush(&mut writes)?;
+        let notifications = self.notify(&changes, now)?;
         Ok(Ingested {
             events: stored.len(),
             duplicates: incoming.len() - stored.len(),
             visitors,
             changes,
             rejected,
+            notifications,
             next_alarm: self.next_alarm(now)?,
         })
     }

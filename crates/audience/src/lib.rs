@@ -37,13 +37,16 @@
 
 mod alarm;
 mod codec;
+mod delivery;
 mod error;
 mod export;
 mod ids;
 mod ingest;
+mod outbox;
 mod query;
 mod record;
 mod schema;
+pub mod send;
 pub mod shard;
 mod sql;
 mod store;
@@ -51,6 +54,10 @@ mod time;
 
 pub use crate::alarm::{Alarmed, Purged};
 pub use crate::codec::{decode_profile, encode_profile};
+pub use crate::delivery::{
+    retry_after, Outcome, Pace, RateLimit, RetrySchedule, DEFAULT_RETRY_SCHEDULE,
+    MAX_RETRY_WAIT_SECS,
+};
 pub use crate::error::Error;
 pub use crate::export::{
     csv_rows, merge_members, parse_window, Format, Member, MembersPage, MembersRequest, CSV_HEADER,
@@ -58,6 +65,9 @@ pub use crate::export::{
 };
 pub use crate::ids::{check_event, check_visitor};
 pub use crate::ingest::{Ingested, Rejected};
+pub use crate::outbox::{
+    Deliveries, Delivery, DeliveryStatus, Reported, DELIVERIES_LISTED, LEASE_SECS,
+};
 pub use crate::query::{
     audiences_of, merge_accounts, merge_counts, resolve, AccountSummary, Accounts, AudienceCount,
     AudienceCounts, Erased, EventsPage, MembershipRecord, Subject, VisitorRecord, VisitorReport,

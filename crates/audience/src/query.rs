@@ -528,6 +528,7 @@ impl<D: Sql> Store<'_, D> {
                     ("events", "visitor"),
                     ("memberships", "visitor"),
                     ("outbox", "visitor"),
+                    ("fired", "visitor"),
                     ("visitors", "id"),
                 ] {
                     self.db.run(

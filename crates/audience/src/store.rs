@@ -596,7 +596,7 @@ impl<'s, D: Sql> Store<'s, D> {
     }
 
     /// When the object's alarm should next fire: the earliest re-check, the next retention run,
-    /// or now while a backfill is under way.
+    /// the next delivery due, or now while a backfill is under way.
     pub fn next_alarm(&self, now: Timestamp) -> Result<Option<Timestamp>, Error> {
         if self.meta("backfill_rules")?.is_some() {
             return Ok(Some(now));
@@ -611,9 +611,11 @@ impl<'s, D: Sql> Store<'s, D> {
             None => None,
         };
         let purge = self.meta("purge_at")?.and_then(|p| p.parse::<i64>().ok());
+        let delivery = self.next_delivery()?.map(Timestamp::secs);
         Ok(recheck
             .into_iter()
             .chain(purge)
+            .chain(delivery)
             .min()
             .map(|t| Timestamp::from_secs(t.max(now.secs()))))
     }

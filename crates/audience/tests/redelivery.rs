@@ -1,6 +1,7 @@
 //! Property: however the queue delivers the batches — each once, some twice, some again after
 //! later ones, some late (a failed batch retried after the next one landed) — the store ends
-//! with the same events, visitors and memberships as when each batch arrives once, in order.
+//! with the same events, visitors and memberships as when each batch arrives once, in order,
+//! and a batch delivered again notifies no one again.
 
 use intent_audience::{Record, Sql, Store, Value};
 use intent_engine::Rules;
@@ -57,7 +58,8 @@ proptest! {
         plan in prop::collection::vec((0..3usize, any::<prop::sample::Index>()), 0..12),
         late in prop::collection::vec(any::<prop::sample::Index>(), 0..3),
     ) {
-        let rules = Rules::builtin();
+        // Rules with triggers: a redelivered batch must not notify anyone again either.
+        let rules = &crate::triggers::rules_with_triggers(Some("1/30d"));
         let settings = settings();
         let batches = batches(rules, &calls, size);
         let last = at(T0 + calls.len() as i64 * MINUTE);
@@ -94,6 +96,7 @@ proptest! {
                         let again = store.ingest(again, last).unwrap();
                         prop_assert_eq!(again.events, 0);
                         prop_assert!(again.changes.is_empty(), "{:?}", again.changes);
+                        prop_assert_eq!(again.notifications, 0);
                         delivered += 1;
                     }
                 }

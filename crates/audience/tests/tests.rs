@@ -16,3 +16,5 @@ mod queries;
 mod shards;
 // However often and in whatever order batches are redelivered, nothing counts twice.
 mod redelivery;
+// Triggers: the outbox, deliveries and their retries, each destination's request.
+mod triggers;

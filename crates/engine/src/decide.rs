@@ -35,10 +35,12 @@ pub struct Decision<'r> {
     /// Bit `i` set: slot `i` shows its variant (it has one, and [`Decision::only_slots`] kept
     /// it).
     shown: u64,
+    /// Bit `i` set: the visitor is in segment `i` (config order).
+    segment_bits: u64,
 }
 
-// A slot is a bit of `Decision::shown`.
-const _: () = assert!(Limits::SLOTS <= 64);
+// A slot is a bit of `Decision::shown`, a segment one of `Decision::segment_bits`.
+const _: () = assert!(Limits::SLOTS <= 64 && Limits::SEGMENTS <= 64);
 
 impl<'r> Decision<'r> {
     fn new(
@@ -46,6 +48,7 @@ impl<'r> Decision<'r> {
         tier: &'r str,
         tier_index: Option<usize>,
         segments: Vec<&'r str>,
+        segment_bits: u64,
         score: Option<f64>,
         visitor: Option<VisitorId>,
     ) -> Decision<'r> {
@@ -57,6 +60,7 @@ impl<'r> Decision<'r> {
             slots: &rules.slots,
             tier_index,
             shown: 0,
+            segment_bits,
         };
         for (i, slot) in rules.slots.iter().enumerate() {
             if d.rendered(slot).is_some() {
@@ -66,9 +70,18 @@ impl<'r> Decision<'r> {
         d
     }
 
-    /// What `slot` shows under this decision's tier, with its `"slot":{variant}` JSON, whether
-    /// or not it is kept.
+    /// What `slot` shows under this decision's segments and tier, with its `"slot":{variant}`
+    /// JSON, whether or not it is kept: the variant of the visitor's first segment (in config
+    /// order) that has one, else the tier's, else `default`.
     fn rendered(&self, slot: &'r SlotPlan) -> Option<(&'r Variant, &'r str)> {
+        let segment = slot.segment_bits & self.segment_bits;
+        if segment != 0 {
+            let (variant, json) = slot
+                .by_segment
+                .get(segment.trailing_zeros() as usize)?
+                .as_ref()?;
+            return Some((variant, json.as_str()));
+        }
         match self.tier_index {
             Some(t) => Some((
                 slot.by_tier.get(t)?.as_ref()?,
@@ -277,17 +290,20 @@ impl Rules {
             .tiers
             .get(tier_index)
             .map_or(self.fallback.as_str(), |t| t.name.as_str());
-        let segments = self
-            .segments
-            .iter()
-            .filter(|s| self.holds(&s.cond, profile, now))
-            .map(|s| s.name.as_str())
-            .collect();
+        let mut segments = Vec::new();
+        let mut segment_bits = 0u64;
+        for (i, s) in self.segments.iter().enumerate() {
+            if self.holds(&s.cond, profile, now) {
+                segments.push(s.name.as_str());
+                segment_bits |= 1 << i;
+            }
+        }
         Decision::new(
             self,
             tier,
             Some(tier_index),
             segments,
+            segment_bits,
             profile.score(self, now),
             profile.visitor,
         )
@@ -296,7 +312,7 @@ impl Rules {
     /// What a visitor who is not tracked (Global Privacy Control, Do Not Track, a bot) gets:
     /// the fallback tier, no segments, and only the `default` variants.
     pub fn decide_default(&self) -> Decision<'_> {
-        Decision::new(self, &self.fallback, None, Vec::new(), None, None)
+        Decision::new(self, &self.fallback, None, Vec::new(), 0, None, None)
     }
 
     pub(crate) fn holds(&self, cond: &Cond, p: &Profile, now: Timestamp) -> bool {
@@ -404,6 +420,70 @@ mod tests {
         assert!(untracked
             .answer_json(None, None)
             .contains(r#""variants":{"hero":{"text":"D"}}"#));
+    }
+
+    /// Issue 20, item 6: a variant keyed on a segment was refused ("is not a tier"). The first
+    /// of the visitor's segments, in config order, with a variant in the slot wins over the
+    /// tier's variant; a slot without one for those segments shows the tier's.
+    #[test]
+    fn issue_20_6_variants_keyed_by_segment_win_over_the_tier_in_config_order() {
+        let rules = crate::Rules::from_json(
+            r#"{"version": 1, "page_groups": {}, "tiers": [{"name": "hot", "when": {"last_seen": {"within": "1d"}}}],
+                "fallback": "cold",
+                "segments": [
+                    {"name": "returning", "when": {"visits": {"at_least": 1, "within": "30d"}}},
+                    {"name": "everyone", "when": {"not": {"visits": {"at_least": 16, "within": "1d"}}}}],
+                "variants": {
+                    "hero": {"hot": {"text": "H"}, "everyone": {"text": "E"}, "returning": {"text": "R"}},
+                    "cta": {"hot": {"text": "C"}, "everyone": {"text": "CE"}},
+                    "side": {"hot": {"text": "S"}}}}"#,
+        )
+        .unwrap();
+        let names = |d: &super::Decision<'_>| -> Vec<String> {
+            d.variants()
+                .map(|(s, v)| format!("{s}={}", v.text.as_deref().unwrap_or("")))
+                .collect()
+        };
+        let mut p = crate::Profile::new(&rules);
+        let now = crate::Timestamp::from_secs(1_764_000_000);
+        p.fold(&rules, now, &crate::Event::pageview("/", None));
+        let d = rules.decide(&p, now);
+        assert_eq!(d.tier, "hot");
+        assert_eq!(d.segments, ["returning", "everyone"]);
+        // `returning` is listed first in `segments`, so it wins in `hero` although the slot
+        // names `everyone` first in the file.
+        assert_eq!(names(&d), ["cta=CE", "hero=R", "side=S"]);
+        assert!(d.answer_json(None, None).contains(
+            r#""variants":{"cta":{"text":"CE"},"hero":{"text":"R"},"side":{"text":"S"}}"#
+        ));
+        // Only `everyone`: it wins where it has a variant.
+        let fresh = rules.decide(&crate::Profile::new(&rules), now);
+        assert_eq!(fresh.segments, ["everyone"]);
+        assert_eq!(names(&fresh), ["cta=CE", "hero=E"]);
+        // Not tracked: no segments, only `default`s.
+        assert_eq!(names(&rules.decide_default()), Vec::<String>::new());
+
+        let bad = crate::Rules::from_json(
+            r#"{"version": 1, "page_groups": {}, "tiers": [], "fallback": "cold",
+                "segments": [{"name": "vip", "when": {"visits": {"at_least": 1, "within": "30d"}}}],
+                "variants": {"hero": {"vpi": {"text": "x"}}}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            bad.contains(
+                "`vpi` is not a tier or a segment; use a tier (cold), a segment (vip) or `default`"
+            ),
+            "{bad}"
+        );
+        let clash = crate::Rules::from_json(
+            r#"{"version": 1, "page_groups": {}, "tiers": [], "fallback": "cold",
+                "segments": [{"name": "cold", "when": {"visits": {"at_least": 1, "within": "30d"}}}],
+                "variants": {"hero": {"cold": {"text": "x"}}}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(clash.contains("names both a segment and a tier"), "{clash}");
     }
 
     #[test]

@@ -426,7 +426,15 @@ impl CollectRequest<'_> {
     }
 
     /// Reads and checks a collect body: JSON syntax, types, known event kinds, and limits.
+    ///
+    /// The body must be a JSON object: serde would also read a struct from an array of its
+    /// fields in order (`["demo", null, []]`), which is no part of the contract. Fields the
+    /// request or an event does not know are ignored, so that a snippet newer than the worker
+    /// never loses a visitor's events to a field added later; they are never stored.
     pub fn from_json(body: &str) -> Result<CollectRequest<'_>, RequestError> {
+        if !body.trim_start().starts_with('{') {
+            return Err(RequestError(not_an_object(body)));
+        }
         // The fast path: the snippet's bodies in one pass (`fast`), then a plain parse. Only a
         // body that fails both is parsed again, tracking the path, to name the field in the
         // error; tracking it on every call doubles the cost.
@@ -554,6 +562,24 @@ impl LogEvent {
     }
 }
 
+/// The error for a collect body that is not a JSON object, in the contract's words.
+fn not_an_object(body: &str) -> ConfigError {
+    const EXPECTED: &str =
+        r#"expected a JSON object `{"site": "...", "profile": ..., "events": [...]}`"#;
+    let found = match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Array(_)) => "found an array",
+        Ok(serde_json::Value::String(_)) => "found a string",
+        Ok(serde_json::Value::Number(_)) => "found a number",
+        Ok(serde_json::Value::Bool(_)) => "found `true` or `false`",
+        Ok(serde_json::Value::Null) => "found `null`",
+        Ok(serde_json::Value::Object(_)) | Err(_) if body.trim().is_empty() => {
+            "found an empty body"
+        }
+        Ok(serde_json::Value::Object(_)) | Err(_) => "found text that is not JSON",
+    };
+    ConfigError::at(FieldPath::default(), format!("{EXPECTED}, {found}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -630,6 +656,45 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("at most 50"));
+    }
+
+    /// Issue 20, item 13: a body of `[]` was answered in serde's words ("invalid length 0,
+    /// expected struct CollectRequest with 3 elements"), and an array of the fields in order
+    /// was even accepted.
+    #[test]
+    fn issue_20_13_a_body_that_is_not_an_object_is_refused_in_the_contracts_words() {
+        for (body, found) in [
+            ("[]", "found an array"),
+            (r#"["demo", null, []]"#, "found an array"),
+            (r#""demo""#, "found a string"),
+            ("42", "found a number"),
+            ("null", "found `null`"),
+            ("", "found an empty body"),
+            ("  \n", "found an empty body"),
+            ("site=demo", "found text that is not JSON"),
+        ] {
+            let err = CollectRequest::from_json(body).unwrap_err().to_string();
+            assert!(
+                err.starts_with("expected a JSON object `{\"site\""),
+                "{body}: {err}"
+            );
+            assert!(err.ends_with(found), "{body}: {err}");
+            assert!(!err.contains("CollectRequest"), "{body}: {err}");
+        }
+    }
+
+    /// Issue 20, item 13: unknown fields in events (and in the request) are ignored, by
+    /// decision: a snippet newer than the worker must not lose a visitor's events. They are
+    /// not kept: the event read is the same as without them.
+    #[test]
+    fn issue_20_13_unknown_fields_in_events_are_ignored_and_not_kept() {
+        let plain =
+            r#"{"site":"demo","profile":null,"events":[{"type":"pageview","url":"/pricing"}]}"#;
+        let extra = r#"{"site":"demo","profile":null,"v":2,"events":[{"type":"pageview","url":"/pricing","color":"red","seconds":3}]}"#;
+        let a = CollectRequest::from_json(plain).unwrap();
+        let b = CollectRequest::from_json(extra).unwrap();
+        assert_eq!(a.events, b.events);
+        assert!(!serde_json::to_string(&b.events[0]).unwrap().contains("red"));
     }
 
     #[test]

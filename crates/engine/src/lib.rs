@@ -55,16 +55,17 @@ mod shape;
 mod simulate;
 mod time;
 mod token;
+mod triggers;
 mod url;
 
 pub use crate::audit::{
     AudienceStats, Audit, AuditPeriod, ConditionStats, PageStats, TierPages, Warning,
 };
 pub use crate::config::{
-    ClickCondition, Condition, EngagedCondition, EventCondition, LastSeenCondition,
-    ReferrerCondition, ReferrerFilter, Rule, RulesConfig, ScoreCondition, ScoreConfig, ScoreSignal,
-    Signal, SlotVariants, UtmCondition, UtmFilter, Variant, ViewedCondition, VisitsCondition,
-    Window,
+    AtMost, ClickCondition, Condition, Destination, EngagedCondition, EventCondition,
+    LastSeenCondition, ReferrerCondition, ReferrerFilter, Rule, RulesConfig, ScoreCondition,
+    ScoreConfig, ScoreSignal, ScriptsInVariants, Signal, SlotVariants, Trigger, TriggerEvent,
+    UtmCondition, UtmFilter, Variant, ViewedCondition, VisitsCondition, Window, AT_MOST_COUNT,
 };
 pub use crate::decide::Decision;
 pub use crate::event::{CollectRequest, Event, LogEvent, PropValue};
@@ -75,11 +76,15 @@ pub use crate::open::Opened;
 pub use crate::preview::{preview, AudienceChange, Move, Preview, PREVIEW_MOVES_LISTED};
 pub use crate::profile::{Profile, ProfileSummary, VisitorId};
 pub use crate::replay::{Day, Replayed, VisitorEvents, VisitorLog};
-pub use crate::rules::{Rules, EARLIER_SHAPES};
+pub use crate::rules::{
+    check_destination_url, env_reference, Checks, Rules, EARLIER_SHAPES, MAX_DESTINATIONS,
+    MAX_TRIGGERS,
+};
 pub use crate::shape::{ProfileShape, ShapeChange};
 pub use crate::simulate::{simulate, SimulatedVisitor, Simulation};
 pub use crate::time::Timestamp;
 pub use crate::token::{FreshReason, Keyring};
+pub use crate::triggers::{replay_triggers, Firing};
 
 /// Errors, one type per concern.
 pub mod errors {

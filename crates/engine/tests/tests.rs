@@ -18,6 +18,8 @@ mod lapse;
 mod sanitize;
 // The module graph of `src/` has no cycles.
 mod tidy;
+// Destinations, triggers, and the triggers a log fires.
+mod triggers;
 
 /// The visitor id source of the tests: fixed bytes, so that tokens are the same from run to
 /// run (the worker uses `crypto.getRandomValues`).

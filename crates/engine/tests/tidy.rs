@@ -16,6 +16,8 @@ const LAYERS: &[&str] = &[
     "shape", "profile", "carry", "token",
     // The compiled rules, and everything that needs them.
     "rules", "open", "fold", "decide", "lapse", "explain", "simulate",
+    // Which triggers audience changes fire, and which a log would have fired.
+    "triggers",
     // Replaying a stored log under any rules: the console's preview and the audit.
     "replay", "preview", "audit",
 ];

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use intent_engine::Rules;
+use intent_engine::{Checks, Rules};
 use serde_json::Value;
 
 use crate::read_input;
@@ -131,7 +131,12 @@ fn report_conflict(answer: &Answer) {
 /// `intentctl publish FILE`.
 pub(crate) fn publish(file: &Path, worker: &Worker, if_match: Option<&str>) -> Result<ExitCode> {
     let text = read_input(file)?;
-    let rules = match Rules::from_json(&text) {
+    // Whether loopback destinations are allowed is the worker's to say (its
+    // `ALLOW_LOOPBACK_DESTINATIONS`); every other check is made here before sending.
+    let lenient = Checks {
+        allow_loopback_destinations: true,
+    };
+    let rules = match Rules::from_json_with(&text, lenient) {
         Ok(rules) => rules,
         Err(e) => {
             eprintln!("{}: {e}", file.display());
@@ -144,7 +149,7 @@ pub(crate) fn publish(file: &Path, worker: &Worker, if_match: Option<&str>) -> R
         return Ok(ExitCode::from(1));
     };
     let current = active.rules_id.as_deref().unwrap_or("?");
-    match Rules::from_json(&active.body) {
+    match Rules::from_json_with(&active.body, lenient) {
         Ok(old) => println!(
             "publishing {} (rules {}) over {current}; visitors' profiles: {}",
             file.display(),

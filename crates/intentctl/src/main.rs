@@ -11,7 +11,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use intent_engine::{simulate, AuditPeriod, Keyring, LogEvent, Rules, Timestamp, VisitorLog};
+use intent_engine::{
+    replay_triggers, simulate, AuditPeriod, Checks, Firing, Keyring, LogEvent, Rules, Timestamp,
+    TriggerEvent, VisitorLog,
+};
 
 mod sample;
 
@@ -51,6 +54,11 @@ enum Command {
         /// (JSON), grouping it, replaying it (folding and deciding) and writing took.
         #[arg(long)]
         timings: bool,
+        /// Print instead, one JSON object a line in time order, the triggers the log would
+        /// have fired: who entered or left which audience (or identified) and when, the
+        /// destinations notified, and `held` where the trigger's `at_most` held it back.
+        #[arg(long)]
+        triggers: bool,
     },
     /// Explain in words why one visitor of an event log got their tier.
     Explain {
@@ -199,7 +207,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", Rules::builtin_json());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Simulate { inputs, timings } => simulate_cmd(&inputs, timings),
+        Command::Simulate {
+            inputs,
+            timings: _,
+            triggers: true,
+        } => triggers_cmd(&inputs),
+        Command::Simulate {
+            inputs, timings, ..
+        } => simulate_cmd(&inputs, timings),
         Command::Explain {
             visitor,
             inputs,
@@ -269,10 +284,19 @@ pub(crate) fn read_input(path: &Path) -> Result<String> {
     Ok(text)
 }
 
+/// What the rules' checks allow: loopback destinations when the environment variable
+/// `ALLOW_LOOPBACK_DESTINATIONS` is `true`, as the worker's var of that name does.
+pub(crate) fn checks() -> Checks {
+    Checks {
+        allow_loopback_destinations: std::env::var("ALLOW_LOOPBACK_DESTINATIONS")
+            .is_ok_and(|v| v.trim() == "true"),
+    }
+}
+
 /// Reads and compiles rules; a broken config is reported as `FILE: line L, `field`: message`.
 fn load_rules(path: &Path) -> Result<std::result::Result<Rules, String>> {
     let text = read_input(path)?;
-    Ok(Rules::from_json(&text).map_err(|e| format!("{}: {e}", path.display())))
+    Ok(Rules::from_json_with(&text, checks()).map_err(|e| format!("{}: {e}", path.display())))
 }
 
 /// `n` and `what`, in the plural unless `n` is 1: `1 segment`, `2 segments`.
@@ -304,6 +328,9 @@ fn validate(file: &Path, against: Option<&Path>) -> Result<ExitCode> {
         count(cfg.variants.len(), "slot"),
         rules.max_token_bytes()
     );
+    for line in describe_triggers(&rules) {
+        println!("  {line}");
+    }
     let Some(against) = against else {
         return Ok(ExitCode::SUCCESS);
     };
@@ -531,6 +558,66 @@ fn simulate_cmd(inputs: &Inputs, timings: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The triggers in words: `entering `ready` notifies `ops` (webhook), at most 1/30d`.
+fn describe_triggers(rules: &Rules) -> Vec<String> {
+    let cfg = rules.config();
+    cfg.triggers
+        .iter()
+        .map(|t| {
+            let what = match &t.audience {
+                Some(a) => format!(
+                    "{} `{a}`",
+                    match t.when {
+                        TriggerEvent::Entered => "entering",
+                        _ => "leaving",
+                    }
+                ),
+                None => "identifying (a new email)".to_owned(),
+            };
+            let to: Vec<String> =
+                t.to.iter()
+                    .map(|d| match cfg.destinations.get(d) {
+                        Some(dest) => format!("`{d}` ({})", dest.type_name()),
+                        None => format!("`{d}`"),
+                    })
+                    .collect();
+            let limit = t
+                .at_most
+                .map(|m| format!(", at most {m} per visitor"))
+                .unwrap_or_default();
+            format!("trigger: {what} notifies {}{limit}", to.join(", "))
+        })
+        .collect()
+}
+
+fn triggers_cmd(inputs: &Inputs) -> Result<ExitCode> {
+    let Some(Loaded { rules, log, at }) = load(inputs)? else {
+        return Ok(ExitCode::from(1));
+    };
+    if !rules.has_triggers() {
+        eprintln!(
+            "rules {} have no `triggers`: nothing would fire",
+            rules.id()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let fired = replay_triggers(&rules, &log, at);
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    for f in &fired {
+        writeln!(out, "{}", serde_json::to_string(f)?)?;
+    }
+    out.flush()?;
+    let held = fired.iter().filter(|f| f.held).count();
+    eprintln!(
+        "{} fired, {} held back by `at_most` — rules {} up to {at}",
+        count(fired.len() - held, "notification"),
+        held,
+        rules.id()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn explain_cmd(visitor: &str, inputs: &Inputs, json: bool) -> Result<ExitCode> {
     let Some(Loaded { rules, log, at }) = load(inputs)? else {
         return Ok(ExitCode::from(1));
@@ -544,11 +631,47 @@ fn explain_cmd(visitor: &str, inputs: &Inputs, json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let explanation = rules.explain(&v.profile, at);
+    let fired: Vec<Firing> = if rules.has_triggers() {
+        let own: Vec<LogEvent> = log
+            .iter()
+            .filter(|e| e.visitor == visitor)
+            .cloned()
+            .collect();
+        replay_triggers(&rules, &own, at)
+    } else {
+        Vec::new()
+    };
     if json {
-        println!("{}", serde_json::to_string_pretty(&explanation)?);
+        let mut value = serde_json::to_value(&explanation)?;
+        if let Some(obj) = value.as_object_mut().filter(|_| rules.has_triggers()) {
+            obj.insert("triggers".to_owned(), serde_json::to_value(&fired)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         println!("Visitor {visitor} ({} events)", v.events);
         print!("{explanation}");
+        if rules.has_triggers() {
+            println!("Triggers fired:");
+            if fired.is_empty() {
+                println!("  none");
+            }
+            for f in &fired {
+                let what = match (&f.when, &f.audience) {
+                    (TriggerEvent::Entered, Some(a)) => format!("entered `{a}`"),
+                    (TriggerEvent::Left, Some(a)) => format!("left `{a}`"),
+                    _ => "identified".to_owned(),
+                };
+                let to = f.to.join(", ");
+                if f.held {
+                    println!(
+                        "  {} {what}: not sent to {to} (held back by `at_most` of triggers[{}])",
+                        f.at, f.trigger
+                    );
+                } else {
+                    println!("  {} {what}: notifies {to} (triggers[{}])", f.at, f.trigger);
+                }
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -13,6 +13,7 @@ pub(crate) fn intentctl(args: &[&str]) -> Output {
         .current_dir(root())
         .env_remove("INTENT_ADMIN_TOKEN")
         .env_remove("INTENT_URL")
+        .env_remove("ALLOW_LOOPBACK_DESTINATIONS")
         .output()
         .expect("run intentctl")
 }
@@ -28,6 +29,7 @@ fn validate_accepts_the_examples() {
         "examples/rules/campaigns.json",
         "examples/rules/webinar.json",
         "examples/brief/rules.json",
+        "examples/rules/triggers.json",
     ] {
         let out = intentctl(&["validate", file]);
         assert!(out.status.success(), "{file}: {}", text(&out.stderr));
@@ -620,4 +622,99 @@ fn token_explains_a_carried_over_token() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn simulate_triggers_lists_what_would_fire_and_explain_says_it() {
+    let args = [
+        "simulate",
+        "--triggers",
+        "--rules",
+        "examples/rules/triggers.json",
+        "--events",
+        "examples/events/acme-november.jsonl",
+        "--at",
+        "2026-11-30T12:00:00Z",
+    ];
+    let out = intentctl(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // v-stale entered `ready` on 10 November and its pricing views lapsed 12 days later.
+    let stale: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .filter(|l| l["visitor"] == "v-stale" && l["audience"] == "ready")
+        .map(|l| {
+            (
+                l["at"].as_str().unwrap(),
+                l["when"].as_str().unwrap(),
+                l["to"][0].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        stale,
+        vec![
+            ("2026-11-10T09:00:00Z", "entered", "sales-alerts"),
+            ("2026-11-22T09:00:01Z", "left", "crm"),
+        ]
+    );
+    let times: Vec<&str> = lines.iter().map(|l| l["at"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order");
+    assert!(text(&out.stderr).contains("held back by `at_most`"));
+
+    let explained = intentctl(&[
+        "explain",
+        "--rules",
+        "examples/rules/triggers.json",
+        "--visitor",
+        "v-stale",
+        "--events",
+        "examples/events/acme-november.jsonl",
+        "--at",
+        "2026-11-30T12:00:00Z",
+    ]);
+    let s = text(&explained.stdout);
+    assert!(
+        s.contains(
+            "2026-11-10T09:00:00Z entered `ready`: notifies sales-alerts, crm, ops (triggers[0])"
+        ),
+        "{s}"
+    );
+    let validated = intentctl(&["validate", "examples/rules/triggers.json"]);
+    assert!(
+        text(&validated.stdout).contains(
+            "trigger: entering `ready` notifies `sales-alerts` (slack), `crm` (hubspot), `ops` (webhook), at most 1/30d per visitor"
+        ),
+        "{}",
+        text(&validated.stdout)
+    );
+}
+
+#[test]
+fn loopback_destinations_follow_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.json");
+    let mut rules: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("examples/rules/triggers.json")).unwrap(),
+    )
+    .unwrap();
+    rules["destinations"]["ops"]["url"] = "http://127.0.0.1:9000/hook".into();
+    std::fs::write(&path, rules.to_string()).unwrap();
+    let file = path.to_str().unwrap();
+    let strict = intentctl(&["validate", file]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(
+        text(&strict.stderr).contains("`destinations.ops.url`"),
+        "{}",
+        text(&strict.stderr)
+    );
+    let dev = Command::new(env!("CARGO_BIN_EXE_intentctl"))
+        .args(["validate", file])
+        .env("ALLOW_LOOPBACK_DESTINATIONS", "true")
+        .output()
+        .unwrap();
+    assert!(dev.status.success(), "{}", text(&dev.stderr));
 }

@@ -171,6 +171,109 @@ pub mod limits {
     pub const SITE_BYTES: usize = 64;
 }
 
+/// What a slot element accepts: the one definition proxy mode (`worker/src/rewrite.rs`) and the
+/// snippet (`crates/snippet/src/slots.rs`) both follow, with [`slot::CASES`], test vectors
+/// both run.
+///
+/// - The slot's name is the attribute's value exactly as written: not trimmed, case kept
+///   (`data-intent-slot=" hero"` is not the slot `hero`).
+/// - Slots inside `<template>` are not filled: the browser does not render them (and the
+///   snippet's `querySelectorAll` does not see them).
+/// - `html` and `text` apply only to an element that can hold content, never to a void
+///   element such as `<img>` or `<input>`; `href` only to an element that is a link (`<a>`,
+///   `<area>`); `attrs` to any element.
+/// - Proxy mode marks `data-intent-filled` only on an element the variant changed.
+pub mod slot {
+    /// Elements that can hold no content (HTML's void elements).
+    pub const VOID_ELEMENTS: &[&str] = &[
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr",
+    ];
+
+    /// Elements an `href` belongs on.
+    pub const HREF_ELEMENTS: &[&str] = &["a", "area"];
+
+    /// [`VOID_ELEMENTS`] as a CSS selector list, for the browser's `Element.matches`.
+    pub const VOID_SELECTOR: &str =
+        "area,base,br,col,embed,hr,img,input,link,meta,source,track,wbr";
+
+    /// [`HREF_ELEMENTS`] as a CSS selector list.
+    pub const HREF_SELECTOR: &str = "a,area";
+
+    /// True when `html` or `text` may replace the content of an element named `tag` (its local
+    /// name, any case).
+    pub fn takes_content(tag: &str) -> bool {
+        !VOID_ELEMENTS.iter().any(|v| v.eq_ignore_ascii_case(tag))
+    }
+
+    /// True when a variant's `href` is set on an element named `tag`.
+    pub fn takes_href(tag: &str) -> bool {
+        HREF_ELEMENTS.iter().any(|v| v.eq_ignore_ascii_case(tag))
+    }
+
+    /// One test vector: a page fragment with slot elements, the variant of the slot `s`
+    /// (`{"html": "<b>V</b>", "href": "/v"}`), and what every slot element shows after: its
+    /// outer HTML, in document order, as the browser serialises it. Proxy mode also marks
+    /// the elements it changed `data-intent-filled=""`; the vectors leave that out.
+    pub struct Case {
+        /// The fragment (inside `<body>`).
+        pub page: &'static str,
+        /// The slot elements after filling, in document order, outside `<template>`.
+        pub after: &'static [&'static str],
+        /// How many elements proxy mode marks filled.
+        pub filled: usize,
+    }
+
+    /// The variant every [`Case`] applies to the slot `s`, as a rules config writes it.
+    pub const VARIANT_JSON: &str = r#"{"html": "<b>V</b>", "href": "/v"}"#;
+
+    /// The test vectors.
+    pub const CASES: &[Case] = &[
+        Case {
+            page: r#"<div data-intent-slot="s">d</div>"#,
+            after: &[r#"<div data-intent-slot="s"><b>V</b></div>"#],
+            filled: 1,
+        },
+        Case {
+            page: r#"<a data-intent-slot="s" href="/d">d</a>"#,
+            after: &[r#"<a data-intent-slot="s" href="/v"><b>V</b></a>"#],
+            filled: 1,
+        },
+        Case {
+            page: r#"<div data-intent-slot=" s ">d</div>"#,
+            after: &[r#"<div data-intent-slot=" s ">d</div>"#],
+            filled: 0,
+        },
+        Case {
+            page: r#"<img data-intent-slot="s" src="/d.png"><input data-intent-slot="s">"#,
+            after: &[
+                r#"<img data-intent-slot="s" src="/d.png">"#,
+                r#"<input data-intent-slot="s">"#,
+            ],
+            filled: 0,
+        },
+        Case {
+            page: r#"<template><div data-intent-slot="s">d</div></template><p data-intent-slot="s">d</p>"#,
+            after: &[r#"<p data-intent-slot="s"><b>V</b></p>"#],
+            filled: 1,
+        },
+    ];
+}
+
+#[cfg(test)]
+mod slot_tests {
+    extern crate std;
+    use super::slot::*;
+
+    #[test]
+    fn the_selectors_list_the_elements() {
+        assert_eq!(VOID_SELECTOR, VOID_ELEMENTS.join(","));
+        assert_eq!(HREF_SELECTOR, HREF_ELEMENTS.join(","));
+        assert!(takes_content("div") && !takes_content("IMG") && !takes_content("input"));
+        assert!(takes_href("a") && takes_href("AREA") && !takes_href("img"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 //! content is the default: it is kept the first time a slot is touched and put back when a
 //! later answer has no variant for the slot.
 
+use intent_policy::slot;
 use wasm_bindgen::JsValue;
 
 use crate::dom::{
@@ -73,11 +74,14 @@ fn show(page: &Page, el: &JsValue, variant: &JsValue) {
     if !is_variant {
         return;
     }
+    // What a slot accepts is `intent_policy::slot`'s, proxy mode's too: content only where
+    // content goes, `href` only on links.
     let html = get(variant, "html");
     let text = get(variant, "text");
-    if html.is_string() {
+    let content = !try_call_s(el, "matches", slot::VOID_SELECTOR).is_truthy();
+    if content && html.is_string() {
         set(el, "innerHTML", &html);
-    } else if text.is_string() {
+    } else if content && text.is_string() {
         set(el, "textContent", &text);
     }
     let set_attr = |name: &JsValue, value: &JsValue| {
@@ -91,7 +95,7 @@ fn show(page: &Page, el: &JsValue, variant: &JsValue) {
         try_call2(el, "setAttribute", name, value);
     };
     let href = get(variant, "href");
-    if href.is_string() {
+    if href.is_string() && try_call_s(el, "matches", slot::HREF_SELECTOR).is_truthy() {
         set_attr(&JsValue::from_str("href"), &href);
     }
     let extra = get(variant, "attrs");

@@ -209,7 +209,7 @@ pub fn text<'b>(
     limit: usize,
 ) -> std::result::Result<&'b str, Failure> {
     let bytes = self::body(body, content_length, limit)?;
-    std::str::from_utf8(bytes).map_err(|_| ApiError::not_utf8().into())
+    std::str::from_utf8(bytes).map_err(|_| crate::api_error::not_utf8_body(bytes).into())
 }
 
 fn unreadable(err: impl std::fmt::Debug) -> Body {

@@ -57,6 +57,10 @@ fn read(env: &Env) -> Isolate {
         var(env, names::RULES_CACHE_SECONDS).as_deref(),
         var(env, names::RULES_KV_TIMEOUT_MS).as_deref(),
     );
+    let (settings, warning) = settings.with_consent(var(env, names::CONSENT).as_deref());
+    if let Some(warning) = warning {
+        console_error!("{warning}");
+    }
     let keys = keyring(secret(env, names::PROFILE_KEYS), &settings.sites);
     let admin_token = secret(env, names::ADMIN_TOKEN).filter(|t| !t.is_empty());
     let audience = AudienceSettings::from_vars(

@@ -13,7 +13,7 @@ use super::api::{said, visitor};
 use super::http;
 use super::{now_ms, pipeline, Ctx, Failure};
 use crate::headers::{std_names, X_INTENT_TRACKING};
-use crate::rewrite::{HeadScan, HeadVerdict, PagePlan, SlotRewriter};
+use crate::rewrite::{page_charset, Charset, HeadScan, HeadVerdict, PagePlan, SlotRewriter};
 use crate::routes::UrlParts;
 use crate::settings::{names, Settings};
 use crate::visitor::{page_records, resolve, Call};
@@ -36,7 +36,7 @@ pub async fn snippet_file(req: Request, ctx: &Ctx<'_>) -> Result<Response, Failu
 pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     let is_get = req.method() == Method::Get;
     let referrer = http::header(req.inner(), std_names::REFERER);
-    let said = said(req.inner());
+    let said = said(req.inner(), ctx.settings, false);
     // Speculative loads (prefetch, prerender) are not views: personalise without recording.
     let speculative = http::header(req.inner(), std_names::SEC_PURPOSE)
         .or_else(|| http::header(req.inner(), std_names::PURPOSE))
@@ -66,20 +66,37 @@ pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
         console_error!("{}", err.message);
     }
     let mut upstream = upstream;
+    let content_type = upstream.headers().get("content-type").ok().flatten();
     let mut body = upstream.stream()?;
 
+    // The first chunk says, with the header, which charset the page is in (a byte order mark
+    // wins). A page whose charset is not ASCII-compatible (UTF-16) cannot be rewritten: it
+    // passes through byte for byte, with nothing recorded and no loader tag.
+    let mut read = Vec::new();
+    match body.next().await {
+        Some(Ok(chunk)) => read.push(chunk),
+        Some(Err(err)) => worker::console_warn!("the page broke off at once: {err}"),
+        None => {}
+    }
+    let charset = page_charset(
+        content_type.as_deref(),
+        read.first().map_or(&[][..], Vec::as_slice),
+    );
+    if charset == Charset::Unrewritable {
+        let mut extra: Vec<(&str, String)> = ctx.rules.headers().into_iter().collect();
+        extra.push((X_INTENT_TRACKING, "off; charset".to_owned()));
+        return pass_through(&upstream, read, body, &extra);
+    }
+
     // Only a view that would be recorded waits for the page's head.
-    let read = if page_records(said.not_tracked, keys.is_ok()) {
-        let (read, verdict) = read_head(&mut body).await;
+    if page_records(said.not_tracked, keys.is_ok()) {
+        let verdict = read_head(&mut body, &mut read).await;
         if verdict == HeadVerdict::OptedOut {
             let mut extra: Vec<(&str, String)> = ctx.rules.headers().into_iter().collect();
             extra.push((X_INTENT_TRACKING, "off; page".to_owned()));
             return pass_through(&upstream, read, body, &extra);
         }
-        read
-    } else {
-        Vec::new()
-    };
+    }
 
     let view = (!speculative).then(|| Event::pageview(ctx.url.full, referrer.as_deref()));
     let at_ms = now_ms();
@@ -87,7 +104,7 @@ pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     let mut resolved = resolve(
         &ctx.rules.rules,
         keys,
-        &visitor(site, &said, ctx.url.host),
+        &visitor(site, &said, ctx.url.host, ctx.settings),
         Call::Page {
             view: view.as_ref(),
         },
@@ -96,31 +113,41 @@ pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     .map_err(|err| worker::Error::RustError(err.message))?;
     let mut extra: Vec<(&str, String)> = ctx.rules.headers().into_iter().collect();
     extra.extend(resolved.headers());
-    let plan = resolved.page_plan();
+    let mut plan = resolved.page_plan();
+    plan.charset = match charset {
+        Charset::Declared(c) => Some(c),
+        Charset::Undeclared | Charset::Unrewritable => None,
+    };
     pipeline::enqueue(ctx, &mut resolved, at_ms);
     personalise(&upstream, read, body, plan, &extra)
 }
 
 /// Reads the page up to `<body>` (at most [`crate::rewrite::HEAD_LOOKAHEAD_BYTES`]) for its
-/// opt-out; returns the chunks read, which still have to be sent.
-async fn read_head(body: &mut ByteStream) -> (Vec<Vec<u8>>, HeadVerdict) {
+/// opt-out, starting with the chunks already `read`; the chunks read are added to `read`,
+/// which still has to be sent.
+async fn read_head(body: &mut ByteStream, read: &mut Vec<Vec<u8>>) -> HeadVerdict {
     let mut scan = HeadScan::new();
-    let mut read = Vec::new();
+    for chunk in read.iter() {
+        let verdict = scan.feed(chunk);
+        if verdict != HeadVerdict::Undecided {
+            return verdict;
+        }
+    }
     loop {
         match body.next().await {
             Some(Ok(chunk)) => {
                 let verdict = scan.feed(&chunk);
                 read.push(chunk);
                 if verdict != HeadVerdict::Undecided {
-                    return (read, verdict);
+                    return verdict;
                 }
             }
             Some(Err(err)) => {
                 // The page broke off in its head: what arrived is sent, as for any page.
                 worker::console_warn!("the page broke off before its body: {err}");
-                return (read, scan.finish());
+                return scan.finish();
             }
-            None => return (read, scan.finish()),
+            None => return scan.finish(),
         }
     }
 }

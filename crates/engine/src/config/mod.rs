@@ -3,6 +3,7 @@
 
 mod error;
 mod locate;
+mod triggers;
 mod window;
 
 use std::collections::BTreeMap;
@@ -12,10 +13,11 @@ use serde::{Deserialize, Serialize};
 
 pub use self::error::ConfigError;
 pub(crate) use self::error::{friendlier, FieldPath, PathSeg};
+pub use self::triggers::{AtMost, Destination, Trigger, TriggerEvent, AT_MOST_COUNT};
 pub use self::window::Window;
 
 /// A rules config: page groups, tiers in priority order, segments, an optional lead score,
-/// and content variants per slot.
+/// content variants per slot, and the triggers that notify destinations of audience changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RulesConfig {
@@ -41,12 +43,43 @@ pub struct RulesConfig {
     /// Named segments beside the tier; a visitor is in every segment whose condition holds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segments: Vec<Rule>,
-    /// Content variants: slot name → tier name (or `default`) → variant.
+    /// Content variants: slot name → tier name, segment name or `default` → variant. A slot
+    /// shows the variant of the first of the visitor's segments, in the order `segments` lists
+    /// them, that has one; else its tier's; else `default`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variants: BTreeMap<String, SlotVariants>,
+    /// Whether `html` variants may run scripts: `allow` (the default: whoever publishes rules is
+    /// trusted with the site's pages, see `docs/SECURITY.md`) or `refuse`, which refuses a
+    /// variant whose `html` has a `<script>` element, an `on…` attribute or a `javascript:`
+    /// or `vbscript:` URL.
+    #[serde(default, skip_serializing_if = "ScriptsInVariants::is_allow")]
+    pub scripts_in_variants: ScriptsInVariants,
+    /// Where audience changes are sent: name → destination.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub destinations: BTreeMap<String, Destination>,
+    /// Which changes are sent where: a visitor entering or leaving an audience, or identifying.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<Trigger>,
 }
 
-/// Variants of one slot: tier name (or `default`) → what the slot shows.
+/// Whether `html` variants may run scripts (`scripts_in_variants`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScriptsInVariants {
+    /// Variants are trusted as the rest of the site's HTML is.
+    #[default]
+    Allow,
+    /// Variants whose `html` could run a script are refused.
+    Refuse,
+}
+
+impl ScriptsInVariants {
+    fn is_allow(&self) -> bool {
+        *self == Self::Allow
+    }
+}
+
+/// Variants of one slot: tier name, segment name or `default` → what the slot shows.
 pub type SlotVariants = BTreeMap<String, Variant>;
 
 /// A named condition: a tier or a segment.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
+use super::destinations::{self, Checks};
 use super::{
     variants, Cond, Counted, FilterMatcher, GroupPlan, NamedPlan, Rules, ScorePlan, SignalPlan,
     ViewsInVisits, VisitMatcher,
@@ -20,9 +21,11 @@ use crate::shape::{
 };
 
 /// Checks `config` and compiles it.
-pub(super) fn compile(config: RulesConfig) -> Result<Rules, ConfigError> {
+pub(super) fn compile(config: RulesConfig, checks: Checks) -> Result<Rules, ConfigError> {
     // The compiler borrows the config while it checks it; the plan keeps its own copy.
-    Compiler::new(&config)?.finish(config.clone())
+    let rules = Compiler::new(&config)?.finish(config.clone())?;
+    destinations::check(&config, checks)?;
+    Ok(rules)
 }
 
 struct Compiler<'c> {
@@ -196,7 +199,7 @@ impl<'c> Compiler<'c> {
                 cond,
             });
         }
-        let slots = variants::slots(cfg, &root, &tiers)?;
+        let slots = variants::slots(cfg, &root, &tiers, &segments)?;
         let groups = cfg
             .page_groups
             .iter()

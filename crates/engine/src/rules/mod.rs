@@ -13,7 +13,12 @@
 //! the shape holds what a profile keeps. Profiles and tokens read only the shape.
 
 mod compile;
+mod destinations;
 mod variants;
+
+pub use self::destinations::{
+    check_destination_url, env_reference, Checks, MAX_DESTINATIONS, MAX_TRIGGERS,
+};
 
 use std::sync::OnceLock;
 
@@ -168,6 +173,11 @@ pub(crate) struct SlotPlan {
     /// answer is written by concatenation instead of serialising the same variants every call.
     pub(crate) by_tier_json: Vec<Option<String>>,
     pub(crate) default_json: Option<String>,
+    /// Variant and its JSON per segment index (config order), for the segments that have one
+    /// in this slot: they win over the tier's, the first of the visitor's segments first.
+    pub(crate) by_segment: Vec<Option<(Variant, String)>>,
+    /// Bit `i` set: segment `i` has a variant in this slot.
+    pub(crate) segment_bits: u64,
 }
 
 const DEFAULT_RULES: &str = include_str!("../default_rules.json");
@@ -177,14 +187,26 @@ pub const EARLIER_SHAPES: usize = 16;
 
 impl Rules {
     /// Reads, validates and compiles a rules config. Errors name the line and the field.
+    /// Destinations must be public `https` URLs ([`Checks::default`]).
     pub fn from_json(src: &str) -> Result<Rules, ConfigError> {
+        Rules::from_json_with(src, Checks::default())
+    }
+
+    /// [`Rules::from_json`], with what `checks` allows beyond the public internet (loopback
+    /// destinations in development).
+    pub fn from_json_with(src: &str, checks: Checks) -> Result<Rules, ConfigError> {
         let config = config::parse(src)?;
-        Rules::compile(config).map_err(|e| e.located(src))
+        Rules::compile_with(config, checks).map_err(|e| e.located(src))
     }
 
     /// Validates and compiles a config already in memory.
     pub fn compile(config: RulesConfig) -> Result<Rules, ConfigError> {
-        compile::compile(config)
+        Rules::compile_with(config, Checks::default())
+    }
+
+    /// [`Rules::compile`], with what `checks` allows beyond the public internet.
+    pub fn compile_with(config: RulesConfig, checks: Checks) -> Result<Rules, ConfigError> {
+        compile::compile(config, checks)
     }
 
     /// The built-in default rules of the brief, used when no valid rules are published.
