@@ -624,6 +624,14 @@ if (handler.real) {
   L.push('');
   L.push('The floor is the runtime boundary without the engine: the entry, the route, the headers the collect');
   L.push('call reads, the body in one native read, a few bytes parsed, and an answer built in one construction.');
+  L.push('');
+  L.push('A collect call also records: after the answer, in `ctx.waitUntil`, it sends what it recorded to the');
+  L.push('`intent-events` queue, and under `wrangler dev` the queue\'s consumer and the site\'s `AudienceStore`');
+  L.push('run in the same workerd process. The collect row is that process\'s CPU, so it counts the whole');
+  L.push('pipeline a call sets off (the queue\'s `send`, the futures that drive it, the consumer\'s batch and the');
+  L.push('store\'s SQLite `exec`, all in the profile below), which Cloudflare runs and bills as separate');
+  L.push('invocations; the visitor\'s own path is nearer the floor and `decide` (the same resolve, nothing');
+  L.push('recorded). The JS peer enqueues nothing.');
   for (const [side, title] of [['real', 'Rust worker'], ['peer', 'JS peer']]) {
     const p = handler.profiles?.[side];
     L.push('');
@@ -703,9 +711,11 @@ if (!misses.length) {
     L.push('');
     L.push(`The handler figures are CPU time of a machine shared with other builds (load average ${loadBefore || 'unknown'} at`);
     L.push('the start), which also slows a process\'s own CPU work (caches, the other core\'s hyperthread); rerun on a');
-    L.push('quiet machine before reading them as absolutes. What they say either way: the fixed cost of a request');
-    L.push('(`health`, which does no work) is most of a collect call, and the floor (headers, body, a fixed answer)');
-    L.push('is most of the rest; the engine is a few microseconds of it. Done so far against the issue\'s profile:');
+    L.push('quiet machine before reading them as absolutes. What they say either way: a request that does no');
+    L.push('work (`health`) now costs a few microseconds, the runtime boundary (the floor: headers, body, a fixed');
+    L.push('answer) and `decide` some tens, and the engine a few of those; most of a collect call is the audience');
+    L.push('pipeline it sets off after the answer (the queue\'s `send` and the futures that drive it, then the');
+    L.push('consumer and the store in the same process). Done so far against the issue\'s profile:');
     L.push('a body of declared length in one native read (no stream reader), vars and secrets read once per');
     L.push('isolate, each request header read once, the URL sliced rather than parsed, the hot routes on the');
     L.push('runtime\'s request object (no `cf` object, no second read of the URL and method); then the entry of');
@@ -713,9 +723,9 @@ if (!misses.length) {
     L.push('export in place of `#[event(fetch)]`, the body read by `request.arrayBuffer()` in JavaScript, which');
     L.push('calls the entry again with the bytes), and the answer\'s status and headers as one text that');
     L.push('`respond` makes into a plain object for `new Response`. What the profile shows next, in order: the');
-    L.push('answer\'s `new Response` and `respond` (the runtime\'s price for a response with headers), the body\'s');
-    L.push('read, one call for all the request headers a call reads (each `headers.get` is a call out of wasm,');
-    L.push('and collect reads the head twice, before and after its body), and the garbage of these objects.');
+    L.push('enqueue (one queue `send` per call, driven by wasm-bindgen-futures through `queueMicrotask`: a send');
+    L.push('from JavaScript without a Rust future, or fewer sends, would cut both), the answer\'s `new Response`');
+    L.push('and `respond`, the request headers read one call each, and the garbage of these objects.');
   }
   if (misses.some((b) => b.figure.startsWith('full path')) && def) {
     L.push('');
