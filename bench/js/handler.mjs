@@ -35,6 +35,10 @@ const PROFILE = opt('--profile', 'yes') !== 'no';
 const PROFILE_ROUTE = opt('--profile-route', 'collect');
 // V8's sampling interval in µs: finer shows the short stages, at the price of more overhead.
 const SAMPLING_US = Number(opt('--sampling-us', '100'));
+// `--without-queues yes`: the Rust worker without its queue bindings, so that a collect call
+// records but enqueues nothing (the audience layer's producer finds no queue): the visitor's own
+// path, without the pipeline it sets off.
+const WITHOUT_QUEUES = opt('--without-queues', 'no') === 'yes';
 
 const r2 = (x) => Math.round(x * 100) / 100;
 
@@ -221,10 +225,10 @@ async function profileOf(w, request) {
   }
 }
 
-async function start(harness, { main, source, kv, vars }) {
+async function start(harness, { main, source, kv, vars, withoutQueues = false }) {
   const { startWrangler, testConfig, freePort } = harness;
   const dir = mkdtempSync(join(tmpdir(), 'intent-bench-handler-'));
-  const config = testConfig(dir, { main, source });
+  const config = testConfig(dir, { main, source, withoutQueues });
   const inspectorPort = await freePort();
   const w = await startWrangler({
     dir,
@@ -244,7 +248,7 @@ async function main() {
   let real;
   let peer;
   try {
-    real = await start(harness, { main: 'bench/handler/real.mjs', kv: { rules: harness.DEFAULT_RULES } });
+    real = await start(harness, { main: 'bench/handler/real.mjs', kv: { rules: harness.DEFAULT_RULES }, withoutQueues: WITHOUT_QUEUES });
     peer = await start(harness, {
       main: 'bench/handler/peer.mjs',
       source: 'bench/peer-worker/wrangler.toml',
@@ -276,7 +280,7 @@ async function main() {
     };
     const ours = declared(await requests(real));
     const theirs = declared(await requests(peer));
-    const result = { n: N, rounds: ROUNDS, sampling_us: SAMPLING_US, real: {}, peer: {}, profiles: {} };
+    const result = { n: N, rounds: ROUNDS, sampling_us: SAMPLING_US, without_queues: WITHOUT_QUEUES, real: {}, peer: {}, profiles: {} };
     for (const [name, status] of [['collect', 200], ['decide', 200], ['page', 200], ['health', 200], ['floor', 400]].filter(([n]) => ONLY.includes(n))) {
       result.real[name] = await measure(real, ours[name], status);
       console.log(`  worker (Rust/wasm) ${name}: ${result.real[name].us} µs a call`);

@@ -631,7 +631,8 @@ if (handler.real) {
   L.push('pipeline a call sets off (the queue\'s `send`, the futures that drive it, the consumer\'s batch and the');
   L.push('store\'s SQLite `exec`, all in the profile below), which Cloudflare runs and bills as separate');
   L.push('invocations; the visitor\'s own path is nearer the floor and `decide` (the same resolve, nothing');
-  L.push('recorded). The JS peer enqueues nothing.');
+  L.push('recorded). The JS peer enqueues nothing. `--without-queues yes` measures the Rust worker without its');
+  L.push('queue bindings: a collect call that records but enqueues nothing, the visitor\'s path alone.');
   for (const [side, title] of [['real', 'Rust worker'], ['peer', 'JS peer']]) {
     const p = handler.profiles?.[side];
     L.push('');
