@@ -11,7 +11,7 @@
 // median. (Wall time, kept beside it, also counts the moments another process had the core.)
 //
 // Then a CPU profile of the collect loop through workerd's inspector (V8's sampling profiler,
-// every 100 µs), whose top entries say where the time goes: self time per function, per call.
+// every 100 µs unless `--sampling-us` says otherwise), whose top entries say where the time goes: self time per function, per call.
 //
 // Routes: collect (a returning visitor's token and two events), decide (the token in
 // X-Intent-Profile), a proxied page (the pricing page with the profile cookie, read to its
@@ -33,6 +33,12 @@ const PROFILE_REQUESTS = Number(opt('--profile-requests', '10'));
 const ONLY = opt('--routes', 'collect,decide,page,health,floor').split(',');
 const PROFILE = opt('--profile', 'yes') !== 'no';
 const PROFILE_ROUTE = opt('--profile-route', 'collect');
+// V8's sampling interval in µs: finer shows the short stages, at the price of more overhead.
+const SAMPLING_US = Number(opt('--sampling-us', '100'));
+// `--without-queues yes`: the Rust worker without its queue bindings, so that a collect call
+// records but enqueues nothing (the audience layer's producer finds no queue): the visitor's own
+// path, without the pipeline it sets off.
+const WITHOUT_QUEUES = opt('--without-queues', 'no') === 'yes';
 
 const r2 = (x) => Math.round(x * 100) / 100;
 
@@ -160,6 +166,7 @@ async function inspector(port) {
 function topEntries(profile, calls, count = Number(opt('--top', '12'))) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map();
+  const frames = new Map();
   const deltas = profile.timeDeltas;
   for (let i = 0; i < profile.samples.length; i++) {
     // A sample's time is the gap to the next one.
@@ -169,34 +176,59 @@ function topEntries(profile, calls, count = Number(opt('--top', '12'))) {
     const where = f.url ? ` ${f.url.split('/').pop()}${f.url.endsWith('.wasm') || f.url.startsWith('wasm') ? '' : `:${f.lineNumber + 1}`}` : '';
     const name = `${f.functionName || '(anonymous)'}${where}`;
     self.set(name, (self.get(name) ?? 0) + dt);
+    frames.set(name, f);
   }
   const total = [...self.values()].reduce((a, b) => a + b, 0);
   return [...self.entries()]
     .filter(([name]) => name !== '(idle)')
     .sort((a, b) => b[1] - a[1])
     .slice(0, count)
-    .map(([name, us]) => ({ name, us_per_call: r2(us / calls), share: r2((us / total) * 100) }));
+    .map(([name, us]) => ({ name, us_per_call: r2(us / calls), share: r2((us / total) * 100), frame: frames.get(name) }));
 }
 
-/** A CPU profile of the handler loop of `request`, sampled every 100 µs. */
+/**
+ * Names each JavaScript entry by its source around its start (the bundle's line numbers say little:
+ * wrangler bundles the minified glue again), read through the inspector's debugger.
+ */
+async function withSource(cdp, entries) {
+  await cdp.send('Debugger.enable');
+  const sources = new Map();
+  for (const entry of entries) {
+    const f = entry.frame;
+    delete entry.frame;
+    if (!f?.url || f.url.endsWith('.wasm') || f.url.startsWith('wasm') || !f.scriptId) continue;
+    try {
+      if (!sources.has(f.scriptId)) {
+        sources.set(f.scriptId, (await cdp.send('Debugger.getScriptSource', { scriptId: f.scriptId })).scriptSource.split('\n'));
+      }
+      const line = sources.get(f.scriptId)[f.lineNumber] ?? '';
+      // From a little before the function: glue functions are `name: function(…)`.
+      entry.source = line.slice(Math.max(0, f.columnNumber - 70), f.columnNumber + 60).trim();
+    } catch { /* no source: the name alone */ }
+  }
+  await cdp.send('Debugger.disable');
+  return entries;
+}
+
+/** A CPU profile of the handler loop of `request`, sampled every `SAMPLING_US` µs. */
 async function profileOf(w, request) {
   const cdp = await inspector(w.inspectorPort);
   try {
     await cdp.send('Profiler.enable');
-    await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+    await cdp.send('Profiler.setSamplingInterval', { interval: SAMPLING_US });
     await cdp.send('Profiler.start');
     for (let i = 0; i < PROFILE_REQUESTS; i++) await loop(w, request, false);
     const { profile } = await cdp.send('Profiler.stop');
-    return topEntries(profile, PROFILE_REQUESTS * N);
+    return await withSource(cdp, topEntries(profile, PROFILE_REQUESTS * N));
   } finally {
     cdp.close();
   }
 }
 
-async function start(harness, { main, source, kv, vars }) {
+async function start(harness, { main, source, kv, vars, withoutQueues = false }) {
   const { startWrangler, testConfig, freePort } = harness;
   const dir = mkdtempSync(join(tmpdir(), 'intent-bench-handler-'));
-  const config = testConfig(dir, { main, source });
+  const config = testConfig(dir, { main, source, withoutQueues });
   const inspectorPort = await freePort();
   const w = await startWrangler({
     dir,
@@ -216,7 +248,7 @@ async function main() {
   let real;
   let peer;
   try {
-    real = await start(harness, { main: 'bench/handler/real.mjs', kv: { rules: harness.DEFAULT_RULES } });
+    real = await start(harness, { main: 'bench/handler/real.mjs', kv: { rules: harness.DEFAULT_RULES }, withoutQueues: WITHOUT_QUEUES });
     peer = await start(harness, {
       main: 'bench/handler/peer.mjs',
       source: 'bench/peer-worker/wrangler.toml',
@@ -248,7 +280,7 @@ async function main() {
     };
     const ours = declared(await requests(real));
     const theirs = declared(await requests(peer));
-    const result = { n: N, rounds: ROUNDS, sampling_us: 100, real: {}, peer: {}, profiles: {} };
+    const result = { n: N, rounds: ROUNDS, sampling_us: SAMPLING_US, without_queues: WITHOUT_QUEUES, real: {}, peer: {}, profiles: {} };
     for (const [name, status] of [['collect', 200], ['decide', 200], ['page', 200], ['health', 200], ['floor', 400]].filter(([n]) => ONLY.includes(n))) {
       result.real[name] = await measure(real, ours[name], status);
       console.log(`  worker (Rust/wasm) ${name}: ${result.real[name].us} µs a call`);
@@ -263,7 +295,7 @@ async function main() {
       } catch (e) {
         result.profiles[side] = { failed: String(e.message || e) };
       }
-      console.log(`  profile of ${side} collect: ${JSON.stringify(result.profiles[side]).slice(0, 400)}`);
+      console.log(`  profile of ${side} ${PROFILE_ROUTE}: ${JSON.stringify(result.profiles[side]).slice(0, 400)}`);
     }
     writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
   } finally {

@@ -637,9 +637,10 @@ if (handler.real) {
   L.push('`/proc/<pid>/task/*/schedstat`: on a shared machine wall time would also count other processes\' turns);');
   L.push(`per call, (handler − baseline) / ${handler.n}. ${handler.rounds} rounds alternate handler and baseline; the figure is their`);
   L.push('median (`bench/js/handler.mjs`). Both workers run under `wrangler dev --log-level warn` from their built');
-  L.push('bundles, on the same machine. `real.js:N` in the profile is a line of the bundled JavaScript glue:');
-  L.push('wasm-bindgen\'s shim for one call out of wasm (a header read, `arrayBuffer`, `new Response`, `JSON.parse`,');
-  L.push('`queueMicrotask`), or the loop itself (`withBenchLoop`).');
+  L.push('bundles, on the same machine. `real.js:N` in the profile is a line of the bundled JavaScript, named by');
+  L.push('its source around the function\'s start: wasm-bindgen\'s shim for one call out of wasm (`__wbg_get_…`: a');
+  L.push('request header read; `__wbg_readBody_…`: the body\'s native read), `K`: `respond` of `worker/js/http.js`,');
+  L.push('which builds the answer, or the loop itself (`withBenchLoop`, `async (req) =>`).');
   L.push('');
   row(['route', 'Rust worker (µs a call)', 'JS peer (µs a call)', 'rounds (Rust, µs)']);
   row(['---', '---:', '---:', '---']);
@@ -650,15 +651,25 @@ if (handler.real) {
   L.push('');
   L.push('The floor is the runtime boundary without the engine: the entry, the route, the headers the collect');
   L.push('call reads, the body in one native read, a few bytes parsed, and an answer built in one construction.');
+  L.push('');
+  L.push('A collect call also records: after the answer, in `ctx.waitUntil`, it sends what it recorded to the');
+  L.push('`intent-events` queue, and under `wrangler dev` the queue\'s consumer and the site\'s `AudienceStore`');
+  L.push('run in the same workerd process. The collect row is that process\'s CPU, so it counts the whole');
+  L.push('pipeline a call sets off (the queue\'s `send`, the futures that drive it, the consumer\'s batch and the');
+  L.push('store\'s SQLite `exec`, all in the profile below), which Cloudflare runs and bills as separate');
+  L.push('invocations; the visitor\'s own path is nearer the floor and `decide` (the same resolve, nothing');
+  L.push('recorded). The JS peer enqueues nothing. `--without-queues yes` measures the Rust worker without its');
+  L.push('queue bindings: a collect call that records but enqueues nothing, the visitor\'s path alone.');
   for (const [side, title] of [['real', 'Rust worker'], ['peer', 'JS peer']]) {
     const p = handler.profiles?.[side];
     L.push('');
     L.push(`CPU profile of the ${title}'s collect loop (V8's sampler through workerd's inspector, every ${handler.sampling_us} µs; self time per function, per call, the loop's own work included):`);
     L.push('');
     if (Array.isArray(p)) {
-      row(['function', 'µs a call', 'share']);
-      row(['---', '---:', '---:']);
-      for (const e of p) row([`\`${e.name.replace(/\|/g, '\\|')}\``, e.us_per_call, `${e.share} %`]);
+      const code = (t) => (t ? `\`${t.replace(/\|/g, '\\|').replace(/`/g, "'")}\`` : '');
+      row(['function', 'its source', 'µs a call', 'share']);
+      row(['---', '---', '---:', '---:']);
+      for (const e of p) row([code(e.name), code(e.source), e.us_per_call, `${e.share} %`]);
     } else {
       L.push(`Missing: ${oneLine(p?.failed ?? 'not profiled')}.`);
     }
@@ -666,17 +677,19 @@ if (handler.real) {
   L.push('');
   L.push('What a call costs beyond the engine, stage by stage, as the profile names them: the runtime\'s');
   L.push('`Request` and `Response` objects (workerd builds each; the loop\'s copy of the request is in the');
-  L.push('baseline too, the answer\'s `Response` is the handler\'s); the async glue (wasm-bindgen-futures runs the');
-  L.push('handler\'s future from `queueMicrotask`, and the body\'s `arrayBuffer` resolves through it); a call out of');
-  L.push('wasm for each request header read, for the URL and the method, and for the `JSON.parse` that builds the');
-  L.push('answer\'s status and headers at once; UTF-8 decoding of the strings that leave wasm (`decode`); the');
+  L.push('baseline too, the answer\'s `Response` is the handler\'s); the body\'s native read (`request.arrayBuffer()`');
+  L.push('and the call back into wasm with its bytes); a call out of wasm for each request header read, for the');
+  L.push('URL and the method, and for `respond`, which turns the answer\'s status and headers (one text) into the');
+  L.push('plain object `new Response` reads; UTF-8 decoding of the strings that leave wasm (`decode`); the');
   L.push('garbage collection of all these objects; and the wasm itself (`wasm-function[…]`: reading the body,');
   L.push('verifying and re-signing the token — two HMAC-SHA256 —, folding, the rules, the answer). The floor row');
   L.push('is what is left with the engine taken out: the price of the runtime boundary.');
   L.push('');
   L.push('To rerun the profile alone: `node bench/js/handler.mjs --jsonlogic target/bench/default.jsonlogic.json --out');
   L.push('target/bench/handler.json` (after `make worker site`); it starts both workers with `--inspector-port`, runs');
-  L.push('the collect loop under `Profiler.start` / `Profiler.stop` and prints the top entries. The same profile');
+  L.push('the collect loop under `Profiler.start` / `Profiler.stop` and prints the top entries (`--profile-route');
+  L.push('health` profiles another route, `--sampling-us 25` samples finer, `--routes collect,health` measures only');
+  L.push('those). The same profile');
   L.push('opens in Chrome DevTools: connect to the inspector port and record while sending `POST /__bench`.');
 } else {
   L.push(`Missing: ${handlerProblem}.`);
@@ -726,15 +739,21 @@ if (!misses.length) {
     L.push('');
     L.push(`The handler figures are CPU time of a machine shared with other builds (load average ${loadBefore || 'unknown'} at`);
     L.push('the start), which also slows a process\'s own CPU work (caches, the other core\'s hyperthread); rerun on a');
-    L.push('quiet machine before reading them as absolutes. What they say either way: the fixed cost of a request');
-    L.push('(`health`, which does no work) is most of a collect call, and the floor (headers, body, a fixed answer)');
-    L.push('is most of the rest; the engine is a few microseconds of it. Done so far against the issue\'s profile:');
+    L.push('quiet machine before reading them as absolutes. What they say either way: a request that does no');
+    L.push('work (`health`) now costs a few microseconds, the runtime boundary (the floor: headers, body, a fixed');
+    L.push('answer) and `decide` some tens, and the engine a few of those; most of a collect call is the audience');
+    L.push('pipeline it sets off after the answer (the queue\'s `send` and the futures that drive it, then the');
+    L.push('consumer and the store in the same process). Done so far against the issue\'s profile:');
     L.push('a body of declared length in one native read (no stream reader), vars and secrets read once per');
-    L.push('isolate, the answer\'s status and headers in one `JSON.parse` and one `new Response`, each request');
-    L.push('header read once, the URL sliced rather than parsed, and the hot routes on the runtime\'s request');
-    L.push('object (no `cf` object, no second read of the URL and method). What the profile shows next, in order:');
-    L.push('`new Response` (does a body passed as a view of wasm memory cost more than a fresh `Uint8Array`?),');
-    L.push('the async glue (`queueMicrotask` for routes that never wait), and one call for all request headers.');
+    L.push('isolate, each request header read once, the URL sliced rather than parsed, the hot routes on the');
+    L.push('runtime\'s request object (no `cf` object, no second read of the URL and method); then the entry of');
+    L.push('our own: collect, decide and health answer without a future or a microtask (a plain wasm-bindgen');
+    L.push('export in place of `#[event(fetch)]`, the body read by `request.arrayBuffer()` in JavaScript, which');
+    L.push('calls the entry again with the bytes), and the answer\'s status and headers as one text that');
+    L.push('`respond` makes into a plain object for `new Response`. What the profile shows next, in order: the');
+    L.push('enqueue (one queue `send` per call, driven by wasm-bindgen-futures through `queueMicrotask`: a send');
+    L.push('from JavaScript without a Rust future, or fewer sends, would cut both), the answer\'s `new Response`');
+    L.push('and `respond`, the request headers read one call each, and the garbage of these objects.');
   }
   if (misses.some((b) => b.figure.startsWith('full path')) && def) {
     L.push('');

@@ -87,7 +87,7 @@ pub mod std_names {
 
 /// An answer the worker wrote itself, as data: status, headers in order (a name may repeat,
 /// as `Set-Cookie` and `Vary` do), and the body. The runtime turns it into a `Response` in one
-/// construction ([`Answer::init_json`]).
+/// construction ([`Answer::head`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     /// HTTP status.
@@ -126,38 +126,33 @@ impl Answer {
         self
     }
 
-    /// The `ResponseInit` as JSON, `{"status":200,"headers":[["name","value"],…]}`, which the
-    /// runtime parses with one native `JSON.parse` instead of setting each header through a
-    /// wasm-to-JavaScript call.
-    pub fn init_json(&self) -> String {
+    /// The status and the headers as one text, for the runtime to build the response from in
+    /// one step (`respond` in `worker/js/http.js`): the status, then each header's name and
+    /// value, one per line. `None` when a name or value holds a line break or a NUL, which no
+    /// HTTP header may (the runtime would refuse the header).
+    pub fn head(&self) -> Option<String> {
         let mut out = String::with_capacity(
-            32 + self
+            4 + self
                 .headers
                 .iter()
-                .map(|(n, v)| n.len() + v.len() + 8)
+                .map(|(n, v)| n.len() + v.len() + 2)
                 .sum::<usize>(),
         );
-        out.push_str("{\"status\":");
         out.push_str(&self.status.to_string());
-        out.push_str(",\"headers\":[");
-        for (i, (name, value)) in self.headers.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
+        for (name, value) in &self.headers {
+            if [*name, value.as_str()]
+                .iter()
+                .any(|s| s.contains(['\n', '\r', '\0']))
+            {
+                return None;
             }
-            out.push('[');
-            push_json_str(&mut out, name);
-            out.push(',');
-            push_json_str(&mut out, value);
-            out.push(']');
+            out.push('\n');
+            out.push_str(name);
+            out.push('\n');
+            out.push_str(value);
         }
-        out.push_str("]}");
-        out
+        Some(out)
     }
-}
-
-fn push_json_str(out: &mut String, s: &str) {
-    // serde_json writes a `&str` into a `String` without failing; the fallback is never taken.
-    out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned()));
 }
 
 #[cfg(test)]
@@ -178,19 +173,27 @@ mod tests {
     }
 
     #[test]
-    fn init_json() {
+    fn head() {
         let a = Answer::json(200, "{}".into())
             .with(std_names::SET_COOKIE, "a=\"b\"; Path=/")
-            .with(std_names::VARY, "Origin");
-        let v: serde_json::Value = serde_json::from_str(&a.init_json()).unwrap();
+            .with(std_names::VARY, "Origin")
+            .with(std_names::VARY, "Cookie");
         assert_eq!(
-            v,
-            serde_json::json!({"status": 200, "headers": [
-                ["content-type", "application/json; charset=utf-8"],
-                ["cache-control", "no-store"],
-                ["set-cookie", "a=\"b\"; Path=/"],
-                ["vary", "Origin"],
-            ]})
+            a.head().as_deref(),
+            Some(
+                "200\ncontent-type\napplication/json; charset=utf-8\ncache-control\nno-store\n\
+                 set-cookie\na=\"b\"; Path=/\nvary\nOrigin\nvary\nCookie"
+            )
         );
+        let bare = Answer {
+            status: 204,
+            headers: vec![],
+            body: vec![],
+        };
+        assert_eq!(bare.head().as_deref(), Some("204"));
+        for bad in ["a\nb", "a\rb", "a\0b"] {
+            let a = Answer::json(200, "{}".into()).with(std_names::VARY, bad);
+            assert_eq!(a.head(), None, "{bad:?}");
+        }
     }
 }

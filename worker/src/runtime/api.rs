@@ -1,11 +1,15 @@
 //! The snippet's API: `POST /v1/collect`, `GET /v1/decide`, and `GET /v1/health`. Each reads
 //! its request, resolves the visitor flow (`crate::visitor`) and renders the answer from it.
+//!
+//! They never wait: they answer at once from the request's head and (`collect`) its body, which
+//! the entry reads for them when they ask for it (`http::body`), so the usual call runs without
+//! a future (see `super::fetch`).
 
 use intent_engine::{CollectRequest, Limits, Timestamp, VisitorId};
 use serde_json::json;
 use worker::{console_error, web_sys::Request};
 
-use super::http::{self, header};
+use super::http::{self, header, Body};
 use super::{now, now_ms, pipeline, Ctx, Failure};
 use crate::api_error::{check_content_encoding, check_content_type, ApiError, MAX_BODY_BYTES};
 use crate::cookie::{consent_from_cookie_header, profile_from_cookie_header};
@@ -86,18 +90,17 @@ fn answer(ctx: &Ctx<'_>, resolved: &Resolved<'_, '_, '_>) -> Answer {
 }
 
 /// `POST /v1/collect`: fold the events into the visitor's profile and answer the decision.
-pub async fn collect(req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
+pub fn collect(req: &Request, ctx: &Ctx<'_>, body: &Body) -> Result<Answer, Failure> {
     http::check_origin(ctx.origin, ctx.settings)?;
-    check_content_type(header(&req, std_names::CONTENT_TYPE).as_deref())?;
-    check_content_encoding(header(&req, std_names::CONTENT_ENCODING).as_deref())?;
-    let length = header(&req, std_names::CONTENT_LENGTH);
-    let body = http::read_text(&req, length.as_deref(), MAX_BODY_BYTES).await?;
-    let call =
-        CollectRequest::from_json(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    check_content_type(header(req, std_names::CONTENT_TYPE).as_deref())?;
+    check_content_encoding(header(req, std_names::CONTENT_ENCODING).as_deref())?;
+    let length = header(req, std_names::CONTENT_LENGTH);
+    let body = http::text(body, length.as_deref(), MAX_BODY_BYTES)?;
+    let call = CollectRequest::from_json(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if !ctx.settings.knows_site(&call.site) {
         return Err(ApiError::unknown_site(&call.site).into());
     }
-    let said = said(&req, ctx.settings, ctx.origin.is_some());
+    let said = said(req, ctx.settings, ctx.origin.is_some());
     let at_ms = now_ms();
     let at = Timestamp::from_millis(at_ms);
     let mut resolved = resolve(
@@ -117,7 +120,7 @@ pub async fn collect(req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
 
 /// `GET /v1/decide?slots=hero,cta[&site=demo]`: the decision for the token sent (header
 /// `X-Intent-Profile` or the proxy-mode cookie), recording nothing.
-pub async fn decide(req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
+pub fn decide(req: &Request, ctx: &Ctx<'_>, _body: &Body) -> Result<Answer, Failure> {
     http::check_origin(ctx.origin, ctx.settings)?;
     let mut slots: Option<Vec<String>> = None;
     let mut site: Option<String> = None;
@@ -148,8 +151,8 @@ pub async fn decide(req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
     if !ctx.settings.knows_site(&site) {
         return Err(ApiError::unknown_site(&site).into());
     }
-    let said = said(&req, ctx.settings, ctx.origin.is_some());
-    let sent = header(&req, X_INTENT_PROFILE);
+    let said = said(req, ctx.settings, ctx.origin.is_some());
+    let sent = header(req, X_INTENT_PROFILE);
     let resolved = resolve(
         &ctx.rules.rules,
         ctx.isolate.keys.as_ref(),
@@ -164,7 +167,7 @@ pub async fn decide(req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
 }
 
 /// `GET /v1/health`: liveness and the active rules.
-pub async fn health(_req: Request, ctx: &Ctx<'_>) -> Result<Answer, Failure> {
+pub fn health(_req: &Request, ctx: &Ctx<'_>, _body: &Body) -> Result<Answer, Failure> {
     let body = json!({
         "ok": true,
         "rules": ctx.rules.rules.id(),

@@ -1,12 +1,13 @@
 //! The way in and out: request headers and bodies, CORS, and handing answers to the runtime.
 
 use futures_util::StreamExt;
-use wasm_bindgen::JsCast;
-use worker::js_sys::{self, Uint8Array};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::js_sys::{Function, Promise, Uint8Array};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{web_sys, Response, ResponseBody, Result};
 
-use super::Reply;
+use super::{Failure, Reply};
 use crate::api_error::ApiError;
 use crate::headers::{std_names, Answer, ALLOWED_REQUEST_HEADERS, EXPOSED};
 use crate::settings::Settings;
@@ -98,19 +99,36 @@ pub fn finish(reply: Reply) -> Result<web_sys::Response> {
     }
 }
 
-/// An answer in one construction: its `ResponseInit` (status and every header) is parsed from
-/// JSON by one native `JSON.parse`, and its body goes to `new Response` as a view of the wasm
-/// memory it is in, which the runtime copies natively. Setting each header through its own
-/// wasm-to-JavaScript calls, and copying the body into a fresh `Uint8Array` first, cost more
-/// than the rest of the answer's way out.
+#[wasm_bindgen(module = "/js/http.js")]
+extern "C" {
+    /// `new Response(body, {status, headers})` from [`Answer::head`]'s text, the headers as
+    /// one plain object (`worker/js/http.js`).
+    #[wasm_bindgen(catch)]
+    fn respond(head: &str, body: Option<&[u8]>) -> std::result::Result<web_sys::Response, JsValue>;
+
+    /// `request.arrayBuffer()`, then `next(request, env, ctx, bytes | undefined, error |
+    /// undefined)`; resolves to what `next` answers.
+    #[wasm_bindgen(catch, js_name = readBody)]
+    fn read_body_then(
+        request: &web_sys::Request,
+        env: &JsValue,
+        ctx: &JsValue,
+        next: &Function,
+    ) -> std::result::Result<Promise, JsValue>;
+}
+
+/// An answer in one construction: its status and headers as one text, which a few lines of
+/// JavaScript turn into the plain object the runtime's `Response` reads fastest, and its body
+/// as a view of the wasm memory it is in, which the runtime copies natively. Each header set
+/// through its own wasm-to-JavaScript call, or headers as a list of pairs (from `JSON.parse`),
+/// cost the runtime several times more.
 fn answer_to_raw(answer: Answer) -> Result<web_sys::Response> {
-    let init: web_sys::ResponseInit = js_sys::JSON::parse(&answer.init_json())
-        .map_err(worker::Error::from)?
-        .unchecked_into();
-    let mut body = answer.body;
+    let head = answer.head().ok_or_else(|| {
+        worker::Error::RustError("an answer's header holds a line break or a NUL".to_owned())
+    })?;
     // A 204 or 304 may not have a body, not even an empty one.
-    let body = (!body.is_empty()).then_some(body.as_mut_slice());
-    web_sys::Response::new_with_opt_u8_array_and_init(body, &init).map_err(worker::Error::from)
+    let body = (!answer.body.is_empty()).then_some(answer.body.as_slice());
+    respond(&head, body).map_err(worker::Error::from)
 }
 
 /// Hands a response object to the runtime: a body the worker wrote goes to `new Response` as a
@@ -138,62 +156,140 @@ pub fn json(body: String, status: u16) -> Result<Response> {
         .with_headers(headers))
 }
 
-/// Reads the request body, refusing it (413) when it is over `limit` bytes, whether or not the
-/// client declared its length (`content_length`, the header's value). A body of a declared
-/// length within the limit is read in one native call; one without is read chunk by chunk, so
-/// that it is refused as soon as it passes the limit.
-pub async fn read_body(
-    req: &web_sys::Request,
-    content_length: Option<&str>,
-    limit: usize,
-) -> std::result::Result<Vec<u8>, ApiError> {
-    let declared = content_length.and_then(|v| v.trim().parse::<u64>().ok());
-    if let Some(len) = declared {
-        if len > limit as u64 {
-            return Err(ApiError::too_large(limit));
-        }
-        if len == 0 {
-            return Ok(Vec::new());
-        }
-        let read = req
-            .array_buffer()
-            .map_err(|e| ApiError::bad_request(format!("could not read the body: {e:?}")))?;
-        let buffer = JsFuture::from(read)
-            .await
-            .map_err(|e| ApiError::bad_request(format!("could not read the body: {e:?}")))?;
-        let bytes = Uint8Array::new(&buffer);
-        // The runtime holds a body to its declared length; this guards the limit regardless.
-        if bytes.length() as usize > limit {
-            return Err(ApiError::too_large(limit));
-        }
-        return Ok(bytes.to_vec());
-    }
-    // A body of undeclared length: through workers-rs's byte stream, chunk by chunk (the same
-    // request object, not a copy of its body).
-    let mut req = worker::Request::from(Clone::clone(req));
-    let mut stream = match req.stream() {
-        Ok(stream) => stream,
-        // No body at all.
-        Err(_) => return Ok(Vec::new()),
-    };
-    let mut body = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_request(format!("could not read the body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::too_large(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+/// A request's body, as far as the worker has read it. A handler asks for it with [`body`]
+/// once its checks of the request's head have passed; while it is unread, that answers
+/// [`Failure::Unread`] and the entry reads it and calls the handler again.
+pub enum Body {
+    /// Not read yet.
+    Unread,
+    /// Read whole.
+    Read(Vec<u8>),
+    /// Reading failed, or was given up (over the limit).
+    Failed(ApiError),
 }
 
-/// Reads a bounded UTF-8 body.
+/// How an unread body is to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// Its length is declared and within the limit: whole, in one native call.
+    Whole,
+    /// Its length is not declared: chunk by chunk, refused as soon as it passes `limit`.
+    Chunks {
+        /// The most bytes it may have.
+        limit: usize,
+    },
+}
+
+/// The request body, refused (413) when it is over `limit` bytes, whether or not the client
+/// declared its length (`content_length`, the header's value). A declared length over the
+/// limit is refused without reading anything.
+pub fn body<'b>(
+    body: &'b Body,
+    content_length: Option<&str>,
+    limit: usize,
+) -> std::result::Result<&'b [u8], Failure> {
+    match body {
+        // The runtime holds a body to its declared length; this guards the limit regardless.
+        Body::Read(bytes) if bytes.len() > limit => Err(ApiError::too_large(limit).into()),
+        Body::Read(bytes) => Ok(bytes),
+        Body::Failed(err) => Err(err.clone().into()),
+        Body::Unread => match content_length.and_then(|v| v.trim().parse::<u64>().ok()) {
+            Some(len) if len > limit as u64 => Err(ApiError::too_large(limit).into()),
+            Some(0) => Ok(&[]),
+            Some(_) => Err(Failure::Unread(Reading::Whole)),
+            None => Err(Failure::Unread(Reading::Chunks { limit })),
+        },
+    }
+}
+
+/// The request body as UTF-8 text (see [`body`]).
+pub fn text<'b>(
+    body: &'b Body,
+    content_length: Option<&str>,
+    limit: usize,
+) -> std::result::Result<&'b str, Failure> {
+    let bytes = self::body(body, content_length, limit)?;
+    std::str::from_utf8(bytes).map_err(|_| crate::api_error::not_utf8_body(bytes).into())
+}
+
+fn unreadable(err: impl std::fmt::Debug) -> Body {
+    Body::Failed(ApiError::bad_request(format!(
+        "could not read the body: {err:?}"
+    )))
+}
+
+/// The body `next` gets from [`read_then`]: the bytes read, or why they could not be.
+pub fn arrived(bytes: JsValue, error: JsValue) -> Body {
+    match bytes.dyn_into::<Uint8Array>() {
+        Ok(bytes) => Body::Read(bytes.to_vec()),
+        Err(_) => unreadable(error),
+    }
+}
+
+/// Reads the body whole without waiting in wasm: a promise of what `next` answers once the
+/// runtime has the bytes (`next(request, env, ctx, bytes, error)`, see [`arrived`]).
+pub fn read_then(
+    req: &web_sys::Request,
+    env: &JsValue,
+    ctx: &JsValue,
+    next: &Function,
+) -> Result<Promise> {
+    read_body_then(req, env, ctx, next).map_err(worker::Error::from)
+}
+
+/// Reads the body as `how` says, in a handler that waits anyway.
+pub async fn read(req: &web_sys::Request, how: Reading) -> Body {
+    match how {
+        Reading::Whole => {
+            let read = match req.array_buffer() {
+                Ok(read) => read,
+                Err(err) => return unreadable(err),
+            };
+            match JsFuture::from(read).await {
+                Ok(buffer) => Body::Read(Uint8Array::new(&buffer).to_vec()),
+                Err(err) => unreadable(err),
+            }
+        }
+        Reading::Chunks { limit } => {
+            // Through workers-rs's byte stream, chunk by chunk (the same request object, not a
+            // copy of its body).
+            let mut req = worker::Request::from(Clone::clone(req));
+            let mut stream = match req.stream() {
+                Ok(stream) => stream,
+                // No body at all.
+                Err(_) => return Body::Read(Vec::new()),
+            };
+            let mut body = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                let chunk = match chunk {
+                    Ok(chunk) => chunk,
+                    Err(err) => {
+                        return Body::Failed(ApiError::bad_request(format!(
+                            "could not read the body: {err}"
+                        )))
+                    }
+                };
+                if body.len() + chunk.len() > limit {
+                    return Body::Failed(ApiError::too_large(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Body::Read(body)
+        }
+    }
+}
+
+/// Reads a bounded UTF-8 body, in a handler that waits anyway (see [`body`]).
 pub async fn read_text(
     req: &web_sys::Request,
     content_length: Option<&str>,
     limit: usize,
-) -> std::result::Result<String, ApiError> {
-    let bytes = read_body(req, content_length, limit).await?;
-    String::from_utf8(bytes).map_err(|e| crate::api_error::not_utf8_body(e.as_bytes()))
+) -> std::result::Result<String, Failure> {
+    let mut got = Body::Unread;
+    loop {
+        match text(&got, content_length, limit) {
+            Err(Failure::Unread(how)) => got = read(req, how).await,
+            read => return read.map(str::to_owned),
+        }
+    }
 }

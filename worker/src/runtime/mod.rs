@@ -3,6 +3,12 @@
 //! Every route is one entry of [`ROUTES`]: its path, who may call it, and a handler per
 //! method. Dispatch, the `405`'s `Allow` header and its message read the table; a path no
 //! route has is a JSON `404` under `/v1/`, and a page of the site (proxy mode) anywhere else.
+//!
+//! The entry answers without a future whenever nothing has to be waited for: the isolate's
+//! rules are fresh and the route's handler answers at once ([`Handler::Now`]: collect, decide,
+//! health). A body it asks for is read in one native call, and the entry is called again with
+//! it. Everything else (rules to read from KV, a body of undeclared length, the admin API, the
+//! snippet files, proxied pages) runs as a future, as an `#[event(fetch)]` handler would.
 
 mod admin;
 mod api;
@@ -24,17 +30,23 @@ mod stores;
 
 pub use store::AudienceStore;
 
+use std::rc::Rc;
+
 use futures_util::future::LocalBoxFuture;
 use intent_engine::Timestamp;
+use wasm_bindgen::prelude::{wasm_bindgen, Closure};
+use wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::future_to_promise;
 use worker::{
-    console_error, console_log, event, web_sys, Context, Env, Request, Response, Result,
-    ScheduleContext, ScheduledEvent,
+    console_error, console_log, event, web_sys, worker_sys, Context, Env, Request, Response,
+    Result, ScheduleContext, ScheduledEvent,
 };
 
 use crate::api_error::ApiError;
 use crate::headers::{std_names, Answer};
 use crate::routes::{find, Found, Guard, Method, Route, UrlParts};
 use crate::rules_cache::ActiveRules;
+use http::{Body, Reading};
 use isolate::Isolate;
 
 /// What a handler answers: an answer the worker wrote (built in one construction), or a
@@ -75,12 +87,16 @@ pub struct Ctx<'a> {
     origin: Option<&'a str>,
 }
 
-/// Why a handler did not produce its answer: a client error to report, or a runtime failure.
+/// Why a handler did not produce its answer: a client error to report, a runtime failure, or
+/// a body it needs that is not read yet.
 pub enum Failure {
     /// Answered as the error's status and JSON body.
     Api(ApiError),
     /// A runtime call failed (a header the runtime refused, a missing binding).
     Runtime(worker::Error),
+    /// The handler needs the request body (`http::body`): the entry reads it as said and calls
+    /// the handler again.
+    Unread(Reading),
 }
 
 impl From<ApiError> for Failure {
@@ -95,35 +111,61 @@ impl From<worker::Error> for Failure {
     }
 }
 
-/// A route's handler, given the runtime's request object.
-pub type Handler = for<'a> fn(
-    web_sys::Request,
-    &'a Ctx<'a>,
-) -> LocalBoxFuture<'a, std::result::Result<Reply, Failure>>;
+/// A route's handler.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// Answers at once, from the runtime's request object and, when it asks for it, the body
+    /// (read for it, see `http::body`): the hot routes, which run without a future.
+    Now(
+        for<'a> fn(
+            &'a web_sys::Request,
+            &'a Ctx<'a>,
+            &'a Body,
+        ) -> std::result::Result<Reply, Failure>,
+    ),
+    /// Waits on the runtime (KV, the assets): run as a future.
+    Later(
+        for<'a> fn(
+            web_sys::Request,
+            &'a Ctx<'a>,
+        ) -> LocalBoxFuture<'a, std::result::Result<Reply, Failure>>,
+    ),
+}
 
-/// A handler of the table: an `async fn(Request, &Ctx) -> Result<impl Into<Reply>, Failure>`,
-/// given workers-rs's `Request`; or, written `handler!(raw f)`, given the runtime's
-/// `web_sys::Request` itself. workers-rs's `Request` reads the method, the URL, the headers
-/// object and the `cf` properties when it is made; the hot routes need none of that, and
-/// read what they need from the request object directly.
+/// A handler of the table. `handler!(f)` takes an `async fn(Request, &Ctx) -> Result<impl
+/// Into<Reply>, Failure>`, given workers-rs's `Request` (which reads the method, the URL, the
+/// headers object and the `cf` properties when it is made); `handler!(now f)` a `fn(&Request,
+/// &Ctx, &Body) -> Result<impl Into<Reply>, Failure>` that never waits, given the runtime's
+/// request object itself, from which it reads only what it needs; `handler!(raw f)` an `async
+/// fn(web_sys::Request, &Ctx)` that reads only what it needs of the runtime's request.
 macro_rules! handler {
+    (now $f:path) => {{
+        fn now<'a>(
+            req: &'a web_sys::Request,
+            ctx: &'a Ctx<'a>,
+            body: &'a Body,
+        ) -> std::result::Result<Reply, Failure> {
+            $f(req, ctx, body).map(Reply::from)
+        }
+        Handler::Now(now)
+    }};
     (raw $f:path) => {{
-        fn boxed<'a>(
+        fn later<'a>(
             req: web_sys::Request,
             ctx: &'a Ctx<'a>,
         ) -> LocalBoxFuture<'a, std::result::Result<Reply, Failure>> {
             Box::pin(async move { $f(req, ctx).await.map(Reply::from) })
         }
-        boxed as Handler
+        Handler::Later(later)
     }};
     ($f:path) => {{
-        fn boxed<'a>(
+        fn later<'a>(
             req: web_sys::Request,
             ctx: &'a Ctx<'a>,
         ) -> LocalBoxFuture<'a, std::result::Result<Reply, Failure>> {
             Box::pin(async move { $f(Request::from(req), ctx).await.map(Reply::from) })
         }
-        boxed as Handler
+        Handler::Later(later)
     }};
 }
 
@@ -134,17 +176,17 @@ pub static ROUTES: &[Route<Handler>] = &[
     Route {
         path: "/v1/collect",
         guard: Guard::Public,
-        methods: &[(Method::Post, handler!(raw api::collect))],
+        methods: &[(Method::Post, handler!(now api::collect))],
     },
     Route {
         path: "/v1/decide",
         guard: Guard::Public,
-        methods: &[(Method::Get, handler!(raw api::decide))],
+        methods: &[(Method::Get, handler!(now api::decide))],
     },
     Route {
         path: "/v1/health",
         guard: Guard::Public,
-        methods: &[(Method::Get, handler!(raw api::health))],
+        methods: &[(Method::Get, handler!(now api::health))],
     },
     Route {
         path: "/v1/events",
@@ -245,78 +287,307 @@ fn now() -> Timestamp {
     Timestamp::from_millis(now_ms())
 }
 
-#[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, wctx: Context) -> Result<web_sys::Response> {
-    let isolate = isolate::get(&env);
-    let url = req.url();
-    let parts = UrlParts::of(&url);
-    let method_name = req.method();
-    let method = Method::parse(&method_name);
-    let origin_header = http::header(&req, std_names::ORIGIN);
-    // Same-origin calls (the worker's own pages) need no CORS.
-    let origin = origin_header.as_deref().filter(|o| *o != parts.origin);
-    let api = parts.path.starts_with(API_PREFIX);
+/// What the entry reads of every request before routing it.
+struct Head {
+    isolate: Rc<Isolate>,
+    url: String,
+    method_name: String,
+    origin_header: Option<String>,
+}
 
-    let found = find(ROUTES, parts.path, method);
-    let needs_rules = match &found {
-        Found::Handler(route, _) => route.methods.iter().all(|(m, _)| *m != Method::Any),
-        Found::WrongMethod(_) => false,
-        Found::NoRoute => !api,
-    };
-    if api && method == Method::Options {
-        return http::finish(http::preflight(origin_header.as_deref(), &isolate.settings));
+impl Head {
+    fn read(req: &web_sys::Request, env: &Env) -> Head {
+        Head {
+            isolate: isolate::get(env),
+            url: req.url(),
+            method_name: req.method(),
+            origin_header: http::header(req, std_names::ORIGIN),
+        }
     }
-    let rules = if needs_rules {
-        rules::active(&env, &wctx, &isolate.settings, now_ms()).await
-    } else {
-        rules::idle()
-    };
-    let ctx = Ctx {
-        env: &env,
-        wctx: &wctx,
-        isolate: &isolate,
-        settings: &isolate.settings,
-        rules,
-        url: parts,
-        origin,
-    };
 
-    let result = match found {
-        Found::Handler(route, handler) => match route.guard {
-            Guard::Admin => match guard::admin(&req, &isolate) {
-                Ok(()) => handler(req, &ctx).await,
-                Err(err) => Err(err.into()),
-            },
-            Guard::Ingest => match guard::ingest(&req, &isolate) {
-                Ok(()) => handler(req, &ctx).await,
-                Err(err) => Err(err.into()),
-            },
-            Guard::Public => handler(req, &ctx).await,
-        },
-        Found::WrongMethod(route) => {
-            let err = ApiError::method_not_allowed(&method_name, &route.expected());
-            Ok(Reply::Answer(
-                http::error(&err).with(std_names::ALLOW, route.allow()),
-            ))
+    fn parts(&self) -> UrlParts<'_> {
+        UrlParts::of(&self.url)
+    }
+
+    fn method(&self) -> Method {
+        Method::parse(&self.method_name)
+    }
+
+    /// The browser origin of a cross-origin call: same-origin calls (the worker's own pages)
+    /// need no CORS.
+    fn origin(&self) -> Option<&str> {
+        let own = self.parts().origin;
+        self.origin_header.as_deref().filter(|o| *o != own)
+    }
+
+    fn ctx<'a>(&'a self, env: &'a Env, wctx: &'a Context, rules: ActiveRules) -> Ctx<'a> {
+        Ctx {
+            env,
+            wctx,
+            isolate: &self.isolate,
+            settings: &self.isolate.settings,
+            rules,
+            url: self.parts(),
+            origin: self.origin(),
         }
-        Found::NoRoute if api => Err(ApiError::not_found(parts.path).into()),
-        Found::NoRoute => {
-            return proxy::page(Request::from(req), &ctx)
-                .await
-                .and_then(http::into_raw)
+    }
+}
+
+/// Where a request goes, from its head.
+enum Plan {
+    /// A CORS preflight of the API.
+    Preflight,
+    /// A route's handler, once the route's guard lets the request through.
+    Route(&'static Route<Handler>, Handler),
+    /// A route without this method: `405`.
+    WrongMethod(&'static Route<Handler>),
+    /// An API path no route has: `404`.
+    NotFound,
+    /// A page of the site (proxy mode).
+    Page,
+}
+
+impl Plan {
+    fn of(head: &Head) -> Plan {
+        let path = head.parts().path;
+        let api = path.starts_with(API_PREFIX);
+        let method = head.method();
+        if api && method == Method::Options {
+            return Plan::Preflight;
         }
-    };
+        match find(ROUTES, path, method) {
+            Found::Handler(route, handler) => Plan::Route(route, *handler),
+            Found::WrongMethod(route) => Plan::WrongMethod(route),
+            Found::NoRoute if api => Plan::NotFound,
+            Found::NoRoute => Plan::Page,
+        }
+    }
+
+    /// Whether the request runs with the active rules (a KV read when they are stale); the
+    /// snippet files and the errors of the table do not.
+    fn needs_rules(&self) -> bool {
+        match self {
+            Plan::Route(route, _) => route.methods.iter().all(|(m, _)| *m != Method::Any),
+            Plan::Page => true,
+            Plan::Preflight | Plan::WrongMethod(_) | Plan::NotFound => false,
+        }
+    }
+
+    /// The answer of a plan that needs no handler.
+    fn fixed(&self, head: &Head) -> Option<std::result::Result<Reply, Failure>> {
+        match self {
+            Plan::WrongMethod(route) => {
+                let err = ApiError::method_not_allowed(&head.method_name, &route.expected());
+                Some(Ok(Reply::Answer(
+                    http::error(&err).with(std_names::ALLOW, route.allow()),
+                )))
+            }
+            Plan::NotFound => Some(Err(ApiError::not_found(head.parts().path).into())),
+            Plan::Preflight | Plan::Route(..) | Plan::Page => None,
+        }
+    }
+}
+
+/// The guard of `route`, checked before its handler runs.
+fn guard(
+    route: &Route<Handler>,
+    req: &web_sys::Request,
+    isolate: &Isolate,
+) -> std::result::Result<(), Failure> {
+    match route.guard {
+        Guard::Admin => guard::admin(req, isolate).map_err(Failure::from),
+        Guard::Ingest => guard::ingest(req, isolate).map_err(Failure::from),
+        Guard::Public => Ok(()),
+    }
+}
+
+/// A handler's outcome as the response: errors answered as JSON (a runtime failure as `503`,
+/// logged), CORS headers for an allowed origin.
+fn answer(head: &Head, result: std::result::Result<Reply, Failure>) -> Result<web_sys::Response> {
     let reply = match result {
         Ok(reply) => reply,
         Err(Failure::Api(err)) => Reply::Answer(http::error(&err)),
         Err(Failure::Runtime(err)) => {
-            console_error!("{method_name} {} failed: {err}", parts.path);
+            console_error!("{} {} failed: {err}", head.method_name, head.parts().path);
+            Reply::Answer(http::error(&ApiError::unavailable(
+                "the worker could not complete this call; try again",
+            )))
+        }
+        Err(Failure::Unread(_)) => {
+            // The entry reads an unread body before it gets here; this is a defect, not the
+            // client's doing.
+            console_error!(
+                "{} {}: a handler asked again for a body it was given",
+                head.method_name,
+                head.parts().path
+            );
             Reply::Answer(http::error(&ApiError::unavailable(
                 "the worker could not complete this call; try again",
             )))
         }
     };
-    http::with_cors(reply, origin, &isolate.settings).and_then(http::finish)
+    http::with_cors(reply, head.origin(), &head.isolate.settings).and_then(http::finish)
+}
+
+fn preflight(head: &Head) -> Result<web_sys::Response> {
+    http::finish(http::preflight(
+        head.origin_header.as_deref(),
+        &head.isolate.settings,
+    ))
+}
+
+/// What the entry can do for a request without waiting.
+enum Step {
+    /// The response.
+    Done(Result<web_sys::Response>),
+    /// The handler needs the body, whole: the runtime reads it, then the entry runs again.
+    ReadBody,
+    /// Something must be waited for: the rules from KV, a body of undeclared length, a handler
+    /// that waits, a page from upstream.
+    Wait,
+}
+
+fn at_once(head: &Head, req: &web_sys::Request, env: &Env, wctx: &Context, body: &Body) -> Step {
+    let plan = Plan::of(head);
+    if let Plan::Preflight = plan {
+        return Step::Done(preflight(head));
+    }
+    if let Some(fixed) = plan.fixed(head) {
+        return Step::Done(answer(head, fixed));
+    }
+    let rules = if plan.needs_rules() {
+        match rules::fresh(&head.isolate.settings, now_ms()) {
+            Some(rules) => rules,
+            None => return Step::Wait,
+        }
+    } else {
+        rules::idle()
+    };
+    let Plan::Route(route, Handler::Now(handler)) = plan else {
+        return Step::Wait;
+    };
+    let ctx = head.ctx(env, wctx, rules);
+    match guard(route, req, &head.isolate).and_then(|()| handler(req, &ctx, body)) {
+        Err(Failure::Unread(Reading::Whole)) => Step::ReadBody,
+        Err(Failure::Unread(Reading::Chunks { .. })) => Step::Wait,
+        result => Step::Done(answer(head, result)),
+    }
+}
+
+/// The same as [`at_once`], waiting where it must.
+async fn later(
+    head: Head,
+    req: web_sys::Request,
+    env: Env,
+    wctx: Context,
+    mut body: Body,
+) -> Result<web_sys::Response> {
+    let plan = Plan::of(&head);
+    if let Plan::Preflight = plan {
+        return preflight(&head);
+    }
+    if let Some(fixed) = plan.fixed(&head) {
+        return answer(&head, fixed);
+    }
+    let rules = if plan.needs_rules() {
+        rules::active(&env, &wctx, &head.isolate.settings, now_ms()).await
+    } else {
+        rules::idle()
+    };
+    let ctx = head.ctx(&env, &wctx, rules);
+    let (route, handler) = match plan {
+        Plan::Route(route, handler) => (route, handler),
+        _ => {
+            return proxy::page(Request::from(req), &ctx)
+                .await
+                .and_then(http::into_raw)
+        }
+    };
+    let result = match (guard(route, &req, &head.isolate), handler) {
+        (Err(err), _) => Err(err),
+        (Ok(()), Handler::Now(handler)) => loop {
+            match handler(&req, &ctx, &body) {
+                Err(Failure::Unread(how)) => body = http::read(&req, how).await,
+                result => break result,
+            }
+        },
+        (Ok(()), Handler::Later(handler)) => handler(req, &ctx).await,
+    };
+    answer(&head, result)
+}
+
+/// What the runtime calls once it has read a body: `(request, env, ctx, bytes, error)`, see
+/// `http::read_then`.
+type WithBody = Closure<
+    dyn Fn(JsValue, JsValue, JsValue, JsValue, JsValue) -> std::result::Result<JsValue, JsValue>,
+>;
+
+thread_local! {
+    /// The entry again, with the body the runtime read (`http::read_then`): made once per
+    /// instance, called by each request that needs its body.
+    static WITH_BODY: WithBody =
+        Closure::new(|req: JsValue, env: JsValue, ctx: JsValue, bytes: JsValue, error: JsValue| {
+            enter(
+                req.unchecked_into(),
+                env.unchecked_into(),
+                ctx.unchecked_into(),
+                http::arrived(bytes, error),
+            )
+        });
+}
+
+/// The worker's `fetch` handler, which worker-build's entry calls for each request in place of
+/// an `#[event(fetch)]` one. It answers a `Response` when nothing has to be waited for (the
+/// usual call of the snippet's API), else a promise of one; a failure the worker cannot turn
+/// into an answer is logged and answered `500`, as `#[event(fetch)]` does.
+#[wasm_bindgen]
+pub fn fetch(
+    req: web_sys::Request,
+    env: Env,
+    ctx: worker_sys::Context,
+) -> std::result::Result<JsValue, JsValue> {
+    enter(req, env, ctx, Body::Unread)
+}
+
+fn enter(
+    req: web_sys::Request,
+    env: Env,
+    ctx: worker_sys::Context,
+    body: Body,
+) -> std::result::Result<JsValue, JsValue> {
+    let wctx = Context::new(ctx);
+    let head = Head::read(&req, &env);
+    match at_once(&head, &req, &env, &wctx, &body) {
+        Step::Done(response) => settle(response),
+        Step::ReadBody => {
+            let ctx: &JsValue = wctx.as_ref().unchecked_ref();
+            let read = WITH_BODY
+                .with(|next| http::read_then(&req, &env, ctx, next.as_ref().unchecked_ref()));
+            match read {
+                Ok(promise) => Ok(promise.into()),
+                Err(err) => settle(Err(err)),
+            }
+        }
+        Step::Wait => {
+            Ok(
+                future_to_promise(async move { settle(later(head, req, env, wctx, body).await) })
+                    .into(),
+            )
+        }
+    }
+}
+
+/// The response, or for a failure the `500` `#[event(fetch)]` answers (and the log line).
+fn settle(response: Result<web_sys::Response>) -> std::result::Result<JsValue, JsValue> {
+    let err = match response {
+        Ok(response) => return Ok(response.into()),
+        Err(err) => err,
+    };
+    console_error!("{err}");
+    Response::error("INTERNAL SERVER ERROR", 500)
+        .and_then(http::into_raw)
+        .map(JsValue::from)
+        .map_err(JsValue::from)
 }
 
 /// The cron trigger (`[triggers] crons` in wrangler.toml): makes sure every store of every site

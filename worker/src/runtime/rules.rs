@@ -25,7 +25,7 @@ thread_local! {
 /// The rules for this request: from the isolate cache while it is fresh, else from KV, else
 /// the fallback.
 pub async fn active(env: &Env, wctx: &Context, settings: &Settings, now_ms: f64) -> ActiveRules {
-    if let Some(active) = CACHE.with(|c| c.borrow().fresh(now_ms, settings.rules_cache_ms)) {
+    if let Some(active) = fresh(settings, now_ms) {
         return active;
     }
     let kv = match env.kv(names::RULES_KV) {
@@ -53,6 +53,11 @@ pub async fn active(env: &Env, wctx: &Context, settings: &Settings, now_ms: f64)
         arrived(late.await, super::now_ms());
     });
     unreadable(now_ms)
+}
+
+/// The isolate's rules while they are fresh: the usual case, which needs no waiting.
+pub fn fresh(settings: &Settings, now_ms: f64) -> Option<ActiveRules> {
+    CACHE.with(|c| c.borrow().fresh(now_ms, settings.rules_cache_ms))
 }
 
 /// Rules for a route that does not use them (the snippet files, a wrong method): the built-in
