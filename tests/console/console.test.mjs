@@ -7,9 +7,10 @@
 // own record; breaks the rules and sees the line and field; fixes them while raising `ready` to
 // four pricing views and sees, on the stored traffic, Jane move (and on a log file too); publishes
 // and sees the store move her, rolls back by the history's id; and reads the audit, which matches `intentctl audit` on the same
-// stored log. Last, the deliveries: rules with a webhook destination at a receiver this test runs
-// on 127.0.0.1 (answering 500 until told otherwise) are published, a fourth visitor enters `ready`,
-// the delivery goes dead on the (short) retry schedule and the Deliveries screen shows it; the
+// stored log. Last, the deliveries: rules with two webhook destinations at a receiver this test
+// runs on 127.0.0.1 (one answering 500 until told otherwise, one 410) are published, a fourth
+// visitor enters `ready`, the deliveries go dead on the (short) retry schedule and the Deliveries
+// screen shows them and the disabled destination; the
 // receiver recovers, Retry is pressed, the screen shows it delivered, and the receiver got one
 // signed call per attempt, all with one webhook-id.
 // Screenshots at 1280 and 390 px wide go to target/console/.
@@ -72,7 +73,8 @@ function signed(secret, headers, body) {
   });
 }
 
-/** A webhook receiver on 127.0.0.1 that records every call and answers 500 until `recover()`. */
+/** A webhook receiver on 127.0.0.1 that records every call; `/gone` answers 410, the rest 500
+ * until `recover()`. */
 async function receiver() {
   const calls = [];
   let status = 500;
@@ -80,15 +82,16 @@ async function receiver() {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
-      calls.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), answered: status });
-      res.writeHead(status);
+      const answered = req.url === '/gone' ? 410 : status;
+      calls.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), answered });
+      res.writeHead(answered);
       res.end();
     });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return {
     calls,
-    url: `http://127.0.0.1:${server.address().port}/hook`,
+    url: (path) => `http://127.0.0.1:${server.address().port}${path}`,
     recover: () => { status = 200; },
     close: () => new Promise((r) => server.close(r)),
   };
@@ -408,21 +411,28 @@ describe('the console', () => {
   });
 
   test('a dead delivery on the Deliveries screen, retried once the receiver recovers', async () => {
-    // Rules with a webhook destination at the receiver, notified when a visitor enters `ready`.
+    // Rules with webhook destinations at the receiver, notified when a visitor enters `ready`:
+    // `ops` fails until the receiver recovers, `gone` answers 410 and is disabled.
     const config = JSON.parse(DEFAULT_RULES);
-    config.destinations = { ops: { type: 'webhook', url: rx.url, secret: 'env:WEBHOOK_SECRET' } };
-    config.triggers = [{ when: 'entered', audience: 'ready', to: ['ops'] }];
+    const hook = (path) => ({ type: 'webhook', url: rx.url(path), secret: 'env:WEBHOOK_SECRET' });
+    config.destinations = { ops: hook('/hook'), gone: hook('/gone') };
+    config.triggers = [{ when: 'entered', audience: 'ready', to: ['ops', 'gone'] }];
     const put = await admin(w, '/v1/admin/rules', { method: 'PUT', body: JSON.stringify(config, null, 2) });
     assert.equal(put.status, 200, await put.text());
     // A fourth visitor enters ready (the publish itself fires nothing for Jane, already there).
     const lee = await visit(w.url, [views('/pricing/'), views('/pricing/'), views('/pricing/')]);
     assert.equal(lee.tier, 'ready');
     const listed = async (status) => (await adminJson(w, `/v1/admin/deliveries?status=${status}`)).deliveries;
-    await until(async () => (await listed('dead')).length === 1, 'the delivery dead after the schedule', 60_000);
-    const [dead] = await listed('dead');
+    await until(async () => (await listed('dead')).length === 2, 'both deliveries dead', 60_000);
+    const dead = (await listed('dead')).find((d) => d.destination === 'ops');
+    const gone = (await listed('dead')).find((d) => d.destination === 'gone');
+    assert.equal(gone.attempts, 1, 'a 410 is not retried');
+    const disabled = (await adminJson(w, '/v1/admin/deliveries')).disabled;
+    assert.deepEqual(Object.keys(disabled), ['gone']);
     assert.equal(dead.visitor, lee.visitor);
     assert.equal(dead.attempts, ATTEMPTS_TO_DEAD);
-    assert.equal(rx.calls.length, ATTEMPTS_TO_DEAD, 'one call per attempt');
+    const calls = () => rx.calls.filter((c) => c.path === '/hook');
+    assert.equal(calls().length, ATTEMPTS_TO_DEAD, 'one call per attempt');
 
     const { context, page, problems } = await signedIn(browser, w, '#/deliveries');
     try {
@@ -433,6 +443,12 @@ describe('the console', () => {
       assert.equal((await row.locator('td.attempts').textContent()).trim(), String(ATTEMPTS_TO_DEAD));
       assert.match(await row.textContent(), /audience\.entered/);
       assert.match(await row.textContent(), /500/);
+      // The destination the 410 disabled, with the API's reason, and its delivery marked.
+      const off = page.locator('ul.disabled li[data-destination="gone"]');
+      await off.waitFor();
+      assert.ok((await off.textContent()).includes(disabled.gone), `the reason shown: ${disabled.gone}`);
+      await page.locator(`table.deliveries tr[data-delivery="${gone.id}"] .badge`, { hasText: 'disabled' }).waitFor();
+      assert.equal(await row.locator('.badge').count(), 0, 'ops is not disabled');
       await page.screenshot({ path: join(SHOTS, 'deliveries.png'), fullPage: true });
 
       // The receiver recovers; Retry queues it again and the screen says so.
@@ -451,21 +467,23 @@ describe('the console', () => {
 
       // Retrying a delivered one is refused, and the screen says why.
       await page.getByRole('button', { name: 'dead', exact: true }).click();
-      await page.getByText('No dead deliveries.').waitFor();
+      await page.locator(`table.deliveries tr[data-delivery="${gone.id}"]`).waitFor();
+      assert.equal(await page.locator(`table.deliveries tr[data-delivery="${dead.id}"]`).count(), 0);
       const again = await admin(w, `/v1/admin/deliveries/${dead.id}/retry`, { method: 'POST' });
       assert.equal(again.status, 400);
 
       // Exactly one signed call per attempt, every one with the delivery's id as webhook-id.
       await quiet(async () => rx.calls.length, 'the receiver\'s calls', 2_000);
-      assert.equal(rx.calls.length, ATTEMPTS_TO_DEAD + 1);
-      assert.deepEqual(rx.calls.map((c) => c.answered), [...Array(ATTEMPTS_TO_DEAD).fill(500), 200]);
-      assert.deepEqual([...new Set(rx.calls.map((c) => c.headers['webhook-id']))], [dead.id]);
+      assert.equal(calls().length, ATTEMPTS_TO_DEAD + 1);
+      assert.deepEqual(calls().map((c) => c.answered), [...Array(ATTEMPTS_TO_DEAD).fill(500), 200]);
+      assert.deepEqual([...new Set(calls().map((c) => c.headers['webhook-id']))], [dead.id]);
+      assert.equal(rx.calls.filter((c) => c.path === '/gone').length, 1, 'the disabled destination is called no more');
       const secret = devSecret('WEBHOOK_SECRET');
-      for (const c of rx.calls) {
+      for (const c of calls()) {
         assert.ok(signed(secret, c.headers, c.body), 'signed with the webhook secret');
         assert.equal(new Webhook(secret).verify(c.body, c.headers).id, dead.id, 'and verified by the Standard Webhooks library');
       }
-      const body = JSON.parse(rx.calls[ATTEMPTS_TO_DEAD].body);
+      const body = JSON.parse(calls()[ATTEMPTS_TO_DEAD].body);
       assert.equal(body.type, 'audience.entered');
       assert.deepEqual(unexpected(problems), [], 'no errors in the page');
     } finally {
