@@ -7,18 +7,26 @@
 // own record; breaks the rules and sees the line and field; fixes them while raising `ready` to
 // four pricing views and sees, on the stored traffic, Jane move (and on a log file too); publishes
 // and sees the store move her, rolls back by the history's id; and reads the audit, which matches `intentctl audit` on the same
-// stored log. Deliveries are not on the worker yet: that screen says what is missing.
+// stored log. Last, the deliveries: rules with two webhook destinations at a receiver this test
+// runs on 127.0.0.1 (one answering 500 until told otherwise, one 410) are published, a fourth
+// visitor enters `ready`, the deliveries go dead on the (short) retry schedule and the Deliveries
+// screen shows them and the disabled destination; the
+// receiver recovers, Retry is pressed, the screen shows it delivered, and the receiver got one
+// signed call per attempt, all with one webhook-id.
 // Screenshots at 1280 and 390 px wide go to target/console/.
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
 import { mkdirSync, writeFileSync, readFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { startWorker, ROOT, ADMIN_TOKEN, DEFAULT_RULES, intentctl, collect, views } from '../worker/harness.mjs';
-import { until } from '../worker/wait.mjs';
+import { until, quiet } from '../worker/wait.mjs';
 import { launch } from '../e2e/browser.mjs';
+import { Webhook } from 'standardwebhooks';
 
 const SHOTS = join(ROOT, 'target', 'console');
 /** How long the event pipeline may take to show a call in the store's lists. */
@@ -37,6 +45,56 @@ function previewLog() {
     visitor: 'v-one-sitting', ts: `2026-11-29T10:0${m}:00Z`, type: 'pageview', url: 'https://demo.test/pricing/',
   }));
   return `${readFileSync(join(ROOT, 'examples/events/acme-november.jsonl'), 'utf8')}${fan.join('\n')}\n`;
+}
+
+/** The retry schedule the worker runs with here: three retries a second apart, then dead. */
+const RETRY_SCHEDULE = '1s,1s,1s';
+/** Attempts until dead under it: the first and one per step. */
+const ATTEMPTS_TO_DEAD = 4;
+
+/** A secret of .dev.vars, as the worker reads it. */
+function devSecret(name) {
+  const m = readFileSync(join(ROOT, '.dev.vars'), 'utf8').match(new RegExp(`^${name}="?([^"\\n]*)"?`, 'm'));
+  if (!m) throw new Error(`.dev.vars has no ${name}`);
+  return m[1];
+}
+
+/** Standard Webhooks verification: HMAC-SHA256 of `${id}.${timestamp}.${body}` with the key after `whsec_`. */
+function signed(secret, headers, body) {
+  const id = headers['webhook-id'];
+  const ts = headers['webhook-timestamp'];
+  const sigs = headers['webhook-signature'];
+  if (!id || !ts || !sigs) return false;
+  const expected = createHmac('sha256', Buffer.from(secret.replace(/^whsec_/, ''), 'base64')).update(`${id}.${ts}.${body}`).digest();
+  return sigs.split(' ').some((s) => {
+    const [version, sig] = s.split(',');
+    const got = Buffer.from(sig ?? '', 'base64');
+    return version === 'v1' && got.length === expected.length && timingSafeEqual(got, expected);
+  });
+}
+
+/** A webhook receiver on 127.0.0.1 that records every call; `/gone` answers 410, the rest 500
+ * until `recover()`. */
+async function receiver() {
+  const calls = [];
+  let status = 500;
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const answered = req.url === '/gone' ? 410 : status;
+      calls.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), answered });
+      res.writeHead(answered);
+      res.end();
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    calls,
+    url: (path) => `http://127.0.0.1:${server.address().port}${path}`,
+    recover: () => { status = 200; },
+    close: () => new Promise((r) => server.close(r)),
+  };
 }
 
 /** Replaces the editor's whole text as a paste would. */
@@ -96,9 +154,13 @@ describe('the console', () => {
   const dir = mkdtempSync(join(tmpdir(), 'intent-console-test-'));
   /** The three visitors' ids, as the collect answers give them. */
   const people = {};
+  let rx;
 
   before(async () => {
-    [w, browser] = await Promise.all([startWorker(), launch()]);
+    rx = await receiver();
+    [w, browser] = await Promise.all([startWorker({
+      vars: { ALLOW_LOOPBACK_DESTINATIONS: 'true', DELIVERY_RETRY_SCHEDULE: RETRY_SCHEDULE },
+    }), launch()]);
     mkdirSync(SHOTS, { recursive: true });
     const jane = await visit(w.url, [
       views('/pricing/'), views('/pricing/'), views('/pricing/'),
@@ -120,6 +182,7 @@ describe('the console', () => {
   after(async () => {
     await browser?.close();
     await w?.stop();
+    await rx?.close();
   });
 
   test('sign in, then the overview, the audiences, the CSV, the accounts and one visitor', async () => {
@@ -323,7 +386,7 @@ describe('the console', () => {
     }
   });
 
-  test('the audit screen matches intentctl audit on the stored log; deliveries say what is missing', async () => {
+  test('the audit screen matches intentctl audit on the stored log', async () => {
     const { context, page, problems } = await signedIn(browser, w, '#/audit');
     try {
       await page.getByRole('heading', { name: 'Warnings' }).waitFor();
@@ -341,11 +404,88 @@ describe('the console', () => {
         assert.equal((await row.locator('td').first().textContent()).trim(), String(a.members), a.name);
       }
       await page.screenshot({ path: join(SHOTS, 'audit.png'), fullPage: true });
-      // Deliveries are not on this worker yet: the screen says what is missing instead of breaking.
-      await page.getByRole('link', { name: 'Deliveries' }).click();
-      await page.getByText(/No deliveries on this worker yet/).waitFor();
-      assert.match(await page.locator('.notice').textContent(), /\/v1\/admin\/deliveries/);
-      assert.deepEqual(unexpected(problems, /^Failed to load resource: .* 404 /), [], 'no errors in the page but the missing API\'s 404');
+      assert.deepEqual(unexpected(problems), [], 'no errors in the page');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a dead delivery on the Deliveries screen, retried once the receiver recovers', async () => {
+    // Rules with webhook destinations at the receiver, notified when a visitor enters `ready`:
+    // `ops` fails until the receiver recovers, `gone` answers 410 and is disabled.
+    const config = JSON.parse(DEFAULT_RULES);
+    const hook = (path) => ({ type: 'webhook', url: rx.url(path), secret: 'env:WEBHOOK_SECRET' });
+    config.destinations = { ops: hook('/hook'), gone: hook('/gone') };
+    config.triggers = [{ when: 'entered', audience: 'ready', to: ['ops', 'gone'] }];
+    const put = await admin(w, '/v1/admin/rules', { method: 'PUT', body: JSON.stringify(config, null, 2) });
+    assert.equal(put.status, 200, await put.text());
+    // A fourth visitor enters ready (the publish itself fires nothing for Jane, already there).
+    const lee = await visit(w.url, [views('/pricing/'), views('/pricing/'), views('/pricing/')]);
+    assert.equal(lee.tier, 'ready');
+    const listed = async (status) => (await adminJson(w, `/v1/admin/deliveries?status=${status}`)).deliveries;
+    await until(async () => (await listed('dead')).length === 2, 'both deliveries dead', 60_000);
+    const dead = (await listed('dead')).find((d) => d.destination === 'ops');
+    const gone = (await listed('dead')).find((d) => d.destination === 'gone');
+    assert.equal(gone.attempts, 1, 'a 410 is not retried');
+    const disabled = (await adminJson(w, '/v1/admin/deliveries')).disabled;
+    assert.deepEqual(Object.keys(disabled), ['gone']);
+    assert.equal(dead.visitor, lee.visitor);
+    assert.equal(dead.attempts, ATTEMPTS_TO_DEAD);
+    const calls = () => rx.calls.filter((c) => c.path === '/hook');
+    assert.equal(calls().length, ATTEMPTS_TO_DEAD, 'one call per attempt');
+
+    const { context, page, problems } = await signedIn(browser, w, '#/deliveries');
+    try {
+      const row = page.locator(`table.deliveries tr[data-delivery="${dead.id}"]`);
+      await row.waitFor();
+      assert.equal(await row.getAttribute('data-status'), 'dead');
+      assert.equal((await row.locator('td.status').textContent()).trim(), 'dead');
+      assert.equal((await row.locator('td.attempts').textContent()).trim(), String(ATTEMPTS_TO_DEAD));
+      assert.match(await row.textContent(), /audience\.entered/);
+      assert.match(await row.textContent(), /500/);
+      // The destination the 410 disabled, with the API's reason, and its delivery marked.
+      const off = page.locator('ul.disabled li[data-destination="gone"]');
+      await off.waitFor();
+      assert.ok((await off.textContent()).includes(disabled.gone), `the reason shown: ${disabled.gone}`);
+      await page.locator(`table.deliveries tr[data-delivery="${gone.id}"] .badge`, { hasText: 'disabled' }).waitFor();
+      assert.equal(await row.locator('.badge').count(), 0, 'ops is not disabled');
+      await page.screenshot({ path: join(SHOTS, 'deliveries.png'), fullPage: true });
+
+      // The receiver recovers; Retry queues it again and the screen says so.
+      rx.recover();
+      await row.getByRole('button', { name: 'Retry' }).click();
+      await page.locator('.notice.good', { hasText: `Delivery ${dead.id} to ops is pending again` }).waitFor();
+      // Delivered: the Delivered tab lists it (refreshed until the consumer has reported).
+      await page.getByRole('button', { name: 'delivered', exact: true }).click();
+      const done = page.locator(`table.deliveries tr[data-delivery="${dead.id}"][data-status="delivered"]`);
+      await until(async () => {
+        if (await done.count()) return true;
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        return false;
+      }, 'the retried delivery shown as delivered', 30_000, 500);
+      assert.equal((await done.locator('td.attempts').textContent()).trim(), String(ATTEMPTS_TO_DEAD + 1));
+
+      // Retrying a delivered one is refused, and the screen says why.
+      await page.getByRole('button', { name: 'dead', exact: true }).click();
+      await page.locator(`table.deliveries tr[data-delivery="${gone.id}"]`).waitFor();
+      assert.equal(await page.locator(`table.deliveries tr[data-delivery="${dead.id}"]`).count(), 0);
+      const again = await admin(w, `/v1/admin/deliveries/${dead.id}/retry`, { method: 'POST' });
+      assert.equal(again.status, 400);
+
+      // Exactly one signed call per attempt, every one with the delivery's id as webhook-id.
+      await quiet(async () => rx.calls.length, 'the receiver\'s calls', 2_000);
+      assert.equal(calls().length, ATTEMPTS_TO_DEAD + 1);
+      assert.deepEqual(calls().map((c) => c.answered), [...Array(ATTEMPTS_TO_DEAD).fill(500), 200]);
+      assert.deepEqual([...new Set(calls().map((c) => c.headers['webhook-id']))], [dead.id]);
+      assert.equal(rx.calls.filter((c) => c.path === '/gone').length, 1, 'the disabled destination is called no more');
+      const secret = devSecret('WEBHOOK_SECRET');
+      for (const c of calls()) {
+        assert.ok(signed(secret, c.headers, c.body), 'signed with the webhook secret');
+        assert.equal(new Webhook(secret).verify(c.body, c.headers).id, dead.id, 'and verified by the Standard Webhooks library');
+      }
+      const body = JSON.parse(calls()[ATTEMPTS_TO_DEAD].body);
+      assert.equal(body.type, 'audience.entered');
+      assert.deepEqual(unexpected(problems), [], 'no errors in the page');
     } finally {
       await context.close();
     }

@@ -132,6 +132,9 @@ struct Cached {
 pub struct RulesCache {
     current: Option<Cached>,
     last_good: Option<(SharedRules, Option<String>)>,
+    /// Publishes made in this isolate: a KV read that began before the latest one brings
+    /// older rules than the ones it made active, and is not cached.
+    publishes: u64,
 }
 
 /// `rules` with the profile shapes of the versions `history` keeps (other than their own), most
@@ -153,6 +156,41 @@ impl RulesCache {
     pub fn fresh(&self, now_ms: f64, max_age_ms: u64) -> Option<ActiveRules> {
         let cur = self.current.as_ref()?;
         (now_ms - cur.loaded_at_ms < max_age_ms as f64).then(|| cur.active.clone())
+    }
+
+    /// What a KV read that begins now passes to [`RulesCache::arrived_since`].
+    pub fn generation(&self) -> u64 {
+        self.publishes
+    }
+
+    /// What a KV read that began at `generation` brought: as [`RulesCache::arrived`], unless
+    /// rules were published in this isolate meanwhile — the read then may hold the rules from
+    /// before them, and the published ones stay active.
+    pub fn arrived_since(
+        &mut self,
+        generation: u64,
+        text: Option<String>,
+        history: Option<String>,
+        now_ms: f64,
+    ) -> (ActiveRules, Option<Fallback>) {
+        match self.published_since(generation) {
+            Some(active) => (active, None),
+            None => self.arrived(text, history, now_ms),
+        }
+    }
+
+    /// As [`RulesCache::unreadable`] for a read that began at `generation`: the published
+    /// rules stay active when a publish came meanwhile.
+    pub fn unreadable_since(&mut self, generation: u64, now_ms: f64) -> ActiveRules {
+        self.published_since(generation)
+            .unwrap_or_else(|| self.unreadable(now_ms))
+    }
+
+    fn published_since(&self, generation: u64) -> Option<ActiveRules> {
+        if self.publishes == generation {
+            return None;
+        }
+        self.current.as_ref().map(|cur| cur.active.clone())
     }
 
     /// KV could not be read: the fallback rules, cached for the usual lifetime so that a KV
@@ -238,6 +276,7 @@ impl RulesCache {
         history: String,
         now_ms: f64,
     ) -> ActiveRules {
+        self.publishes += 1;
         let rules = with_history(rules, Some(&history));
         let rules = SharedRules::loaded(rules, text.clone());
         self.last_good = Some((rules.clone(), Some(history.clone())));
@@ -285,6 +324,34 @@ mod tests {
             (SharedRules::Builtin, SharedRules::Builtin) => true,
             _ => false,
         }
+    }
+
+    #[test]
+    fn a_read_begun_before_a_publish_does_not_bring_back_the_rules_it_replaced() {
+        let mut cache = RulesCache::default();
+        let (old, _) = cache.arrived(Some(renamed("old")), None, 0.0);
+        // The cache lapses; a request begins reading KV (the old text still there) …
+        let began = cache.generation();
+        // … a publish in this isolate stores and activates the new rules …
+        let text = renamed("new");
+        let rules = Rules::from_json_with(&text, crate::settings::checks()).unwrap();
+        let new = cache.publish(rules, text, "{}".into(), 40_000.0);
+        assert_ne!(old.rules.id(), new.rules.id());
+        // … and the read arrives with the old text, or fails: the new rules stay active.
+        let (after, why) = cache.arrived_since(began, Some(renamed("old")), None, 40_001.0);
+        assert_eq!(why, None);
+        assert!(
+            same(&after, &new),
+            "the stale read was cached over the publish"
+        );
+        assert!(same(&cache.fresh(40_002.0, 30_000).unwrap(), &new));
+        assert!(same(&cache.unreadable_since(began, 40_003.0), &new));
+        assert!(same(&cache.fresh(40_004.0, 30_000).unwrap(), &new));
+        // A read begun after the publish is cached as ever.
+        let (later, _) =
+            cache.arrived_since(cache.generation(), Some(renamed("other")), None, 80_000.0);
+        assert!(!same(&later, &new));
+        assert_eq!(later.source, Source::Kv);
     }
 
     #[test]

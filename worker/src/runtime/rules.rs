@@ -35,13 +35,15 @@ pub async fn active(env: &Env, wctx: &Context, settings: &Settings, now_ms: f64)
             return unreadable(now_ms);
         }
     };
+    // A publish in this isolate while the read is under way makes what it brings stale.
+    let began = CACHE.with(|c| c.borrow().generation());
     let read = Box::pin(join(kv.get(keys::RULES).text(), kv.get(HISTORY_KEY).text()));
     let limit = settings.rules_kv_timeout_ms;
     let late = if limit == 0 {
         read
     } else {
         match select(read, Delay::from(Duration::from_millis(limit))).await {
-            Either::Left((result, _)) => return arrived(result, now_ms),
+            Either::Left((result, _)) => return arrived(began, result, now_ms),
             Either::Right(((), read)) => read,
         }
     };
@@ -50,9 +52,9 @@ pub async fn active(env: &Env, wctx: &Context, settings: &Settings, now_ms: f64)
     );
     // The read goes on after this request is answered, and what it brings is cached.
     wctx.wait_until(async move {
-        arrived(late.await, super::now_ms());
+        arrived(began, late.await, super::now_ms());
     });
-    unreadable(now_ms)
+    CACHE.with(|c| c.borrow_mut().unreadable_since(began, now_ms))
 }
 
 /// The isolate's rules while they are fresh: the usual case, which needs no waiting.
@@ -78,7 +80,7 @@ type Read = (
 /// Caches what a KV read brought: rules text (or nothing published) and the history, or a
 /// failure. A history that cannot be read or parsed is logged: tokens of earlier versions then
 /// start fresh until it can.
-fn arrived((rules, history): Read, now_ms: f64) -> ActiveRules {
+fn arrived(began: u64, (rules, history): Read, now_ms: f64) -> ActiveRules {
     let history = match history {
         Ok(text) => text,
         Err(err) => {
@@ -93,7 +95,8 @@ fn arrived((rules, history): Read, now_ms: f64) -> ActiveRules {
     }
     match rules {
         Ok(text) => {
-            let (active, why) = CACHE.with(|c| c.borrow_mut().arrived(text, history, now_ms));
+            let (active, why) =
+                CACHE.with(|c| c.borrow_mut().arrived_since(began, text, history, now_ms));
             match why {
                 Some(Fallback::Invalid(err)) => {
                     console_error!("the rules in KV are invalid ({err}); using the fallback rules")
@@ -108,7 +111,7 @@ fn arrived((rules, history): Read, now_ms: f64) -> ActiveRules {
         }
         Err(err) => {
             console_error!("reading the rules from KV failed: {err}; using the fallback rules");
-            unreadable(now_ms)
+            CACHE.with(|c| c.borrow_mut().unreadable_since(began, now_ms))
         }
     }
 }
