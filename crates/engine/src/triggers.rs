@@ -15,7 +15,7 @@ use crate::time::Timestamp;
 
 impl Rules {
     /// The triggers that react to `when` (for `entered` and `left`, of `audience`), with their
-    /// index in the config.
+    /// index in the config. `audit.weekly` triggers: `rules.triggers_for(AuditWeekly, None)`.
     pub fn triggers_for<'r>(
         &'r self,
         when: TriggerEvent,
@@ -27,7 +27,8 @@ impl Rules {
             .enumerate()
             .filter(move |(_, t)| {
                 t.when == when
-                    && (when == TriggerEvent::Identified || t.audience.as_deref() == audience)
+                    && (matches!(when, TriggerEvent::Identified | TriggerEvent::AuditWeekly)
+                        || t.audience.as_deref() == audience)
             })
     }
 

@@ -174,3 +174,54 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn the_weekly_audit_is_a_trigger_of_its_own_that_no_visitor_fires() {
+    let text = rules("https://hooks.acme.com/intent", "").replace(
+        r#"{"when": "identified", "to": ["crm"]}"#,
+        r#"{"when": "identified", "to": ["crm"]},
+    {"when": "audit.weekly", "to": ["ops"]}"#,
+    );
+    let rules = Rules::from_json(&text).unwrap_or_else(|e| panic!("{e}"));
+    let audit: Vec<usize> = rules
+        .triggers_for(TriggerEvent::AuditWeekly, None)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(audit, vec![3]);
+    assert_eq!(
+        TriggerEvent::AuditWeekly.notification_type(),
+        "audit.weekly"
+    );
+    // A visitor entering `ready` and identifying fires the visitor triggers, never the audit's.
+    let log = vec![
+        pricing("v1", DAY),
+        pricing("v1", DAY + 60),
+        pricing("v1", DAY + 120),
+        event(
+            "v1",
+            DAY + 180,
+            r#""type":"identify","email":"ana@acme.test""#,
+        ),
+    ];
+    let fired = replay_triggers(&rules, &log, Timestamp::from_secs(2 * DAY));
+    assert!(!fired.is_empty());
+    assert!(
+        fired.iter().all(|f| f.when != TriggerEvent::AuditWeekly),
+        "{fired:?}"
+    );
+    // It names no audience, and the schema offers it.
+    let with_audience = text.replace(
+        r#"{"when": "audit.weekly", "to": ["ops"]}"#,
+        r#"{"when": "audit.weekly", "audience": "ready", "to": ["ops"]}"#,
+    );
+    let e = Rules::from_json(&with_audience)
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        e.as_deref()
+            .is_some_and(|e| e.contains("`triggers[3].audience`")),
+        "{e:?}"
+    );
+    let schema = serde_json::to_string(&Rules::json_schema()).unwrap_or_default();
+    assert!(schema.contains("\"audit.weekly\""), "the schema");
+}

@@ -572,6 +572,9 @@ fn describe_triggers(rules: &Rules) -> Vec<String> {
                         _ => "leaving",
                     }
                 ),
+                None if t.when == TriggerEvent::AuditWeekly => {
+                    "the weekly audit (Mondays 06:00 UTC: its summary and warnings)".to_owned()
+                }
                 None => "identifying (a new email)".to_owned(),
             };
             let to: Vec<String> =

@@ -96,35 +96,48 @@ pub enum TriggerEvent {
     Left,
     /// The visitor identified with a new email address.
     Identified,
+    /// The weekly audit of the rules ran (Mondays, 06:00 UTC): its summary and warnings.
+    /// Webhook and Slack destinations only; no `audience`, no `at_most`.
+    #[serde(rename = "audit.weekly")]
+    AuditWeekly,
 }
 
 impl TriggerEvent {
-    /// `entered`, `left` or `identified`.
+    /// `entered`, `left`, `identified` or `audit.weekly`.
     pub fn as_str(self) -> &'static str {
         match self {
             TriggerEvent::Entered => "entered",
             TriggerEvent::Left => "left",
             TriggerEvent::Identified => "identified",
+            TriggerEvent::AuditWeekly => "audit.weekly",
         }
     }
 
-    /// The notification's type: `audience.entered`, `audience.left`, `visitor.identified`.
+    /// The notification's type: `audience.entered`, `audience.left`, `visitor.identified`,
+    /// `audit.weekly`.
     pub fn notification_type(self) -> &'static str {
         match self {
             TriggerEvent::Entered => "audience.entered",
             TriggerEvent::Left => "audience.left",
             TriggerEvent::Identified => "visitor.identified",
+            TriggerEvent::AuditWeekly => "audit.weekly",
         }
+    }
+
+    /// Whether it is about one visitor (every event but the weekly audit).
+    pub fn is_per_visitor(self) -> bool {
+        self != TriggerEvent::AuditWeekly
     }
 }
 
-/// `{"when": "entered", "audience": "ready", "to": ["sales-alerts"], "at_most": "1/30d"}`
+/// `{"when": "entered", "audience": "ready", "to": ["sales-alerts"], "at_most": "1/30d"}`, or
+/// `{"when": "audit.weekly", "to": ["marketing"]}`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Trigger {
     /// What happened to the visitor.
     pub when: TriggerEvent,
-    /// The tier or segment entered or left; none for `identified`.
+    /// The tier or segment entered or left; none for `identified` and `audit.weekly`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
     /// The destinations to notify, by name.

@@ -66,6 +66,12 @@ pub(super) fn check(cfg: &RulesConfig, checks: Checks) -> Result<(), ConfigError
                     "an `identified` trigger fires for any visitor who gives an email; remove `audience`",
                 )
             }
+            (TriggerEvent::AuditWeekly, Some(_)) => {
+                return err(
+                    path.key("audience"),
+                    "an `audit.weekly` trigger sends the audit of all the rules; remove `audience`",
+                )
+            }
             (TriggerEvent::Entered | TriggerEvent::Left, None) => {
                 return err(
                     path,
@@ -90,6 +96,12 @@ pub(super) fn check(cfg: &RulesConfig, checks: Checks) -> Result<(), ConfigError
         if t.to.is_empty() {
             return err(path.key("to"), "name at least one destination to notify");
         }
+        if t.when == TriggerEvent::AuditWeekly && t.at_most.is_some() {
+            return err(
+                path.key("at_most"),
+                "the audit is sent once a week; `at_most` limits notifications per visitor, remove it",
+            );
+        }
         for (j, to) in t.to.iter().enumerate() {
             if !cfg.destinations.contains_key(to) {
                 let known: Vec<String> =
@@ -103,6 +115,19 @@ pub(super) fn check(cfg: &RulesConfig, checks: Checks) -> Result<(), ConfigError
                     path.key("to").index(j),
                     format!("no destination is called `{to}`; {have}"),
                 );
+            }
+            if let Some(d) = cfg.destinations.get(to) {
+                if t.when == TriggerEvent::AuditWeekly
+                    && !matches!(d, Destination::Webhook { .. } | Destination::Slack { .. })
+                {
+                    return err(
+                        path.key("to").index(j),
+                        format!(
+                            "`{to}` is a {} destination, which takes visitors; the weekly audit goes to `webhook` and `slack` destinations",
+                            d.type_name()
+                        ),
+                    );
+                }
             }
             if t.to[..j].contains(to) {
                 return err(path.key("to").index(j), format!("`{to}` is listed twice"));
