@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::codec::decode_profile;
 use crate::delivery::{Outcome, Pace, RateLimit, RetrySchedule};
 use crate::error::Error;
-use crate::send::{Notification, VisitorSnapshot};
+use crate::send::{AuditDigest, Notification, VisitorSnapshot};
 use crate::sql::{Row, RowExt, Sql};
 use crate::store::{Audience, Cause, Change, Kind, Store};
 
@@ -150,6 +150,12 @@ fn delivery_id(visitor: &str, trigger: &str, at: i64, destination: &str) -> Stri
     id
 }
 
+/// The start of the week (Monday 00:00 UTC) holding `secs`: the epoch was a Thursday.
+fn week_start(secs: i64) -> i64 {
+    const DAY: i64 = 86_400;
+    secs - (secs - 4 * DAY).rem_euclid(7 * DAY)
+}
+
 /// The top line of why a visitor is in (or left) an audience: the condition that decided,
 /// with what was seen.
 fn why(explanation: &Explanation, audience: &Audience, entered: bool) -> Option<String> {
@@ -259,11 +265,12 @@ impl<D: Sql> Store<'_, D> {
                     timestamp: at.to_string(),
                     rules: self.rules.id().to_owned(),
                     audience: audience.cloned(),
-                    visitor: snapshot.clone(),
+                    visitor: Some(snapshot.clone()),
                     why: match (explanation, audience) {
                         (Some(e), Some(a)) => why(e, a, when == TriggerEvent::Entered),
                         _ => None,
                     },
+                    audit: None,
                 };
                 for name in &trigger.to {
                     let Some(destination) = self.rules.config().destinations.get(name) else {
@@ -275,6 +282,37 @@ impl<D: Sql> Store<'_, D> {
             }
         }
         Ok(written)
+    }
+
+    /// Writes the weekly audit's notification to each destination an `audit.weekly` trigger
+    /// names, once per week: its id is the week's (the Monday 00:00 UTC on or before `at`), so
+    /// a cron run delivered again, or a second run in the same week, writes nothing. Audit
+    /// rows belong to no visitor (an empty `visitor`). Returns how many were written.
+    pub fn notify_audit(&self, digest: &AuditDigest, at: Timestamp) -> Result<usize, Error> {
+        let key = TriggerEvent::AuditWeekly.as_str();
+        let week = week_start(at.secs());
+        self.db.atomic(|| {
+            let mut written = 0;
+            for (_, trigger) in self.rules.triggers_for(TriggerEvent::AuditWeekly, None) {
+                for name in &trigger.to {
+                    let Some(destination) = self.rules.config().destinations.get(name) else {
+                        continue;
+                    };
+                    let n = Notification {
+                        kind: TriggerEvent::AuditWeekly.notification_type().to_owned(),
+                        id: delivery_id("", key, week, name),
+                        timestamp: at.to_string(),
+                        rules: self.rules.id().to_owned(),
+                        audience: None,
+                        visitor: None,
+                        why: None,
+                        audit: Some(digest.clone()),
+                    };
+                    written += self.write(&n, name, destination, at)?;
+                }
+            }
+            Ok(written)
+        })
     }
 
     /// Whether `trigger`'s `at_most` lets it notify `visitor` at `now`; records it if so.
@@ -346,7 +384,9 @@ impl<D: Sql> Store<'_, D> {
         destination: &Destination,
         now: Timestamp,
     ) -> Result<usize, Error> {
-        let skipped = destination.needs_identity() && n.visitor.email.is_none();
+        let visitor = n.visitor.as_ref();
+        let skipped =
+            destination.needs_identity() && visitor.and_then(|v| v.email.as_ref()).is_none();
         let (status, error, next): (&str, Option<String>, Option<i64>) = if skipped {
             (
                 "skipped",
@@ -366,7 +406,7 @@ impl<D: Sql> Store<'_, D> {
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING seq",
             &[
                 n.id.as_str().into(),
-                n.visitor.id.as_str().into(),
+                visitor.map_or("", |v| v.id.as_str()).into(),
                 name.into(),
                 destination.type_name().into(),
                 n.kind.as_str().into(),

@@ -4,7 +4,7 @@
 
 use base64_simd::STANDARD as BASE64;
 use hmac::{Hmac, KeyInit, Mac};
-use intent_engine::{check_destination_url, env_reference, Checks, Destination, Timestamp};
+use intent_engine::{check_destination_url, env_reference, Audit, Checks, Destination, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::Sha256;
@@ -15,7 +15,7 @@ use crate::store::Audience;
 /// line of the explanation that says why).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
-    /// `audience.entered`, `audience.left` or `visitor.identified`.
+    /// `audience.entered`, `audience.left`, `visitor.identified` or `audit.weekly`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The delivery's id, the `webhook-id`: the same across retries.
@@ -24,13 +24,101 @@ pub struct Notification {
     pub timestamp: String,
     /// The id of the rules the change was computed with.
     pub rules: String,
-    /// The audience entered or left; `null` for `visitor.identified`.
+    /// The audience entered or left; `null` for `visitor.identified` and `audit.weekly`.
     pub audience: Option<Audience>,
-    /// The visitor as the change left them.
-    pub visitor: VisitorSnapshot,
+    /// The visitor as the change left them; `null` for `audit.weekly`.
+    pub visitor: Option<VisitorSnapshot>,
     /// Why, in words: the top line of the visitor's explanation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,
+    /// The weekly audit's summary and warnings (`audit.weekly` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditDigest>,
+}
+
+/// The weekly audit as a notification carries it: the period, its totals, each tier's and
+/// segment's figures, and the warnings (the full report is `intentctl audit --json` and the
+/// console's Audit screen).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditDigest {
+    /// The period's start, RFC 3339.
+    pub from: String,
+    /// The period's end, RFC 3339.
+    pub to: String,
+    /// Visitors with an event in the period.
+    pub visitors: usize,
+    /// Events in the period.
+    pub events: usize,
+    /// Each tier in priority order, the fallback, then each segment.
+    pub audiences: Vec<AudienceDigest>,
+    /// What looks wrong.
+    pub warnings: Vec<WarningDigest>,
+}
+
+/// One tier or segment in the weekly audit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudienceDigest {
+    /// Its name.
+    pub name: String,
+    /// `tier` or `segment`.
+    pub kind: String,
+    /// Members at the end of the period.
+    pub members: usize,
+    /// Members over the period's visitors.
+    pub share: f64,
+    /// Times a visitor joined it during the period.
+    pub entries: usize,
+    /// Times a visitor left it during the period.
+    pub exits: usize,
+}
+
+/// One warning of the weekly audit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WarningDigest {
+    /// `unreached`, `too-broad`, `never-true`, `shadowed` or `not-reviewed`.
+    pub code: String,
+    /// The tier or segment concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// The condition concerned, as `tiers[0].when.any[1]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+impl AuditDigest {
+    /// The digest of a full audit.
+    pub fn of(audit: &Audit) -> AuditDigest {
+        AuditDigest {
+            from: audit.from.to_string(),
+            to: audit.to.to_string(),
+            visitors: audit.visitors,
+            events: audit.events,
+            audiences: audit
+                .audiences
+                .iter()
+                .map(|a| AudienceDigest {
+                    name: a.name.clone(),
+                    kind: a.kind.to_owned(),
+                    members: a.members,
+                    share: a.share,
+                    entries: a.entries,
+                    exits: a.exits,
+                })
+                .collect(),
+            warnings: audit
+                .warnings
+                .iter()
+                .map(|w| WarningDigest {
+                    code: w.code.to_owned(),
+                    audience: w.audience.clone(),
+                    field: w.field.clone(),
+                    message: w.message.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The visitor in a notification.
@@ -62,7 +150,9 @@ struct WebhookBody<'a> {
     site: &'a str,
     rules: &'a str,
     audience: &'a Option<Audience>,
-    visitor: &'a VisitorSnapshot,
+    visitor: &'a Option<VisitorSnapshot>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audit: &'a Option<AuditDigest>,
 }
 
 /// One HTTP request to make.
@@ -162,15 +252,15 @@ pub fn request(
         Destination::Hubspot { token } => {
             let token = ctx.resolve("token", token)?;
             let base = ctx.url("HUBSPOT_API_BASE", ctx.hubspot_api_base)?;
-            let email = identified(n)?;
+            let (v, email) = identified(n)?;
             let body = json!({"inputs": [{
                 "idProperty": "email",
                 "id": email,
                 "properties": {
                     "email": email,
-                    "intent_tier": n.visitor.tier,
-                    "intent_segments": n.visitor.segments.join(";"),
-                    "intent_score": n.visitor.score.map(|s| s.to_string()).unwrap_or_default(),
+                    "intent_tier": v.tier,
+                    "intent_segments": v.segments.join(";"),
+                    "intent_score": v.score.map(|s| s.to_string()).unwrap_or_default(),
                 },
             }]});
             Ok(json_request(
@@ -191,16 +281,16 @@ pub fn request(
         } => {
             let base = ctx.url("instance_url", instance_url)?;
             let token = ctx.resolve("token", token)?;
-            let email = identified(n)?;
+            let (v, email) = identified(n)?;
             let (local, domain) = email.split_once('@').unwrap_or((email, ""));
             let body = json!({
                 "Email": email,
                 "LastName": local,
-                "Company": n.visitor.account.as_deref().unwrap_or(domain),
+                "Company": v.account.as_deref().unwrap_or(domain),
                 "LeadSource": "Intent Edge",
-                "Intent_Tier__c": n.visitor.tier,
-                "Intent_Segments__c": n.visitor.segments.join(";"),
-                "Intent_Score__c": n.visitor.score,
+                "Intent_Tier__c": v.tier,
+                "Intent_Segments__c": v.segments.join(";"),
+                "Intent_Score__c": v.score,
             });
             Ok(json_request(
                 "PATCH",
@@ -214,6 +304,7 @@ pub fn request(
             ))
         }
         Destination::Segment { write_key, url } => {
+            about_a_visitor(n)?;
             let key = ctx.resolve("write_key", write_key)?;
             let url = ctx.url("url", url)?;
             let auth = format!("Basic {}", BASE64.encode_to_string(format!("{key}:")));
@@ -227,10 +318,22 @@ pub fn request(
     }
 }
 
-fn identified(n: &Notification) -> Result<&str, String> {
-    n.visitor.email.as_deref().ok_or_else(|| {
-        "the visitor has not identified: a CRM takes identified visitors only".to_owned()
+/// The visitor of a notification about one (not the weekly audit).
+fn about_a_visitor(n: &Notification) -> Result<&VisitorSnapshot, String> {
+    n.visitor.as_ref().ok_or_else(|| {
+        format!(
+            "`{}` is about no visitor: this destination takes visitors only",
+            n.kind
+        )
     })
+}
+
+fn identified(n: &Notification) -> Result<(&VisitorSnapshot, &str), String> {
+    let v = about_a_visitor(n)?;
+    let email = v.email.as_deref().ok_or_else(|| {
+        "the visitor has not identified: a CRM takes identified visitors only".to_owned()
+    })?;
+    Ok((v, email))
 }
 
 fn bearer(token: &str) -> (String, String) {
@@ -267,6 +370,7 @@ pub fn webhook_body(n: &Notification, site: &str) -> String {
         rules: &n.rules,
         audience: &n.audience,
         visitor: &n.visitor,
+        audit: &n.audit,
     })
     .unwrap_or_default()
 }
@@ -324,9 +428,12 @@ fn slack_escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The Slack message: who, which audience, why, and a link to the visitor in the console.
+/// The Slack message: who, which audience, why, and a link to the visitor in the console; or
+/// the weekly audit's figures and warnings, with a link to the console's Audit screen.
 pub fn slack_message(n: &Notification, origin: Option<&str>) -> serde_json::Value {
-    let v = &n.visitor;
+    let Some(v) = &n.visitor else {
+        return slack_audit(n, origin);
+    };
     let who = match (&v.email, &v.account) {
         (Some(email), Some(account)) => format!("{email} ({account})"),
         (Some(email), None) => email.clone(),
@@ -372,9 +479,12 @@ pub fn slack_message(n: &Notification, origin: Option<&str>) -> serde_json::Valu
 }
 
 /// The Segment (or RudderStack) batch: an `identify` with the visitor's traits, then a `track`
-/// of the change.
+/// of the change. Empty for a notification about no visitor (the weekly audit, which the
+/// rules' checks never send to Segment).
 pub fn segment_batch(n: &Notification) -> serde_json::Value {
-    let v = &n.visitor;
+    let Some(v) = &n.visitor else {
+        return json!({"batch": []});
+    };
     let event = match n.kind.as_str() {
         "audience.entered" => "Audience Entered",
         "audience.left" => "Audience Left",
@@ -415,6 +525,66 @@ pub fn segment_batch(n: &Notification) -> serde_json::Value {
             },
         },
     ]})
+}
+
+/// The weekly audit as a Slack message: the period, each audience's members and movement, then
+/// every warning.
+fn slack_audit(n: &Notification, origin: Option<&str>) -> serde_json::Value {
+    let Some(a) = &n.audit else {
+        let text = format!("Intent Edge: {}", slack_escape(&n.kind));
+        return json!({"text": text});
+    };
+    let day = |t: &str| t.get(..10).unwrap_or(t).to_owned();
+    let text = format!(
+        "Weekly audit of rules `{}`, {} to {}: {} visitors, {} events, {}",
+        slack_escape(&n.rules),
+        day(&a.from),
+        day(&a.to),
+        a.visitors,
+        a.events,
+        match a.warnings.len() {
+            0 => "no warnings".to_owned(),
+            1 => "1 warning".to_owned(),
+            w => format!("{w} warnings"),
+        }
+    );
+    let audiences: Vec<String> = a
+        .audiences
+        .iter()
+        .map(|x| {
+            format!(
+                "• {} *{}*: {} members ({:.1}%), +{} −{}",
+                x.kind,
+                slack_escape(&x.name),
+                x.members,
+                x.share * 100.0,
+                x.entries,
+                x.exits
+            )
+        })
+        .collect();
+    let mut blocks = vec![
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": audiences.join("\n")}}),
+    ];
+    if !a.warnings.is_empty() {
+        let warnings: Vec<String> = a
+            .warnings
+            .iter()
+            .map(|w| format!(":warning: {}", slack_escape(&w.message)))
+            .collect();
+        blocks.push(
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": warnings.join("\n")}}),
+        );
+    }
+    if let Some(o) = origin {
+        let link = format!(
+            "<{}/admin/#/audit|Open the audit in the console>",
+            o.trim_end_matches('/')
+        );
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": link}]}));
+    }
+    json!({"text": text, "blocks": blocks})
 }
 
 /// The one-time HubSpot setup: the three contact properties the upserts write

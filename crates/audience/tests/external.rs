@@ -127,8 +127,11 @@ fn the_fifth_open_fires_the_offer_a_demo_trigger_once() {
         n.audience.as_ref().map(|a| a.name.as_str()),
         Some("offer-a-demo")
     );
-    assert_eq!(n.visitor.id, jane.visitor);
-    assert_eq!(n.visitor.email.as_deref(), Some("jane@acme.com"));
+    assert_eq!(n.visitor.as_ref().unwrap().id, jane.visitor);
+    assert_eq!(
+        n.visitor.as_ref().unwrap().email.as_deref(),
+        Some("jane@acme.com")
+    );
 
     // The same five again (a repeated key): nothing new, nobody notified twice.
     let mut all = four.clone();

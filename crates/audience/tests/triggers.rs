@@ -4,12 +4,12 @@
 //! signature against the specification's published test vector.
 
 use intent_audience::send::{
-    hubspot_property_setup, request, sign, webhook_body, Notification, SendContext,
+    hubspot_property_setup, request, sign, webhook_body, AuditDigest, Notification, SendContext,
 };
 use intent_audience::{
     Delivery, Outcome, Reported, RetrySchedule, Sql, Store, Subject, Value, LEASE_SECS,
 };
-use intent_engine::{Checks, Rules};
+use intent_engine::{Checks, Rules, Timestamp};
 use serde_json::json;
 
 use crate::support::*;
@@ -105,10 +105,10 @@ fn entering_writes_one_row_per_destination_with_the_change() {
     let crm = due.iter().find(|d| d.destination == "crm").unwrap();
     assert_eq!(crm.notification.kind, "visitor.identified");
     assert_eq!(
-        crm.notification.visitor.email.as_deref(),
+        crm.notification.visitor.as_ref().unwrap().email.as_deref(),
         Some("jane@acme.com")
     );
-    assert_eq!(crm.notification.visitor.tier, "ready");
+    assert_eq!(crm.notification.visitor.as_ref().unwrap().tier, "ready");
     // The notification of entering says why, from the explanation.
     let ops = due.iter().find(|d| d.destination == "ops").unwrap();
     assert_eq!(
@@ -536,7 +536,7 @@ fn slack_is_paced_and_erasure_removes_notifications() {
     // A report for an erased delivery is ignored.
     let gone = due
         .iter()
-        .find(|d| d.notification.visitor.id == vid(1))
+        .find(|d| d.notification.visitor.as_ref().unwrap().id == vid(1))
         .unwrap();
     assert_eq!(
         store
@@ -686,7 +686,9 @@ fn slack_hubspot_salesforce_and_segment_requests() {
             "intent_score": "42.5"}}]})
     );
     let mut anonymous = n.clone();
-    anonymous.visitor.email = None;
+    if let Some(v) = anonymous.visitor.as_mut() {
+        v.email = None;
+    }
     assert!(request(&hubspot, &anonymous, &context(false))
         .unwrap_err()
         .contains("identified"));
@@ -769,4 +771,99 @@ fn a_store_of_layout_1_migrates_to_the_new_outbox() {
         )
         .unwrap();
     assert_eq!(done.notifications, 3);
+}
+
+// The weekly audit.
+
+fn digest() -> AuditDigest {
+    serde_json::from_value(json!({
+        "from": "2026-11-23T06:00:00Z", "to": "2026-11-30T06:00:00Z", "visitors": 40, "events": 310,
+        "audiences": [{"name": "ready", "kind": "tier", "members": 4, "share": 0.1, "entries": 5, "exits": 1}],
+        "warnings": [{"code": "unreached", "audience": "offer-a-demo",
+                      "message": "segment `offer-a-demo` reached no visitor in the period"}],
+    }))
+    .unwrap()
+}
+
+#[test]
+fn the_weekly_audit_is_written_once_a_week_to_its_subscribers_and_sent_to_them() {
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(rules_with_triggers(None).source_json()).unwrap();
+    cfg["triggers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"when": "audit.weekly", "to": ["ops", "sales"]}));
+    let rules = Rules::from_json(&cfg.to_string()).unwrap();
+    let db = db();
+    let settings = settings();
+    let store = Store::new(&db, &rules, &settings);
+    // Monday 2026-11-30 06:00 UTC, the cron's time.
+    let monday = 1_796_018_400;
+    assert_eq!(
+        Timestamp::from_secs(monday).to_string(),
+        "2026-11-30T06:00:00Z"
+    );
+    assert_eq!(store.notify_audit(&digest(), at(monday)).unwrap(), 2);
+    // The same cron again, or a run later that week: nothing more.
+    assert_eq!(store.notify_audit(&digest(), at(monday)).unwrap(), 0);
+    assert_eq!(
+        store.notify_audit(&digest(), at(monday + 6 * DAY)).unwrap(),
+        0
+    );
+    let rows: Vec<_> = outbox(&db).into_iter().map(|r| (r.0, r.1, r.2)).collect();
+    assert_eq!(
+        rows,
+        [
+            (String::new(), "ops".to_owned(), "audit.weekly".to_owned()),
+            (String::new(), "sales".to_owned(), "audit.weekly".to_owned()),
+        ]
+    );
+    let due = store.due(at(monday), 10).unwrap();
+    assert_eq!(due.len(), 2, "{due:?}");
+    let ops = only(&due, "ops");
+    assert!(ops.notification.visitor.is_none());
+    // The webhook body: the contract's fields, no audience or visitor, and the audit.
+    let d = destination(
+        json!({"type": "webhook", "url": "https://hooks.acme.com/intent", "secret": "env:WEBHOOK_SECRET"}),
+    );
+    let r = request(&d, &ops.notification, &context(false)).unwrap();
+    let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(body["type"], "audit.weekly");
+    assert_eq!(body["id"], ops.id.as_str());
+    assert_eq!(body["site"], "acme");
+    assert_eq!(body["rules"], rules.id());
+    assert!(body["audience"].is_null() && body["visitor"].is_null());
+    assert_eq!(body["audit"]["visitors"], 40);
+    assert_eq!(body["audit"]["audiences"][0]["members"], 4);
+    assert_eq!(body["audit"]["warnings"][0]["code"], "unreached");
+    // Slack: a readable message with the figures and the warning.
+    let sales = only(&due, "sales");
+    let slack = destination(json!({"type": "slack", "url": "env:SLACK_WEBHOOK_URL"}));
+    let r = request(&slack, &sales.notification, &context(true)).unwrap();
+    let message: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let all = message.to_string();
+    assert!(
+        message["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Weekly audit of rules"),
+        "{all}"
+    );
+    assert!(
+        all.contains("40 visitors") && all.contains("1 warning"),
+        "{all}"
+    );
+    assert!(all.contains("*ready*: 4 members (10.0%), +5 −1"), "{all}");
+    assert!(all.contains("reached no visitor"), "{all}");
+    assert!(all.contains("https://edge.acme.com/admin/#/audit"), "{all}");
+    // A CRM never gets it: a request for one says why.
+    let crm = destination(json!({"type": "hubspot", "token": "env:HUBSPOT_TOKEN"}));
+    assert!(request(&crm, &sales.notification, &context(false))
+        .unwrap_err()
+        .contains("about no visitor"));
+    // The next week's audit is new.
+    assert_eq!(
+        store.notify_audit(&digest(), at(monday + 7 * DAY)).unwrap(),
+        2
+    );
 }
