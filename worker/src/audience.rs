@@ -267,6 +267,9 @@ pub mod store_api {
     pub const ERASE: &str = "/erase";
     /// `POST`: make sure the alarm is set (the weekly cron).
     pub const WAKE: &str = "/wake";
+    /// `POST`, body an `intent_audience::send::AuditDigest`: write the weekly audit's
+    /// notifications (once a week) and hand them out; answers how many were written.
+    pub const AUDIT: &str = "/audit";
     /// The query parameter of [`RULES_PUBLISHED`] (and of `PUT /v1/admin/rules`): `true` asks
     /// the backfill of the new rules to fire triggers.
     pub const FIRE_TRIGGERS: &str = "fire_triggers";

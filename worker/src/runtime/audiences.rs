@@ -305,7 +305,7 @@ pub async fn events(_req: Request, ctx: &Ctx<'_>) -> Result<Response, Failure> {
 }
 
 /// One page of a store's event log: its lines and where the next starts.
-async fn events_page(
+pub(super) async fn events_page(
     stores: &Stores,
     object: &str,
     since: &str,

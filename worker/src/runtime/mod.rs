@@ -13,6 +13,7 @@
 mod admin;
 mod api;
 mod audiences;
+mod audit;
 mod console;
 mod deliveries;
 mod do_sql;
@@ -591,8 +592,8 @@ fn settle(response: Result<web_sys::Response>) -> std::result::Result<JsValue, J
 }
 
 /// The cron trigger (`[triggers] crons` in wrangler.toml): makes sure every store of every site
-/// has its alarm set, so that lapses and retention run even if an alarm was lost. (The weekly
-/// rules audit will run here too.)
+/// has its alarm set, so that lapses and retention run even if an alarm was lost, then runs the
+/// weekly rules audit for the destinations that subscribe (`audit`).
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let isolate = isolate::get(&env);
@@ -625,4 +626,5 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         event.cron(),
         objects.len()
     );
+    audit::weekly(&env, now()).await;
 }

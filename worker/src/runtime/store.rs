@@ -26,6 +26,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use intent_audience::send::AuditDigest;
 use intent_audience::{
     migrate, save_rules, saved_rules, Error as StoreError, MembersRequest, Outcome, Record, Store,
     Subject, DELIVERIES_LISTED,
@@ -288,6 +289,18 @@ impl DurableObject for AudienceStore {
             (Method::Post, api::DELIVERY_RETRY) => {
                 let done = store.retry(param("id").unwrap_or_default(), at);
                 if done.is_ok() {
+                    self.schedule(Some(at)).await?;
+                }
+                answer(done)
+            }
+            (Method::Post, api::AUDIT) => {
+                let text = req.text().await?;
+                let digest: AuditDigest = match serde_json::from_str(&text) {
+                    Ok(d) => d,
+                    Err(e) => return bad(format!("not an audit digest: {e}")),
+                };
+                let done = store.notify_audit(&digest, at);
+                if matches!(done, Ok(n) if n > 0) {
                     self.schedule(Some(at)).await?;
                 }
                 answer(done)
