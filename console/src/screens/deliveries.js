@@ -51,7 +51,7 @@ export function Deliveries() {
       <thead><tr><th scope="col">Created</th><th scope="col">Event</th><th scope="col">Visitor</th><th scope="col">Destination</th><th scope="col">Status</th><th scope="col" class="n">Attempts</th><th scope="col" class="n">Last answer</th><th scope="col">Next attempt</th><th scope="col">Error</th><th scope="col"></th></tr></thead>
       <tbody>${d.deliveries.length === 0 ? html`<tr><td colspan="10" class="muted">No ${status === 'all' ? '' : `${status} `}deliveries.</td></tr>` : d.deliveries.map((x) => html`<tr data-delivery=${x.id} data-status=${x.status}>
         <td>${when(x.created_at)}</td><td>${x.event}</td>
-        <td><a href=${`#/visitors/${encodeURIComponent(x.visitor)}`}><code>${x.visitor}</code></a></td>
+        <td>${x.visitor ? html`<a href=${`#/visitors/${encodeURIComponent(x.visitor)}`}><code>${x.visitor}</code></a>` : html`<span class="muted">the site (weekly audit)</span>`}</td>
         <td>${x.destination} <span class="muted">${x.type}</span>${d.disabled?.[x.destination] !== undefined ? html` <span class="badge">disabled</span>` : ''}</td>
         <td class="status">${x.status}</td>
         <td class="n attempts">${x.attempts}</td><td class="n">${x.last_status ?? '—'}</td><td>${when(x.next_attempt_at)}</td>
