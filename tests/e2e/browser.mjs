@@ -4,6 +4,8 @@
 
 import { chromium } from 'playwright-core';
 
+import { quiet } from '../worker/wait.mjs';
+
 /** Debian's Chromium (never a browser downloaded by `playwright install`). */
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = [
@@ -137,3 +139,16 @@ export async function profileCookie(context) {
 }
 
 export { until } from '../worker/wait.mjs';
+
+/**
+ * Waits until the worker's log has been quiet for a moment and returns its length: the mark
+ * from which `collectsSince` counts. Beacons sent while a page is left (`pagehide`) go out from
+ * the browser after the page is gone, so no page-level listener sees them; wrangler's log of
+ * the requests the worker served does.
+ */
+export function quietMark(w) {
+  return quiet(() => w.log().length, "wrangler's log");
+}
+
+/** How many `/v1/collect` calls the worker served since `mark`. */
+export const collectsSince = (w, mark) => (w.log().slice(mark).match(/POST \/v1\/collect/g) ?? []).length;

@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 
 import { startWorker } from '../worker/harness.mjs';
 import { quiet } from '../worker/wait.mjs';
-import { HERO, launch, newVisitor, seen, waitForTier, waitForSnippet, profileCookie, until } from './browser.mjs';
+import {
+  HERO, launch, newVisitor, seen, waitForTier, waitForSnippet, profileCookie, until, quietMark, collectsSince,
+} from './browser.mjs';
 
 const settle = (wire) => quiet(() => wire.requests.length, "the browser's requests", 1500);
 
@@ -118,5 +120,41 @@ describe('CONSENT=required in headless Chromium', () => {
     assert.notEqual(s.hero, HERO.ready);
     await settle(wire);
     assert.equal(wire.to('/v1/collect').length, collects, 'no more calls after withdrawing');
+  }));
+
+  // Regression: the page consent was granted on is not proxied (the edge served it without a
+  // tier), yet the edge keeps the token in its cookie. Its last events used to wait in the
+  // outbox for the next page, which sent them with the cookie as it was; a third page
+  // requested before that answer had its recorded view overwritten by the older profile, and
+  // the visitor went back from `ready` to `evaluating`. They now leave by beacon at `pagehide`.
+  test('regression: the consenting page leaves its last events by beacon, not the outbox', journey(async () => {
+    const { context, wire } = await visitor();
+    await context.addInitScript(() => {
+      window.outboxAtStart = localStorage.getItem('intent_outbox');
+    });
+    const page = await context.newPage();
+    await page.goto('/pricing/');
+    await waitForSnippet(page);
+    await page.click('[data-consent-choice="granted"]');
+    await waitForTier(page, 'evaluating');
+    // Long enough for the engagement report the page sends when it is left.
+    await page.waitForTimeout(1500);
+    await settle(wire);
+    const mark = await quietMark(w);
+    const fetched = wire.to('/v1/collect').length;
+
+    // The beacon goes out as the page is left, so only the worker's log sees it; the next
+    // page, which the edge recorded, sends nothing of its own.
+    await page.goto('/pricing/');
+    assert.equal(await page.evaluate(() => window.outboxAtStart), null, 'nothing was left in the outbox');
+    await settle(wire);
+    await quietMark(w);
+    assert.equal(collectsSince(w, mark), 1, 'one beacon with the consenting page\'s last events');
+    assert.equal(wire.to('/v1/collect').length, fetched, 'the next page sent nothing of its own');
+
+    const third = await page.goto('/pricing/');
+    assert.equal(third.headers()['x-intent-tier'], 'ready');
+    await settle(wire);
+    assert.equal((await seen(page)).tier, 'ready', 'no older profile came back');
   }));
 });

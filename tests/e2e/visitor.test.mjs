@@ -16,6 +16,7 @@ import { quiet } from '../worker/wait.mjs';
 import { reissue } from '../worker/token.mjs';
 import {
   HERO, launch, newVisitor, seen, waitForTier, waitForSnippet, pushState, profileCookie, until,
+  quietMark, collectsSince,
 } from './browser.mjs';
 import { decodeToken } from '../worker/token.mjs';
 
@@ -48,19 +49,6 @@ async function viewPricingThrice(page) {
  * was not sent will not be.
  */
 const settle = (wire) => quiet(() => wire.requests.length, "the browser's requests", 1500);
-
-/**
- * Waits until the worker's log has been quiet for a moment and returns its length: the mark
- * from which `collectsSince` counts. Beacons sent while a page is left (`pagehide`) go out from
- * the browser after the page is gone, so no page-level listener sees them; wrangler's log of
- * the requests the worker served does.
- */
-function quietMark(w) {
-  return quiet(() => w.log().length, "wrangler's log");
-}
-
-/** How many `/v1/collect` calls the worker served since `mark`. */
-const collectsSince = (w, mark) => (w.log().slice(mark).match(/POST \/v1\/collect/g) ?? []).length;
 
 describe('a visitor in headless Chromium', () => {
   let w;

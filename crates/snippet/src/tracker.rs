@@ -518,13 +518,19 @@ impl Tracker {
 
     /// Sends what is pending. One request at a time: each answer carries the token the next
     /// request must send, so a second request in flight would fold its events into a stale
-    /// profile. While unloading, nothing waits: in proxy mode events leave by `sendBeacon`
-    /// (the browser keeps the cookie its answer sets), in snippet mode they go to the outbox.
+    /// profile. While unloading, nothing waits: where the edge keeps the token in its cookie
+    /// (proxy mode, or its API on the page's origin) events leave by `sendBeacon`, in snippet
+    /// mode they go to the outbox.
+    ///
+    /// The beacon leaves at `pagehide`, after the next page's response has set the cookie, so
+    /// it folds into the newest profile. Had it waited in the outbox, the next page would send
+    /// it with the cookie as it was, and a navigation made before that answer came back would
+    /// have its recorded view overwritten by the older profile (and the outbox sent twice).
     pub(crate) fn flush(&mut self) {
         if !self.tracking {
             return;
         }
-        if self.unloading && !self.proxied {
+        if self.unloading && !self.edge_keeps_cookie() {
             return self.keep();
         }
         if length(&self.pending) == 0 || (self.in_flight.is_truthy() && !self.unloading) {

@@ -8,7 +8,7 @@ mod support;
 mod wait;
 
 use serde_json::{json, Value};
-use support::{collect_url, define_stub, el, js, js_str, outbox, page, sent, setup};
+use support::{define_stub, edge_url, el, js, js_str, outbox, page, sent, setup};
 use wait::until;
 use wasm_bindgen_test::*;
 
@@ -35,7 +35,7 @@ async fn visitor_id_identify_and_segments() {
     js("window.__ids = []; intent('visitor', id => __ids.push(id))");
     js(r#"intent('identify', '  Jane.Doe+news@Acme.com ', {
         company_domain: 'https://www.acme.com/about', plan: 'pro', seats: 5, nested: { no: 1 } })"#);
-    intent_snippet::start(script.into(), collect_url());
+    intent_snippet::start(script.into(), edge_url());
 
     // The identify event travels with the page view, at once; its email trimmed, its traits
     // kept as props are.

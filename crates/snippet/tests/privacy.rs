@@ -7,7 +7,7 @@
 mod support;
 
 use support::{
-    collect_url, define_stub, js, js_num, outbox, page, release_answers, sent, setup, sleep,
+    define_stub, edge_url, js, js_num, outbox, page, release_answers, sent, setup, sleep,
 };
 use wasm_bindgen_test::*;
 
@@ -25,7 +25,7 @@ async fn requests_after(before: &str, attrs: &[(&str, &str)]) -> usize {
     js("localStorage.setItem('intent_profile', 'old-token')");
     js(&format!("localStorage.setItem('intent_outbox', '{LEFT}')"));
     js(before);
-    intent_snippet::start(script.into(), collect_url());
+    intent_snippet::start(script.into(), edge_url());
     sleep(100).await;
     let n = sent().len();
     if n == 0 {
@@ -130,7 +130,7 @@ async fn respects_privacy_signals_bots_and_opt_outs() {
     );
     js("localStorage.setItem('intent_profile', 'old-token'); __held = []");
     js(&format!("localStorage.setItem('intent_outbox', '{LEFT}')"));
-    intent_snippet::start(script.into(), collect_url());
+    intent_snippet::start(script.into(), edge_url());
     sleep(100).await;
     let bodies = sent();
     assert_eq!(bodies.len(), 1);

@@ -6,7 +6,7 @@
 mod support;
 
 use support::{
-    collect_url, define_stub, el, js, js_num, js_str, outbox, page, release_answers, sent, setup,
+    define_stub, edge_url, el, js, js_num, js_str, outbox, page, release_answers, sent, setup,
     sleep, until, until_sent,
 };
 use wasm_bindgen_test::*;
@@ -37,7 +37,7 @@ async fn tracks_a_visit_and_fills_the_slots() {
     js("intent('event', 'early', { plan: 'pro', seats: 5, trial: true, nested: { no: 1 }, f() {} })");
     js("window.__tiers = []; intent('tier', (t, s) => __tiers.push(t + ':' + s.join()))");
 
-    intent_snippet::start(script.clone().into(), collect_url());
+    intent_snippet::start(script.clone().into(), edge_url());
     // The answer is taken in once the tier callbacks have run.
     until("the first answer", || js_num("__tiers.length") > 0.0).await;
 
@@ -49,10 +49,7 @@ async fn tracks_a_visit_and_fills_the_slots() {
     );
     let (how, body) = &bodies[0];
     assert_eq!(how, "fetch");
-    assert_eq!(
-        js_str("__sent[0].url"),
-        js_str("location.origin + '/v1/collect'")
-    );
+    assert_eq!(js_str("__sent[0].url"), support::EDGE_URL);
     assert!(js("__sent[0].keepalive").is_truthy(), "sent with keepalive");
     assert_eq!(body["site"], "demo");
     assert!(body["profile"].is_null(), "a new visitor has no token");
@@ -94,7 +91,7 @@ async fn tracks_a_visit_and_fills_the_slots() {
     assert_eq!(el("#late").inner_html(), "<h1>Ready</h1>");
 
     // Starting again (the tag included twice) changes nothing.
-    intent_snippet::start(script.into(), collect_url());
+    intent_snippet::start(script.into(), edge_url());
     sleep(50).await;
     assert_eq!(sent().len(), 1, "a second start sends nothing");
 

@@ -3,7 +3,9 @@
 // takes the visitor's choice from its consent platform. Each platform is a stand-in page
 // script with the platform's documented JavaScript API and events (tests/e2e/platforms.mjs,
 // shared with tests/e2e/adapters.test.mjs, the same against the real worker); the edge is a fake
-// /v1/collect on the same server. For each: before consent nothing is stored and nothing is
+// /v1/collect on the same server, reached under another host name (`localhost` for pages
+// served as `127.0.0.1`): snippet mode as most sites deploy it, the edge on another origin,
+// where the token lives in localStorage alone. For each: before consent nothing is stored and nothing is
 // sent; accepting starts the profile; withdrawing deletes the token at once and stops the
 // calls; the next page starts from the recorded choice. Then the demo site's own banner, as
 // `CONSENT=required` builds it.
@@ -30,11 +32,12 @@ const answer = (n) => ({
   variants: { hero: { html: '<h1>Ready hero</h1>' } },
 });
 
-function platformPage(name) {
+/** A stand-in page of platform `name`, its tag loaded from the edge at `edge`. */
+function platformPage(name, edge) {
   const { from, script } = PLATFORMS[name];
   return `<!doctype html><html><head><title>${name}</title>
 <script>${script}</script>
-<script defer src="/intent.js" data-site="demo" data-consent="required" data-consent-from="${from}"></script>
+<script defer src="${edge}/intent.js" data-site="demo" data-consent="required" data-consent-from="${from}"></script>
 </head><body>
 <div data-intent-slot="hero"><h1>Default hero</h1></div>
 <button data-intent-track="plan-pro">Pro</button>
@@ -44,11 +47,12 @@ function platformPage(name) {
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.svg': 'image/svg+xml' };
 
 /** Serves the demo site built with CONSENT=required (dist/snippet included), the stand-in
- * pages under /cmp/, and a fake /v1/collect and /v1/decide. */
+ * pages under /cmp/, and a fake /v1/collect and /v1/decide, to pages of any origin. */
 function serve(site) {
   let calls = 0;
   const server = createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
+    res.setHeader('access-control-allow-origin', req.headers.origin ?? '*');
     if (path === '/v1/collect' || path === '/v1/decide') {
       req.resume();
       req.on('end', () => {
@@ -60,7 +64,7 @@ function serve(site) {
     const cmp = path.match(/^\/cmp\/(\w+)\.html$/);
     if (cmp && PLATFORMS[cmp[1]]) {
       res.writeHead(200, { 'content-type': 'text/html' });
-      res.end(platformPage(cmp[1]));
+      res.end(platformPage(cmp[1], `http://localhost:${server.address().port}`));
       return;
     }
     let file = join(site, path);

@@ -64,9 +64,20 @@ pub fn setup(answer: &str, extra: &[(&str, &str)]) -> web_sys::Element {
     script
 }
 
-/// What the loader passes to `start` besides the tag.
+/// What the loader passes to `start` besides the tag, where the edge serves the API on the
+/// page's own origin (proxy mode, or a route in front of the site): the edge keeps the token
+/// in its cookie too.
 pub fn collect_url() -> JsValue {
     js("location.origin + '/v1/collect'")
+}
+
+/// The same for snippet mode as most sites deploy it: the edge on another origin than the
+/// page, so the token lives in `localStorage` alone and what a page left unsent waits in the
+/// outbox for the next page.
+pub const EDGE_URL: &str = "https://edge.example.com/v1/collect";
+
+pub fn edge_url() -> JsValue {
+    EDGE_URL.into()
 }
 
 /// The loader's queue stub, exactly as `js/intent.js` defines it.
