@@ -17,14 +17,13 @@
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer } from 'node:http';
 import { mkdirSync, writeFileSync, readFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { startWorker, ROOT, ADMIN_TOKEN, DEFAULT_RULES, intentctl, collect, views } from '../worker/harness.mjs';
 import { until, quiet } from '../worker/wait.mjs';
+import { receiver, verifyWebhook, devSecret } from '../worker/receivers.mjs';
 import { launch } from '../e2e/browser.mjs';
 import { Webhook } from 'standardwebhooks';
 
@@ -51,51 +50,6 @@ function previewLog() {
 const RETRY_SCHEDULE = '1s,1s,1s';
 /** Attempts until dead under it: the first and one per step. */
 const ATTEMPTS_TO_DEAD = 4;
-
-/** A secret of .dev.vars, as the worker reads it. */
-function devSecret(name) {
-  const m = readFileSync(join(ROOT, '.dev.vars'), 'utf8').match(new RegExp(`^${name}="?([^"\\n]*)"?`, 'm'));
-  if (!m) throw new Error(`.dev.vars has no ${name}`);
-  return m[1];
-}
-
-/** Standard Webhooks verification: HMAC-SHA256 of `${id}.${timestamp}.${body}` with the key after `whsec_`. */
-function signed(secret, headers, body) {
-  const id = headers['webhook-id'];
-  const ts = headers['webhook-timestamp'];
-  const sigs = headers['webhook-signature'];
-  if (!id || !ts || !sigs) return false;
-  const expected = createHmac('sha256', Buffer.from(secret.replace(/^whsec_/, ''), 'base64')).update(`${id}.${ts}.${body}`).digest();
-  return sigs.split(' ').some((s) => {
-    const [version, sig] = s.split(',');
-    const got = Buffer.from(sig ?? '', 'base64');
-    return version === 'v1' && got.length === expected.length && timingSafeEqual(got, expected);
-  });
-}
-
-/** A webhook receiver on 127.0.0.1 that records every call; `/gone` answers 410, the rest 500
- * until `recover()`. */
-async function receiver() {
-  const calls = [];
-  let status = 500;
-  const server = createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const answered = req.url === '/gone' ? 410 : status;
-      calls.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), answered });
-      res.writeHead(answered);
-      res.end();
-    });
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    calls,
-    url: (path) => `http://127.0.0.1:${server.address().port}${path}`,
-    recover: () => { status = 200; },
-    close: () => new Promise((r) => server.close(r)),
-  };
-}
 
 /** Replaces the editor's whole text as a paste would. */
 async function setEditorText(page, text) {
@@ -155,9 +109,11 @@ describe('the console', () => {
   /** The three visitors' ids, as the collect answers give them. */
   const people = {};
   let rx;
+  /** Whether the receiver answers 200 again: `/gone` answers 410, the rest 500 until then. */
+  let recovered = false;
 
   before(async () => {
-    rx = await receiver();
+    rx = await receiver((path) => (path === '/gone' ? 410 : recovered ? 200 : 500));
     [w, browser] = await Promise.all([startWorker({
       vars: { ALLOW_LOOPBACK_DESTINATIONS: 'true', DELIVERY_RETRY_SCHEDULE: RETRY_SCHEDULE },
     }), launch()]);
@@ -431,7 +387,7 @@ describe('the console', () => {
     assert.deepEqual(Object.keys(disabled), ['gone']);
     assert.equal(dead.visitor, lee.visitor);
     assert.equal(dead.attempts, ATTEMPTS_TO_DEAD);
-    const calls = () => rx.calls.filter((c) => c.path === '/hook');
+    const calls = () => rx.requests.filter((c) => c.path === '/hook');
     assert.equal(calls().length, ATTEMPTS_TO_DEAD, 'one call per attempt');
 
     const { context, page, problems } = await signedIn(browser, w, '#/deliveries');
@@ -452,7 +408,7 @@ describe('the console', () => {
       await page.screenshot({ path: join(SHOTS, 'deliveries.png'), fullPage: true });
 
       // The receiver recovers; Retry queues it again and the screen says so.
-      rx.recover();
+      recovered = true;
       await row.getByRole('button', { name: 'Retry' }).click();
       await page.locator('.notice.good', { hasText: `Delivery ${dead.id} to ops is pending again` }).waitFor();
       // Delivered: the Delivered tab lists it (refreshed until the consumer has reported).
@@ -473,14 +429,14 @@ describe('the console', () => {
       assert.equal(again.status, 400);
 
       // Exactly one signed call per attempt, every one with the delivery's id as webhook-id.
-      await quiet(async () => rx.calls.length, 'the receiver\'s calls', 2_000);
+      await quiet(async () => rx.requests.length, 'the receiver\'s calls', 2_000);
       assert.equal(calls().length, ATTEMPTS_TO_DEAD + 1);
       assert.deepEqual(calls().map((c) => c.answered), [...Array(ATTEMPTS_TO_DEAD).fill(500), 200]);
       assert.deepEqual([...new Set(calls().map((c) => c.headers['webhook-id']))], [dead.id]);
-      assert.equal(rx.calls.filter((c) => c.path === '/gone').length, 1, 'the disabled destination is called no more');
+      assert.equal(rx.requests.filter((c) => c.path === '/gone').length, 1, 'the disabled destination is called no more');
       const secret = devSecret('WEBHOOK_SECRET');
       for (const c of calls()) {
-        assert.ok(signed(secret, c.headers, c.body), 'signed with the webhook secret');
+        assert.ok(verifyWebhook(secret, c.headers, c.body), 'signed with the webhook secret');
         assert.equal(new Webhook(secret).verify(c.body, c.headers).id, dead.id, 'and verified by the Standard Webhooks library');
       }
       const body = JSON.parse(calls()[ATTEMPTS_TO_DEAD].body);

@@ -18,8 +18,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 
 import { ROOT, startWorker, freePort } from '../worker/harness.mjs';
-import { quiet } from '../worker/wait.mjs';
-import { HERO, launch, newVisitor, seen, waitForTier, waitForSnippet, profileCookie, until } from './browser.mjs';
+import {
+  HERO, launch, seen, waitForTier, waitForSnippet, profileCookie, until, settle, journeys,
+} from './browser.mjs';
 import { PLATFORMS } from './platforms.mjs';
 
 const WWW = join(ROOT, 'www');
@@ -66,14 +67,12 @@ async function stored(context, page) {
 }
 
 const api = (wire) => wire.to(/^\/v1\//);
-const settle = (wire) => quiet(() => wire.requests.length, "the browser's requests", 1500);
 const consentCookie = async (context) => (await context.cookies()).find((c) => c.name === 'intent_consent')?.value ?? null;
 
 describe('consent platforms against the real worker (CONSENT=required, proxy mode)', () => {
   let w;
   let origin;
   let browser;
-  const contexts = [];
 
   before(async () => {
     const port = await freePort();
@@ -89,23 +88,7 @@ describe('consent platforms against the real worker (CONSENT=required, proxy mod
     await new Promise((r) => (origin ? origin.close(r) : r()));
   });
 
-  const journey = (fn) => async (t) => {
-    try {
-      await fn(t);
-    } catch (err) {
-      for (const { wire } of contexts) err.message += `\n${wire.summary()}`;
-      const tail = w ? w.log().split('\n').slice(-60).join('\n') : '(the worker did not start)';
-      err.message += `\n--- wrangler dev log (last 60 lines) ---\n${tail}`;
-      throw err;
-    } finally {
-      for (const { context } of contexts.splice(0)) await context.close().catch(() => {});
-    }
-  };
-  async function visitor() {
-    const v = await newVisitor(browser, w.url);
-    contexts.push(v);
-    return v;
-  }
+  const { visitor, journey } = journeys(() => ({ browser, w }));
 
   for (const name of Object.keys(PLATFORMS)) {
     test(`${name}: nothing before consent, ready after three pricing views, nothing once withdrawn`, journey(async () => {

@@ -152,3 +152,40 @@ export function quietMark(w) {
 
 /** How many `/v1/collect` calls the worker served since `mark`. */
 export const collectsSince = (w, mark) => (w.log().slice(mark).match(/POST \/v1\/collect/g) ?? []).length;
+
+/**
+ * Waits until the visitor's browser has sent nothing for longer than the snippet's one-second
+ * heartbeat and retry period: whatever a page would still send has gone out by then, so what
+ * was not sent will not be.
+ */
+export const settle = (wire) => quiet(() => wire.requests.length, "the browser's requests", 1500);
+
+/**
+ * The visitors of a suite of journeys against a running worker. `suite()` gives the suite's
+ * `{ browser, w }` once started. `visitor(options)` opens a new visitor (its own browser
+ * context); `journey(fn)` wraps a test so that its visitors' contexts are closed afterwards and,
+ * on failure, their traffic and console and the tail of wrangler's log join the message.
+ */
+export function journeys(suite, logLines = 60) {
+  const contexts = [];
+  async function visitor(options) {
+    const { browser, w } = suite();
+    const v = await newVisitor(browser, w.url, options);
+    contexts.push(v);
+    return v;
+  }
+  const journey = (fn) => async (t) => {
+    try {
+      await fn(t);
+    } catch (err) {
+      for (const { wire } of contexts) err.message += `\n${wire.summary()}`;
+      const { w } = suite();
+      const tail = w ? w.log().split('\n').slice(-logLines).join('\n') : '(the worker did not start)';
+      err.message += `\n--- wrangler dev log (last ${logLines} lines) ---\n${tail}`;
+      throw err;
+    } finally {
+      for (const { context } of contexts.splice(0)) await context.close().catch(() => {});
+    }
+  };
+  return { visitor, journey };
+}

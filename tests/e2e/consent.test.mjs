@@ -8,12 +8,10 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { startWorker } from '../worker/harness.mjs';
-import { quiet } from '../worker/wait.mjs';
 import {
-  HERO, launch, newVisitor, seen, waitForTier, waitForSnippet, profileCookie, until, quietMark, collectsSince,
+  HERO, launch, seen, waitForTier, waitForSnippet, profileCookie, until, quietMark, collectsSince,
+  settle, journeys,
 } from './browser.mjs';
-
-const settle = (wire) => quiet(() => wire.requests.length, "the browser's requests", 1500);
 
 /** What the visitor's browser holds of Intent Edge: its cookies and its localStorage keys. */
 async function stored(context, page) {
@@ -25,7 +23,6 @@ async function stored(context, page) {
 describe('CONSENT=required in headless Chromium', () => {
   let w;
   let browser;
-  const contexts = [];
 
   before(async () => {
     [w, browser] = await Promise.all([startWorker({ vars: { CONSENT: 'required' } }), launch()]);
@@ -35,23 +32,7 @@ describe('CONSENT=required in headless Chromium', () => {
     await w?.stop();
   });
 
-  const journey = (fn) => async (t) => {
-    try {
-      await fn(t);
-    } catch (err) {
-      for (const { wire } of contexts) err.message += `\n${wire.summary()}`;
-      const tail = w ? w.log().split('\n').slice(-60).join('\n') : '(the worker did not start)';
-      err.message += `\n--- wrangler dev log (last 60 lines) ---\n${tail}`;
-      throw err;
-    } finally {
-      for (const { context } of contexts.splice(0)) await context.close().catch(() => {});
-    }
-  };
-  async function visitor() {
-    const v = await newVisitor(browser, w.url);
-    contexts.push(v);
-    return v;
-  }
+  const { visitor, journey } = journeys(() => ({ browser, w }));
 
   test('declining keeps the default content and stores nothing', journey(async () => {
     const { context, wire } = await visitor();

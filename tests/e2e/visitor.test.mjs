@@ -12,11 +12,10 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { startWorker, ROOT, PROFILE_KEYS } from '../worker/harness.mjs';
-import { quiet } from '../worker/wait.mjs';
 import { reissue } from '../worker/token.mjs';
 import {
-  HERO, launch, newVisitor, seen, waitForTier, waitForSnippet, pushState, profileCookie, until,
-  quietMark, collectsSince,
+  HERO, launch, seen, waitForTier, waitForSnippet, pushState, profileCookie, until,
+  quietMark, collectsSince, settle, journeys,
 } from './browser.mjs';
 import { decodeToken } from '../worker/token.mjs';
 
@@ -43,17 +42,10 @@ async function viewPricingThrice(page) {
   return tiers;
 }
 
-/**
- * Waits until the visitor's browser has sent nothing for longer than the snippet's one-second
- * heartbeat and retry period: whatever a page would still send has gone out by then, so what
- * was not sent will not be.
- */
-const settle = (wire) => quiet(() => wire.requests.length, "the browser's requests", 1500);
 
 describe('a visitor in headless Chromium', () => {
   let w;
   let browser;
-  const contexts = [];
 
   before(async () => {
     [w, browser] = await Promise.all([startWorker(), launch()]);
@@ -64,26 +56,8 @@ describe('a visitor in headless Chromium', () => {
     await w?.stop();
   });
 
-  /** A new visitor; the context is closed after the test, and its traffic told on failure. */
-  async function visitor(options) {
-    const v = await newVisitor(browser, w.url, options);
-    contexts.push(v);
-    return v;
-  }
+  const { visitor, journey } = journeys(() => ({ browser, w }), 80);
 
-  /** Wraps a test: closes its contexts, and on failure adds the traffic, console and wrangler's log. */
-  const journey = (fn) => async (t) => {
-    try {
-      await fn(t);
-    } catch (err) {
-      for (const { wire } of contexts) err.message += `\n${wire.summary()}`;
-      const tail = w ? w.log().split('\n').slice(-80).join('\n') : '(the worker did not start)';
-      err.message += `\n--- wrangler dev log (last 80 lines) ---\n${tail}`;
-      throw err;
-    } finally {
-      for (const { context } of contexts.splice(0)) await context.close().catch(() => {});
-    }
-  };
 
   test('a new visitor sees the researching hero', journey(async () => {
     const { context, wire } = await visitor();

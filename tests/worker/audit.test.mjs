@@ -6,49 +6,18 @@
 // redelivered or repeated cron in the same week) sends nothing more. Everything is waited for
 // with a deadline.
 
-import { createServer } from 'node:http';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { Webhook } from 'standardwebhooks';
 
-import { startWorker, withLog, collect, views, waitForLog, ADMIN_TOKEN, DEFAULT_RULES, ROOT } from './harness.mjs';
+import { startWorker, withLog, collect, views, waitForLog, ADMIN_TOKEN, DEFAULT_RULES } from './harness.mjs';
 import { until } from './wait.mjs';
+import { receiver, devSecret, adminJson as getJson } from './receivers.mjs';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const DELIVERED = 30_000;
 const CRON = '0 6 * * 1';
-
-function devSecret(name) {
-  const m = readFileSync(join(ROOT, '.dev.vars'), 'utf8').match(new RegExp(`^${name}="?([^"\\n]*)"?`, 'm'));
-  if (!m) throw new Error(`.dev.vars has no ${name}`);
-  return m[1];
-}
-
-async function receiver() {
-  const requests = [];
-  const server = createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      requests.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-      res.writeHead(200);
-      res.end();
-    });
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { requests, port: server.address().port, close: () => new Promise((r) => server.close(r)) };
-}
-
-async function getJson(base, path) {
-  const r = await fetch(`${base}${path}`, { headers: auth, signal: AbortSignal.timeout(30_000) });
-  const text = await r.text();
-  let json;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: r.status, text, json };
-}
 
 async function cron(w) {
   const r = await fetch(`${w.url}/__scheduled?cron=${encodeURIComponent(CRON)}`);

@@ -46,7 +46,8 @@ export async function intentctl(args, env = {}) {
   }
 }
 
-function readDevVar(name) {
+/** A variable of .dev.vars (the dev-only secrets), as the worker reads it. */
+export function readDevVar(name) {
   const text = readFileSync(join(ROOT, '.dev.vars'), 'utf8');
   const m = text.match(new RegExp(`^${name}="?([^"\\n]*)"?`, 'm'));
   if (!m) throw new Error(`.dev.vars has no ${name}`);

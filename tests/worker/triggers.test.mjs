@@ -5,11 +5,6 @@
 // and is retried through the admin API, and the deliveries admin API shows all of it.
 // Everything is waited for with a deadline.
 
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer } from 'node:http';
-import { readFileSync } from 'node:fs';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -17,69 +12,13 @@ import { Webhook } from 'standardwebhooks';
 
 import { startWorker, withLog, collect, views, ADMIN_TOKEN, DEFAULT_RULES } from './harness.mjs';
 import { until, quiet } from './wait.mjs';
+import { receiver, verifyWebhook as verify, devSecret, adminJson as getJson } from './receivers.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 /** How long a notification may take end to end here (queue, alarm, retries of 1 s). */
 const DELIVERED = 30_000;
 
-/** The dev-only webhook secret, read from .dev.vars as the worker reads it. */
-function devSecret(name) {
-  const m = readFileSync(join(ROOT, '.dev.vars'), 'utf8').match(new RegExp(`^${name}="?([^"\\n]*)"?`, 'm'));
-  if (!m) throw new Error(`.dev.vars has no ${name}`);
-  return m[1];
-}
 const WEBHOOK_SECRET = devSecret('WEBHOOK_SECRET');
-
-
-/**
- * Standard Webhooks verification, written from the spec: the key is the base64 after `whsec_`,
- * the signed content `${id}.${timestamp}.${body}`, the signature header a space-separated list
- * of `v1,<base64 HMAC-SHA256>`.
- */
-function verify(secret, headers, body) {
-  const id = headers['webhook-id'];
-  const ts = headers['webhook-timestamp'];
-  const sigs = headers['webhook-signature'];
-  if (!id || !ts || !sigs) return false;
-  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
-  const expected = createHmac('sha256', key).update(`${id}.${ts}.${body}`).digest();
-  return sigs.split(' ').some((s) => {
-    const [version, sig] = s.split(',');
-    if (version !== 'v1' || !sig) return false;
-    const got = Buffer.from(sig, 'base64');
-    return got.length === expected.length && timingSafeEqual(got, expected);
-  });
-}
-
-/** A receiver on 127.0.0.1: records every request; `answer(path, n)` gives the status of the
- * n-th request (from 1) to `path`. */
-async function receiver(answer) {
-  const requests = [];
-  const counts = new Map();
-  const server = createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const n = (counts.get(req.url) ?? 0) + 1;
-      counts.set(req.url, n);
-      const body = Buffer.concat(chunks).toString('utf8');
-      requests.push({ path: req.url, method: req.method, headers: req.headers, body });
-      res.writeHead(answer(req.url, n));
-      res.end();
-    });
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { requests, port: server.address().port, close: () => new Promise((r) => server.close(r)) };
-}
-
-async function getJson(base, path) {
-  const r = await fetch(`${base}${path}`, { headers: auth, signal: AbortSignal.timeout(30_000) });
-  const text = await r.text();
-  let json;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: r.status, text, json };
-}
 
 describe('trigger deliveries', () => {
   let w;
