@@ -1,11 +1,13 @@
 //! Folding one event into a profile.
 
-use crate::event::Event;
+use std::collections::BTreeMap;
+
+use crate::event::{Event, PropValue};
 use crate::limits::Limits;
 use crate::pattern::Glob;
 use crate::profile::{Hit, Profile, VisitRec, MAX_SECONDS};
 use crate::rules::{Rules, SignalPlan, VisitMatcher};
-use crate::shape::Tracked;
+use crate::shape::{Series, Tracked};
 use crate::time::Timestamp;
 use crate::url;
 use crate::VISIT_GAP_SECS;
@@ -98,19 +100,8 @@ impl Profile {
                 );
             }
             Event::Event { name, props } => {
-                for (i, plan) in rules.shape.series.iter().enumerate() {
-                    if let Tracked::Event {
-                        name: want,
-                        props: want_props,
-                    } = &plan.what
-                    {
-                        let props_match = want_props
-                            .iter()
-                            .all(|(k, v)| props.get(k).is_some_and(|p| p.as_text() == *v));
-                        if want == name && props_match {
-                            self.hit(rules, i, now);
-                        }
-                    }
+                for (i, _) in event_series(rules, name, props) {
+                    self.hit(rules, i, now);
                 }
                 self.add_points(
                     rules,
@@ -140,28 +131,17 @@ impl Profile {
         if at < self.last_seen - rules.shape.horizon {
             return;
         }
-        for (i, plan) in rules.shape.series.iter().enumerate() {
-            if let Tracked::Event {
-                name: want,
-                props: want_props,
-            } = &plan.what
-            {
-                let props_match = want_props
-                    .iter()
-                    .all(|(k, v)| props.get(k).is_some_and(|p| p.as_text() == *v));
-                if want == name && props_match {
-                    let Ok(series) = u16::try_from(i) else {
-                        continue;
-                    };
-                    let hit = Hit {
-                        at,
-                        seconds: 0,
-                        scroll: 0,
-                        series,
-                    };
-                    self.insert_hit(hit, plan.capacity);
-                }
-            }
+        for (i, plan) in event_series(rules, name, props) {
+            let Ok(series) = u16::try_from(i) else {
+                continue;
+            };
+            let hit = Hit {
+                at,
+                seconds: 0,
+                scroll: 0,
+                series,
+            };
+            self.insert_hit(hit, plan.capacity);
         }
         // Points decay from the last time they were added: an older event adds its points then.
         let at = at.max(self.score_at);
@@ -308,4 +288,30 @@ impl Profile {
         self.visits.retain(|v| v.start >= oldest);
         self.hits.retain(|h| h.at >= oldest);
     }
+}
+
+/// The series that count the custom event `name` with `props` (by index, with their plan):
+/// those tracking that name whose every wanted property the event has, compared as text.
+fn event_series<'r>(
+    rules: &'r Rules,
+    name: &'r str,
+    props: &'r BTreeMap<String, PropValue>,
+) -> impl Iterator<Item = (usize, &'r Series)> + 'r {
+    rules
+        .shape
+        .series
+        .iter()
+        .enumerate()
+        .filter(move |(_, plan)| match &plan.what {
+            Tracked::Event {
+                name: want,
+                props: want_props,
+            } => {
+                want == name
+                    && want_props
+                        .iter()
+                        .all(|(k, v)| props.get(k).is_some_and(|p| p.as_text() == *v))
+            }
+            _ => false,
+        })
 }
