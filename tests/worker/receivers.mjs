@@ -14,7 +14,7 @@ export const devSecret = readDevVar;
 /**
  * A receiver on 127.0.0.1 that records every request (`{path, method, headers, body,
  * answered}`) and answers the status `answer(path, n)` gives for the n-th request (from 1) to
- * `path`: 200 unless told otherwise. `url(path)` is where to send.
+ * `path` (or `[status, headers]`): 200 unless told otherwise. `url(path)` is where to send.
  */
 export async function receiver(answer = () => 200) {
   const requests = [];
@@ -25,10 +25,11 @@ export async function receiver(answer = () => 200) {
     req.on('end', () => {
       const n = (counts.get(req.url) ?? 0) + 1;
       counts.set(req.url, n);
-      const answered = answer(req.url, n);
+      const given = answer(req.url, n);
+      const [answered, headers] = Array.isArray(given) ? given : [given, {}];
       const body = Buffer.concat(chunks).toString('utf8');
       requests.push({ path: req.url, method: req.method, headers: req.headers, body, answered });
-      res.writeHead(answered);
+      res.writeHead(answered, headers);
       res.end();
     });
   });

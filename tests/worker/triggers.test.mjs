@@ -36,6 +36,7 @@ describe('trigger deliveries', () => {
       if (path === '/flaky') return n <= 2 ? 500 : 200;
       if (path === '/down') return recovered ? 200 : 500;
       if (path === '/gone') return 410;
+      if (path === '/moved') return [302, { location: `http://127.0.0.1:${rx.port}/followed` }];
       return 200;
     });
     const base = `http://127.0.0.1:${rx.port}`;
@@ -315,19 +316,19 @@ describe('trigger deliveries', () => {
     }
   }));
 
-  test('a publish fires triggers for its backfill only when it asks to', logged(async () => {
-    /** The rules of the worker with a new segment of pricing viewers, notifying `path`. */
-    const withSegment = (name, path) => {
-      const c = structuredClone(config);
-      c.revision = name;
-      c.segments.push({ name, when: { viewed: { group: 'pricing', within: '30d' } } });
-      c.destinations[name] = { type: 'webhook', url: `http://127.0.0.1:${rx.port}${path}`, secret: 'env:WEBHOOK_SECRET' };
-      c.triggers.push({ when: 'entered', audience: name, to: [name] });
-      return JSON.stringify(c, null, 2);
-    };
-    const publish = (text, query = '') => fetch(`${w.url}/v1/admin/rules${query}`, { method: 'PUT', headers: auth, body: text });
-    const members = async (name) => (await getJson(w.url, `/v1/admin/audiences/${name}`)).json?.members?.length ?? 0;
+  /** The rules of the worker with a new segment of pricing viewers, notifying `path`. */
+  const withSegment = (name, path) => {
+    const c = structuredClone(config);
+    c.revision = name;
+    c.segments.push({ name, when: { viewed: { group: 'pricing', within: '30d' } } });
+    c.destinations[name] = { type: 'webhook', url: `http://127.0.0.1:${rx.port}${path}`, secret: 'env:WEBHOOK_SECRET' };
+    c.triggers.push({ when: 'entered', audience: name, to: [name] });
+    return JSON.stringify(c, null, 2);
+  };
+  const publish = (text, query = '') => fetch(`${w.url}/v1/admin/rules${query}`, { method: 'PUT', headers: auth, body: text });
+  const members = async (name) => (await getJson(w.url, `/v1/admin/audiences/${name}`)).json?.members?.length ?? 0;
 
+  test('a publish fires triggers for its backfill only when it asks to', logged(async () => {
     const bad = await publish(withSegment('quiet-viewers', '/quiet'), '?fire_triggers=yes');
     assert.equal(bad.status, 400, await bad.text());
 
@@ -346,6 +347,23 @@ describe('trigger deliveries', () => {
     assert.deepEqual(new Set(told.map((b) => b.visitor.id)), new Set([jane, lee.visitor]));
     for (const b of told) assert.equal(b.audience.name, 'loud-viewers');
     assert.equal(rx.requests.filter((r) => r.path === '/quiet').length, 0, 'the publish that did not ask fired nothing');
+  }));
+
+  test('a redirect is a failed attempt, never followed', logged(async () => {
+    const put = await publish(withSegment('moved-viewers', '/moved'), '?fire_triggers=true');
+    assert.equal(put.status, 200, await put.text());
+    const moved = (await until(() => {
+      const got = rx.requests.filter((r) => r.path === '/moved');
+      return got.length >= 2 && got;
+    }, 'the notifications to the moved destination', DELIVERED)).map((r) => JSON.parse(r.body));
+    assert.deepEqual(new Set(moved.map((b) => b.visitor.id)), new Set([jane, lee.visitor]));
+    const ids = new Set(rx.requests.filter((r) => r.path === '/moved').map((r) => r.headers['webhook-id']));
+    const listed = await until(async () => {
+      const all = (await getJson(w.url, '/v1/admin/deliveries')).json.deliveries.filter((d) => ids.has(d.id));
+      return all.length === ids.size && all.every((d) => d.attempts >= 1 && d.last_status === 302) && all;
+    }, 'the deliveries to report the 302', DELIVERED);
+    for (const d of listed) assert.notEqual(d.status, 'delivered', JSON.stringify(d));
+    assert.equal(rx.requests.filter((r) => r.path === '/followed').length, 0, 'the Location was never requested');
   }));
 });
 
