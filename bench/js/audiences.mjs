@@ -1,7 +1,7 @@
 // The audience layer's figures, on local workerd (`make bench`, step 7):
 //
 //   node bench/js/audiences.mjs --out FILE [--visitors 5000] [--calls 4] [--members 100000]
-//        [--rounds 3] [--n 400] [--trips 20]
+//        [--rounds 3] [--n 400] [--trips 20] [--parts store,collect]
 //
 // - store_ingest_events_per_s: batches of 100 records, as the queue consumer hands them over,
 //   handed one after another to one store object by the worker (bench/store/entry.mjs adds the
