@@ -1,4 +1,4 @@
-// What one queue `send` costs under `wrangler dev`, by content type, against one `sendBatch`:
+// What one queue `send` costs under `wrangler dev`, by content type, against `sendBatch`es of 100:
 //
 //   node bench/js/queue.mjs --out FILE [--n 400] [--rounds 3]
 //
