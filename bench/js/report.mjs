@@ -753,9 +753,9 @@ if (!misses.length) {
     L.push('calls the entry again with the bytes), and the answer\'s status and headers as one text that');
     L.push('`respond` makes into a plain object for `new Response`; the queue message sent from JavaScript');
     L.push('(`enqueue`: no Rust future, no `queueMicrotask`). What the profile shows next, in order: the queue\'s');
-    L.push('`send` itself (one per call; under `wrangler dev` about 390 µs of the process\'s CPU a message with');
-    L.push('the broker and the consumer, whatever the content type, against about 45 µs a message in one');
-    L.push('`sendBatch` of 400: only fewer sends would cut it), the answer\'s `new Response` and `respond`, the');
+    L.push('`send` itself (one per call; under `wrangler dev` 350–400 µs of the processes\' CPU a message with');
+    L.push('the broker and the consumer, whatever the content type, against about 56 µs a message in');
+    L.push('`sendBatch`es of 100, `bench/js/queue.mjs`: only fewer sends would cut it), the answer\'s `new Response` and `respond`, the');
     L.push('request headers read one call each, and the garbage of these objects.');
   }
   if (misses.some((b) => b.figure.startsWith('full path')) && def) {
