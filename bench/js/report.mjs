@@ -652,11 +652,12 @@ if (handler.real) {
   L.push('The floor is the runtime boundary without the engine: the entry, the route, the headers the collect');
   L.push('call reads, the body in one native read, a few bytes parsed, and an answer built in one construction.');
   L.push('');
-  L.push('A collect call also records: after the answer, in `ctx.waitUntil`, it sends what it recorded to the');
-  L.push('`intent-events` queue, and under `wrangler dev` the queue\'s consumer and the site\'s `AudienceStore`');
-  L.push('run in the same workerd process. The collect row is that process\'s CPU, so it counts the whole');
-  L.push('pipeline a call sets off (the queue\'s `send`, the futures that drive it, the consumer\'s batch and the');
-  L.push('store\'s SQLite `exec`, all in the profile below), which Cloudflare runs and bills as separate');
+  L.push('A collect call also records: the handler makes the message and `enqueue` of `worker/js/http.js` sends');
+  L.push('it to the `intent-events` queue in `ctx.waitUntil`, after the answer; under `wrangler dev` the');
+  L.push('queue\'s broker, its consumer and the site\'s `AudienceStore` run in the same workerd process. The');
+  L.push('collect row is that process\'s CPU, so it counts the whole pipeline a call sets off (the queue\'s');
+  L.push('`send` — `__wbg_enqueue_…` in the profile below —, the broker, the consumer\'s batch and the store\'s');
+  L.push('SQLite `exec`), which Cloudflare runs and bills as separate');
   L.push('invocations; the visitor\'s own path is nearer the floor and `decide` (the same resolve, nothing');
   L.push('recorded). The JS peer enqueues nothing. `--without-queues yes` measures the Rust worker without its');
   L.push('queue bindings: a collect call that records but enqueues nothing, the visitor\'s path alone.');
@@ -742,7 +743,7 @@ if (!misses.length) {
     L.push('quiet machine before reading them as absolutes. What they say either way: a request that does no');
     L.push('work (`health`) now costs a few microseconds, the runtime boundary (the floor: headers, body, a fixed');
     L.push('answer) and `decide` some tens, and the engine a few of those; most of a collect call is the audience');
-    L.push('pipeline it sets off after the answer (the queue\'s `send` and the futures that drive it, then the');
+    L.push('pipeline it sets off after the answer (the queue\'s `send`, then the broker, the');
     L.push('consumer and the store in the same process). Done so far against the issue\'s profile:');
     L.push('a body of declared length in one native read (no stream reader), vars and secrets read once per');
     L.push('isolate, each request header read once, the URL sliced rather than parsed, the hot routes on the');
@@ -750,10 +751,12 @@ if (!misses.length) {
     L.push('our own: collect, decide and health answer without a future or a microtask (a plain wasm-bindgen');
     L.push('export in place of `#[event(fetch)]`, the body read by `request.arrayBuffer()` in JavaScript, which');
     L.push('calls the entry again with the bytes), and the answer\'s status and headers as one text that');
-    L.push('`respond` makes into a plain object for `new Response`. What the profile shows next, in order: the');
-    L.push('enqueue (one queue `send` per call, driven by wasm-bindgen-futures through `queueMicrotask`: a send');
-    L.push('from JavaScript without a Rust future, or fewer sends, would cut both), the answer\'s `new Response`');
-    L.push('and `respond`, the request headers read one call each, and the garbage of these objects.');
+    L.push('`respond` makes into a plain object for `new Response`; the queue message sent from JavaScript');
+    L.push('(`enqueue`: no Rust future, no `queueMicrotask`). What the profile shows next, in order: the queue\'s');
+    L.push('`send` itself (one per call; under `wrangler dev` 350–400 µs of the processes\' CPU a message with');
+    L.push('the broker and the consumer, whatever the content type, against about 56 µs a message in');
+    L.push('`sendBatch`es of 100, `bench/js/queue.mjs`: only fewer sends would cut it), the answer\'s `new Response` and `respond`, the');
+    L.push('request headers read one call each, and the garbage of these objects.');
   }
   if (misses.some((b) => b.figure.startsWith('full path')) && def) {
     L.push('');

@@ -424,3 +424,25 @@ describe('a site over two shards', () => {
     await waitForLog(w, /cron 0 6 \* \* 1: 2 audience store\(s\) checked, 0 failed/, from);
   }));
 });
+
+describe('a worker without the intent-events queue binding', () => {
+  let w;
+  before(async () => {
+    w = await startWorker({ withoutQueues: true });
+  });
+  after(async () => {
+    await w?.stop();
+  });
+
+  test('answers every collect call and says once that the store receives nothing', withLog(() => w, async () => {
+    const said = /no `EVENTS` queue binding: the audience store receives nothing/g;
+    for (let i = 0; i < 3; i++) {
+      const a = await collect(w.url, { site: 'demo', profile: null, events: views('/pricing/') });
+      assert.equal(a.status, 200, JSON.stringify(a.body));
+      assert.ok(a.body.visitor, JSON.stringify(a.body));
+    }
+    await waitForLog(w, new RegExp(said.source));
+    assert.equal(w.log().match(said).length, 1, w.log());
+    assert.doesNotMatch(w.log(), /panicked|RuntimeError|Uncaught/);
+  }));
+});

@@ -1,5 +1,6 @@
-// The worker's two steps that are cheaper in JavaScript than through wasm-bindgen, imported by
-// `worker/src/runtime/http.rs` (wasm-bindgen bundles this file into the worker).
+// The worker's steps that are cheaper in JavaScript than through wasm-bindgen, imported by
+// `worker/src/runtime/http.rs` and `worker/src/runtime/pipeline.rs` (wasm-bindgen bundles this
+// file into the worker).
 
 /**
  * An answer the worker wrote, as one `Response`: `head` is the status and the headers, one per
@@ -35,4 +36,26 @@ export function readBody(request, env, ctx, next) {
     (buffer) => next(request, env, ctx, new Uint8Array(buffer), undefined),
     (error) => next(request, env, ctx, undefined, error),
   );
+}
+
+/** How every call's message goes to its queue: as text, which the consumer reads as a string. */
+const AS_TEXT = { contentType: 'text' };
+
+/**
+ * Sends `text` to the queue bound as `binding` once the answer is on its way
+ * (`ctx.waitUntil(queue.send(…))`), straight from here: no future in wasm to drive it, one call
+ * out of wasm in all. A failed send is logged: what a call recorded is never the visitor's to
+ * wait for. Answers false, sending nothing, when the worker has no such binding.
+ */
+export function enqueue(env, ctx, binding, text) {
+  const queue = env[binding];
+  if (queue == null || typeof queue.send !== 'function') return false;
+  let sent;
+  try {
+    sent = queue.send(text, AS_TEXT);
+  } catch (error) {
+    sent = Promise.reject(error);
+  }
+  ctx.waitUntil(sent.catch((error) => console.error(`enqueueing a call's events failed: ${error}`)));
+  return true;
 }

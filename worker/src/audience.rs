@@ -4,7 +4,7 @@
 //! adapters to Queues, the Durable Object and the admin routes are in `runtime/`.
 //!
 //! ```text
-//! collect / proxied page ──(after the answer, wait_until)──▶ queue `intent-events`
+//! collect / proxied page ──(message made in the handler, sent in waitUntil)──▶ queue `intent-events`
 //!     ──▶ consumer: one call per store (site:shard) ──▶ AudienceStore (SQLite)
 //! admin routes ──▶ every shard of the site ──▶ merged answer
 //! ```
@@ -142,9 +142,8 @@ pub fn visitor_id(profile: &Profile) -> Option<String> {
     profile.visitor().map(|id| id.to_string())
 }
 
-/// What a call recorded, owned, taken from the resolved flow on the visitor's critical path
-/// with copies only: the sanitising, serialising and signing for the queue happen after the
-/// answer ([`Pending::into_queued`]).
+/// What a call recorded, owned, taken from the resolved flow: the sanitising, serialising and
+/// signing for the queue are [`Pending::into_queued`]'s.
 #[derive(Debug)]
 pub struct Pending {
     site: String,

@@ -2,8 +2,9 @@
 //! their answer, and the consumer of `intent-events`, which hands each store its share of a
 //! batch in one call.
 //!
-//! The producer takes owned copies on the visitor's path and nothing else: sanitising,
-//! serialising, signing the profile for the store and the queue's `send` run in `wait_until`.
+//! The producer makes the call's message in the handler (sanitised, serialised, the profile
+//! signed for the store: microseconds) and hands it to JavaScript, which sends it in
+//! `ctx.waitUntil`: the answer never waits for the queue, and no Rust future is spawned for it.
 //! A worker without the queue binding runs without the pipeline (the audience layer off).
 //!
 //! The consumer acknowledges each message whose store took it, and retries the others with a
@@ -14,60 +15,64 @@
 use std::cell::Cell;
 
 use futures_util::future::join_all;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
 use worker::{
-    console_error, console_warn, event, wasm_bindgen::JsValue, Context, Env, MessageBatch,
-    MessageExt, QueueContentType, QueueRetryOptionsBuilder, RawMessage, RawMessageBuilder,
+    console_error, console_warn, event, Context, Env, MessageBatch, MessageExt,
+    QueueRetryOptionsBuilder, RawMessage,
 };
 
 use super::stores::Stores;
 use super::{isolate, now_ms, rules, Ctx};
 use crate::audience::{call_id, group, names, store_api, Pending, Queued};
-use crate::rules_cache::SharedRules;
 use crate::visitor::Resolved;
 
 thread_local! {
-    /// Whether this isolate has said that it runs without the queue.
+    /// Whether this isolate has found that it runs without the queue (and said so).
     static SAID_NO_QUEUE: Cell<bool> = const { Cell::new(false) };
+}
+
+#[wasm_bindgen(module = "/js/http.js")]
+extern "C" {
+    /// `ctx.waitUntil(env[binding].send(text, {contentType: 'text'}))`, a failure logged; false
+    /// when there is no such binding (`worker/js/http.js`).
+    #[wasm_bindgen(js_name = enqueue)]
+    fn send_after_answer(env: &JsValue, ctx: &JsValue, binding: &str, text: &str) -> bool;
 }
 
 /// Enqueues what the call recorded, once the answer is on its way. Nothing when the visitor
 /// may not be tracked, nothing was recorded, or the audience layer is off.
+///
+/// The message is made here, in the handler (the sanitised events with their ids, the profile
+/// signed for the store: a few microseconds), and sent from JavaScript in `ctx.waitUntil`: one
+/// call out of wasm, no future for wasm-bindgen-futures to drive through microtasks.
 pub fn enqueue(ctx: &Ctx<'_>, resolved: &mut Resolved<'_, '_, '_>, at_ms: f64) {
-    if ctx.isolate.audience.is_err() {
+    // A binding is there for the isolate's life or not at all: once one call found none, the
+    // others make no message.
+    if ctx.isolate.audience.is_err() || SAID_NO_QUEUE.with(Cell::get) {
         return;
     }
     let Some(pending) = Pending::take(resolved, at_ms) else {
         return;
     };
-    let rules: SharedRules = ctx.rules.rules.clone();
-    let env = ctx.env.clone();
-    ctx.wctx.wait_until(async move {
-        let queue = match env.queue(names::EVENTS_QUEUE) {
-            Ok(queue) => queue,
-            Err(_) => {
-                if !SAID_NO_QUEUE.with(|s| s.replace(true)) {
-                    console_warn!(
-                        "no `{}` queue binding: the audience store receives nothing",
-                        names::EVENTS_QUEUE
-                    );
-                }
-                return;
-            }
-        };
-        let mut random = [0u8; 12];
-        if let Err(err) = getrandom::getrandom(&mut random) {
-            console_error!("no random call id ({err}); the call's events were not enqueued");
-            return;
-        }
-        let Some(queued) = pending.into_queued(&call_id(random), &rules) else {
-            return;
-        };
-        let message = RawMessageBuilder::new(JsValue::from_str(&queued.to_json()))
-            .build_with_content_type(QueueContentType::Text);
-        if let Err(err) = queue.send_raw(message).await {
-            console_error!("enqueueing a call's events failed: {err}");
-        }
-    });
+    let mut random = [0u8; 12];
+    if let Err(err) = getrandom::getrandom(&mut random) {
+        console_error!("no random call id ({err}); the call's events were not enqueued");
+        return;
+    }
+    let Some(queued) = pending.into_queued(&call_id(random), &ctx.rules.rules) else {
+        return;
+    };
+    let env: &JsValue = ctx.env.as_ref();
+    let wctx: &JsValue = ctx.wctx.as_ref().unchecked_ref();
+    if !send_after_answer(env, wctx, names::EVENTS_QUEUE, &queued.to_json())
+        && !SAID_NO_QUEUE.with(|s| s.replace(true))
+    {
+        console_warn!(
+            "no `{}` queue binding: the audience store receives nothing",
+            names::EVENTS_QUEUE
+        );
+    }
 }
 
 /// Retries `message` after a delay that grows with its age (half of it, from 1 s to 5 min):
