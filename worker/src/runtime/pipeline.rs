@@ -4,7 +4,8 @@
 //!
 //! The producer makes the call's message in the handler (sanitised, serialised, the profile
 //! signed for the store: microseconds) and hands it to JavaScript, which sends it in
-//! `ctx.waitUntil`: the answer never waits for the queue, and no Rust future is spawned for it.
+//! `ctx.waitUntil` with the isolate's other calls of the next 20 ms, in one `sendBatch`: the
+//! answer never waits for the queue, and no Rust future is spawned for it.
 //! A worker without the queue binding runs without the pipeline (the audience layer off).
 //!
 //! The consumer acknowledges each message whose store took it, and retries the others with a
@@ -34,8 +35,9 @@ thread_local! {
 
 #[wasm_bindgen(module = "/js/http.js")]
 extern "C" {
-    /// `ctx.waitUntil(env[binding].send(text, {contentType: 'text'}))`, a failure logged; false
-    /// when there is no such binding (`worker/js/http.js`).
+    /// Adds `text` to the batch this isolate sends to `env[binding]` with `sendBatch` in a
+    /// `ctx.waitUntil` (at most 20 ms later, or at once when full), a failure logged; false when
+    /// there is no such binding (`worker/js/http.js`).
     #[wasm_bindgen(js_name = enqueue)]
     fn send_after_answer(env: &JsValue, ctx: &JsValue, binding: &str, text: &str) -> bool;
 }
