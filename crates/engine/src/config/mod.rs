@@ -360,6 +360,8 @@ fn one() -> u32 {
 
 /// Reads a config's JSON into the typed config. Syntax and type errors name line and field;
 /// the semantic checks happen when the config is compiled into [`crate::Rules`].
+// `#[inline]`: built by the calling crate, for size in the worker (see `Rules::from_json`).
+#[inline]
 pub(crate) fn parse(src: &str) -> Result<RulesConfig, ConfigError> {
     if src.len() > crate::Limits::CONFIG_BYTES {
         return Err(ConfigError::whole(format!(

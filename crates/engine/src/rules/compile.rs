@@ -21,6 +21,8 @@ use crate::shape::{
 };
 
 /// Checks `config` and compiles it.
+// `#[inline]`: built by the calling crate, for size in the worker (see `Rules::from_json`).
+#[inline]
 pub(super) fn compile(config: RulesConfig, checks: Checks) -> Result<Rules, ConfigError> {
     // The compiler borrows the config while it checks it; the plan keeps its own copy.
     let rules = Compiler::new(&config)?.finish(config.clone())?;
@@ -72,6 +74,7 @@ fn check_text(path: FieldPath, text: &str, what: &str, max: usize) -> Result<(),
 }
 
 impl<'c> Compiler<'c> {
+    #[inline]
     fn new(config: &'c RulesConfig) -> Result<Self, ConfigError> {
         let root = FieldPath::default();
         if config.version != 1 {
@@ -143,6 +146,7 @@ impl<'c> Compiler<'c> {
         })
     }
 
+    #[inline]
     fn finish(mut self, config: RulesConfig) -> Result<Rules, ConfigError> {
         let root = FieldPath::default();
         let cfg = self.config;

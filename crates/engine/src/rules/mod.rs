@@ -186,30 +186,40 @@ const DEFAULT_RULES: &str = include_str!("../default_rules.json");
 pub const EARLIER_SHAPES: usize = 16;
 
 impl Rules {
+    // NOTE: the way from JSON to compiled rules (`from_json*`, `compile*`, `builtin`,
+    // `config::parse`, `compile::compile`, `Compiler::new` and `finish`) is `#[inline]` so that
+    // the crate calling it builds it, with all the serde code it instantiates: the worker builds
+    // it for size, while the engine's hot code stays at opt-level 3 (Cargo.toml). It is cold
+    // (once per rules version in an isolate) and about 14 KB of the worker's gzipped bundle.
     /// Reads, validates and compiles a rules config. Errors name the line and the field.
     /// Destinations must be public `https` URLs ([`Checks::default`]).
+    #[inline]
     pub fn from_json(src: &str) -> Result<Rules, ConfigError> {
         Rules::from_json_with(src, Checks::default())
     }
 
     /// [`Rules::from_json`], with what `checks` allows beyond the public internet (loopback
     /// destinations in development).
+    #[inline]
     pub fn from_json_with(src: &str, checks: Checks) -> Result<Rules, ConfigError> {
         let config = config::parse(src)?;
         Rules::compile_with(config, checks).map_err(|e| e.located(src))
     }
 
     /// Validates and compiles a config already in memory.
+    #[inline]
     pub fn compile(config: RulesConfig) -> Result<Rules, ConfigError> {
         Rules::compile_with(config, Checks::default())
     }
 
     /// [`Rules::compile`], with what `checks` allows beyond the public internet.
+    #[inline]
     pub fn compile_with(config: RulesConfig, checks: Checks) -> Result<Rules, ConfigError> {
         compile::compile(config, checks)
     }
 
     /// The built-in default rules of the brief, used when no valid rules are published.
+    #[inline]
     pub fn builtin() -> &'static Rules {
         static BUILTIN: OnceLock<Rules> = OnceLock::new();
         BUILTIN.get_or_init(|| {
