@@ -1,8 +1,9 @@
-// What the benchmarks that drive workers over HTTP (load.mjs, handler.mjs) share: a returning
-// visitor's token and collect body, the proxy-mode cookie of a page view, the check that the
-// worker and the site are built, a median, and the way a driver ends.
+// What the benchmarks that drive workers over HTTP (load.mjs, handler.mjs, queue.mjs) share: a
+// returning visitor's token and collect body, the proxy-mode cookie of a page view, the check that
+// the worker and the site are built, a median, the way a driver ends, and the processes below
+// wrangler with the CPU time they used.
 
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -84,4 +85,42 @@ export function driverOptions(argv = process.argv.slice(2)) {
     return i >= 0 ? argv[i + 1] : dflt;
   };
   return { opt, outFile: opt('--out'), docPath: resolve(opt('--jsonlogic')) };
+}
+
+/** The processes below `pid`, as `[pid, command line]`. */
+export function descendants(pid) {
+  const children = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(entry));
+    } catch { /* gone */ }
+  }
+  const out = [];
+  const walk = (p) => {
+    for (const c of children.get(p) ?? []) {
+      let cmd = '';
+      try { cmd = readFileSync(`/proc/${c}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { /* gone */ }
+      out.push([c, cmd]);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** CPU time the processes `pids` have used so far, in ns: every thread's, from the scheduler's account. */
+export function cpuNs(pids) {
+  let ns = 0;
+  for (const pid of pids) {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+      } catch { /* a thread that ended */ }
+    }
+  }
+  return ns;
 }

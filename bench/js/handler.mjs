@@ -19,11 +19,13 @@
 // the body, parses a few bytes and answers a fixed 400 (the runtime boundary, without the
 // engine). The JavaScript peer does collect, the page and health.
 
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { ROOT, UA, collectBody, drive, driverOptions, median, pageCookie, returningToken } from './drive.mjs';
+import {
+  ROOT, UA, collectBody, cpuNs, descendants, drive, driverOptions, median, pageCookie, returningToken,
+} from './drive.mjs';
 
 const { opt, outFile, docPath } = driverOptions();
 const N = Number(opt('--n', '400'));
@@ -42,31 +44,6 @@ const WITHOUT_QUEUES = opt('--without-queues', 'no') === 'yes';
 
 const r2 = (x) => Math.round(x * 100) / 100;
 
-/** The processes below `pid`, as `[pid, command line]`. */
-function descendants(pid) {
-  const children = new Map();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(entry));
-    } catch { /* gone */ }
-  }
-  const out = [];
-  const walk = (p) => {
-    for (const c of children.get(p) ?? []) {
-      let cmd = '';
-      try { cmd = readFileSync(`/proc/${c}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { /* gone */ }
-      out.push([c, cmd]);
-      walk(c);
-    }
-  };
-  walk(pid);
-  return out;
-}
-
 /** The workerd process that runs the worker itself (the one with an inspector). */
 function workerdOf(w) {
   const found = descendants(w.pid).filter(([, cmd]) => /workerd serve/.test(cmd) && /--inspector-addr/.test(cmd));
@@ -74,23 +51,12 @@ function workerdOf(w) {
   return found[0][0];
 }
 
-/** CPU time the process has used so far, in ns: every thread's, from the scheduler's account. */
-function cpuNs(pid) {
-  let ns = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    } catch { /* a thread that ended */ }
-  }
-  return ns;
-}
-
 /**
  * Runs one bench loop; resolves to the CPU time workerd spent on it and its wall time, in ms,
  * and what the loop saw.
  */
 async function loop(w, request, baseline) {
-  const cpu0 = cpuNs(w.workerd);
+  const cpu0 = cpuNs([w.workerd]);
   const t0 = process.hrtime.bigint();
   const r = await fetch(`${w.url}/__bench`, {
     method: 'POST',
@@ -98,7 +64,7 @@ async function loop(w, request, baseline) {
   });
   const text = await r.text();
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  const cpuMs = (cpuNs(w.workerd) - cpu0) / 1e6;
+  const cpuMs = (cpuNs([w.workerd]) - cpu0) / 1e6;
   if (r.status !== 200) throw new Error(`the bench loop answered ${r.status}: ${text.slice(0, 500)}`);
   return { ms, cpuMs, ...JSON.parse(text) };
 }

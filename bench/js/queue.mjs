@@ -9,11 +9,11 @@
 // (the worker, the queue's broker and the consumer that acknowledges the messages), taken after
 // the consumer has had the batches; per message. `none` is the loop alone.
 
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { ROOT, drive, median } from './drive.mjs';
+import { ROOT, cpuNs, descendants, drive, median } from './drive.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
@@ -23,41 +23,7 @@ const ROUNDS = Number(opt('--rounds', '3'));
 const TYPES = ['none', 'text', 'bytes', 'json', 'v8', 'batch'];
 
 /** The workerd processes below `pid`. */
-function workerds(pid) {
-  const children = new Map();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(entry));
-    } catch { /* gone */ }
-  }
-  const out = [];
-  const walk = (p) => {
-    for (const c of children.get(p) ?? []) {
-      let cmd = '';
-      try { cmd = readFileSync(`/proc/${c}/cmdline`, 'utf8'); } catch { /* gone */ }
-      if (/workerd/.test(cmd) && /serve/.test(cmd)) out.push(c);
-      walk(c);
-    }
-  };
-  walk(pid);
-  return out;
-}
-
-function cpuNs(pids) {
-  let ns = 0;
-  for (const pid of pids) {
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-      } catch { /* a thread that ended */ }
-    }
-  }
-  return ns;
-}
+const workerds = (pid) => descendants(pid).filter(([, cmd]) => /workerd/.test(cmd) && /serve/.test(cmd)).map(([p]) => p);
 
 async function main() {
   const { startWrangler, testConfig, DEFAULT_RULES } = await import(join(ROOT, 'tests/worker/harness.mjs'));
