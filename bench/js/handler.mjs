@@ -37,10 +37,17 @@ const PROFILE = opt('--profile', 'yes') !== 'no';
 const PROFILE_ROUTE = opt('--profile-route', 'collect');
 // V8's sampling interval in µs: finer shows the short stages, at the price of more overhead.
 const SAMPLING_US = Number(opt('--sampling-us', '100'));
-// `--without-queues yes`: the Rust worker without its queue bindings, so that a collect call
-// records but enqueues nothing (the audience layer's producer finds no queue): the visitor's own
-// path, without the pipeline it sets off.
-const WITHOUT_QUEUES = opt('--without-queues', 'no') === 'yes';
+// What of the audience pipeline runs in the measured process (`--pipeline`):
+// - `whole` (the default): the worker with its queues as deployed. A collect call makes its
+//   message and hands it to the isolate's batch, which `sendBatch` sends; under `wrangler dev`
+//   the queue's broker, the consumer and the store run in the same workerd process, so their
+//   work is counted in the call's CPU (on Cloudflare they are other invocations).
+// - `producer`: the queue bound but nobody consuming it in the process: the call and its send,
+//   without the consumer and the store.
+// - `off`: no queue bindings: a collect call records but enqueues nothing, the visitor's own path.
+// (`--without-queues yes` is the older name of `--pipeline off`.)
+const PIPELINE = opt('--without-queues', 'no') === 'yes' ? 'off' : opt('--pipeline', 'whole');
+if (!['producer', 'whole', 'off'].includes(PIPELINE)) throw new Error(`--pipeline: producer, whole or off, not ${PIPELINE}`);
 
 const r2 = (x) => Math.round(x * 100) / 100;
 
@@ -191,10 +198,10 @@ async function profileOf(w, request) {
   }
 }
 
-async function start(harness, { main, source, kv, vars, withoutQueues = false }) {
+async function start(harness, { main, source, kv, vars, pipeline = 'off' }) {
   const { startWrangler, testConfig, freePort } = harness;
   const dir = mkdtempSync(join(tmpdir(), 'intent-bench-handler-'));
-  const config = testConfig(dir, { main, source, withoutQueues });
+  const config = testConfig(dir, { main, source, withoutQueues: pipeline === 'off', withoutConsumers: pipeline === 'producer' });
   const inspectorPort = await freePort();
   const w = await startWrangler({
     dir,
@@ -214,7 +221,7 @@ async function main() {
   let real;
   let peer;
   try {
-    real = await start(harness, { main: 'bench/handler/real.mjs', kv: { rules: harness.DEFAULT_RULES }, withoutQueues: WITHOUT_QUEUES });
+    real = await start(harness, { main: 'bench/handler/real.mjs', kv: { rules: harness.DEFAULT_RULES }, pipeline: PIPELINE });
     peer = await start(harness, {
       main: 'bench/handler/peer.mjs',
       source: 'bench/peer-worker/wrangler.toml',
@@ -246,7 +253,7 @@ async function main() {
     };
     const ours = declared(await requests(real));
     const theirs = declared(await requests(peer));
-    const result = { n: N, rounds: ROUNDS, sampling_us: SAMPLING_US, without_queues: WITHOUT_QUEUES, real: {}, peer: {}, profiles: {} };
+    const result = { n: N, rounds: ROUNDS, sampling_us: SAMPLING_US, pipeline: PIPELINE, real: {}, peer: {}, profiles: {} };
     for (const [name, status] of [['collect', 200], ['decide', 200], ['page', 200], ['health', 200], ['floor', 400]].filter(([n]) => ONLY.includes(n))) {
       result.real[name] = await measure(real, ours[name], status);
       console.log(`  worker (Rust/wasm) ${name}: ${result.real[name].us} µs a call`);

@@ -83,10 +83,11 @@ export function freePort() {
  * absolute paths, in `dir` next to a copy of .dev.vars. `main` replaces its entry module (a
  * path relative to the repository); `withoutKv` also drops the [[kv_namespaces]] table, for a
  * worker whose RULES binding is missing; `withoutQueues` drops the queue producer and consumer,
- * for a worker without the event pipeline; `devVars` overrides secrets of .dev.vars (`null`
+ * for a worker without the event pipeline; `withoutConsumers` drops only the consumers, for a
+ * worker that enqueues but whose queues nobody consumes in its process; `devVars` overrides secrets of .dev.vars (`null`
  * removes one).
  */
-export function testConfig(dir, { withoutKv = false, withoutQueues = false, devVars = {}, main = null, source = 'wrangler.toml' } = {}) {
+export function testConfig(dir, { withoutKv = false, withoutQueues = false, withoutConsumers = false, devVars = {}, main = null, source = 'wrangler.toml' } = {}) {
   const src = readFileSync(join(ROOT, source), 'utf8');
   const base = dirname(join(ROOT, source));
   const out = [];
@@ -94,7 +95,8 @@ export function testConfig(dir, { withoutKv = false, withoutQueues = false, devV
   for (const line of src.split('\n')) {
     if (/^\s*\[/.test(line)) {
       skipping = /^\s*\[build\]\s*$/.test(line) || (withoutKv && /^\s*\[\[kv_namespaces\]\]\s*$/.test(line))
-        || (withoutQueues && /^\s*\[\[queues\.(producers|consumers)\]\]\s*$/.test(line));
+        || (withoutQueues && /^\s*\[\[queues\.(producers|consumers)\]\]\s*$/.test(line))
+        || (withoutConsumers && /^\s*\[\[queues\.consumers\]\]\s*$/.test(line));
     }
     if (!skipping) out.push(line);
   }
