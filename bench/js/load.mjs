@@ -21,6 +21,15 @@ const seconds = Math.min(30, Number(opt('--seconds', '10')));
 // Runs per side (the figure is their median) and the warm-up before them.
 const rounds = Math.max(3, Number(opt('--rounds', '3')));
 const warmup = Math.min(seconds, Number(opt('--warmup', '3')));
+// What of the audience pipeline runs beside the real worker (as in bench/js/handler.mjs):
+// `producer` (the default: its queues bound as deployed, nobody consuming them in the process;
+// on Cloudflare the consumer and the store are other invocations, not the edge's requests),
+// `whole` (the queue's consumer and the store in the same workerd process, sharing its cores)
+// or `off` (no queue bindings). In `producer` mode, unless `--with-pipeline no`, collect is then
+// run again on a worker with the whole pipeline (after the sides' rounds, on its own).
+const pipeline = opt('--pipeline', 'producer');
+if (!['producer', 'whole', 'off'].includes(pipeline)) throw new Error(`--pipeline: producer, whole or off, not ${pipeline}`);
+const withPipeline = pipeline === 'producer' && opt('--with-pipeline', 'yes') !== 'no';
 
 // The peer under `wrangler dev`, started as the worker tests start the real worker
 // (tests/worker/harness.mjs), with its own KV holding the JSON Logic rules.
@@ -82,10 +91,11 @@ async function main() {
   const { startWorker, startWrangler, PROFILE_KEYS } = await import(join(ROOT, 'tests/worker/harness.mjs'));
   let real;
   let peer;
+  let whole;
   // Interrupted (Ctrl-C on make bench): stop both wrangler processes before leaving.
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.once(signal, async () => {
-      await Promise.all([real?.stop(), peer?.stop()]);
+      await Promise.all([real?.stop(), peer?.stop(), whole?.stop()]);
       process.exit(130);
     });
   }
@@ -93,7 +103,7 @@ async function main() {
     // One at a time: two wrangler dev processes starting together race for the same local
     // sockets. Request logging off (`--log-level warn`): the figure is the worker's, less
     // wrangler's console.
-    real = await startWorker({ logLevel: 'warn' });
+    real = await startWorker({ logLevel: 'warn', withoutQueues: pipeline === 'off', withoutConsumers: pipeline === 'producer' });
     peer = await startPeer(startWrangler, PROFILE_KEYS);
     const sides = [
       { name: 'intent-edge worker (Rust/wasm)', w: real },
@@ -127,14 +137,29 @@ async function main() {
         side.page.push(p);
       }
     }
-    const results = { seconds, rounds, warmup_seconds: warmup, connections: 8, threads: 2, log_level: 'warn', sides: {} };
+    const results = { seconds, rounds, warmup_seconds: warmup, pipeline, connections: 8, threads: 2, log_level: 'warn', sides: {} };
     for (const side of sides) {
       const panics = (side.w.log().match(/panicked|RuntimeError|Critical error|Uncaught/g) || []).length;
       results.sides[side.name] = { collect: combine(side.collect), page: combine(side.page), panics_in_log: panics };
     }
+    if (withPipeline) {
+      await Promise.all([real.stop(), peer.stop()]);
+      real = undefined;
+      peer = undefined;
+      whole = await startWorker({ logLevel: 'warn' });
+      const side = { w: whole, body: collectBody(await returningToken(whole.url)), collect: [] };
+      await collectRun(side, warmup);
+      for (let round = 0; round < rounds; round++) {
+        const c = await collectRun(side, seconds);
+        console.log(`  round ${round + 1} the worker with the whole pipeline POST /v1/collect: ${JSON.stringify(c)}`);
+        side.collect.push(c);
+      }
+      const panics = (whole.log().match(/panicked|RuntimeError|Critical error|Uncaught/g) || []).length;
+      results.with_pipeline = { collect: combine(side.collect), panics_in_log: panics };
+    }
     writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
   } finally {
-    await Promise.all([real?.stop(), peer?.stop()]);
+    await Promise.all([real?.stop(), peer?.stop(), whole?.stop()]);
   }
 }
 

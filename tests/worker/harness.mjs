@@ -120,19 +120,20 @@ export function testConfig(dir, { withoutKv = false, withoutQueues = false, with
 /**
  * Starts the worker. Options: `vars` (overrides of wrangler.toml vars), `kv` (initial KV
  * contents, key -> text or bytes; defaults to the default rules under `rules`), `withoutKv`
- * (no RULES binding at all), `withoutQueues` (no event pipeline), `main` (another entry module,
+ * (no RULES binding at all), `withoutQueues` (no event pipeline), `withoutConsumers` (the
+ * queues bound, nobody consuming them), `main` (another entry module,
  * relative to the repository, wrapping the built worker), `devVars` (overrides of the
  * .dev.vars secrets), `logLevel` (wrangler's; `info` logs every request, which some tests
  * read) and `args` (more `wrangler dev` arguments, e.g. `--test-scheduled`).
  */
-export async function startWorker({ vars = {}, kv = { rules: DEFAULT_RULES }, withoutKv = false, withoutQueues = false, main = null, devVars = {}, logLevel = 'info', args = [] } = {}) {
+export async function startWorker({ vars = {}, kv = { rules: DEFAULT_RULES }, withoutKv = false, withoutQueues = false, withoutConsumers = false, main = null, devVars = {}, logLevel = 'info', args = [] } = {}) {
   for (const built of ['worker/build/index.js', 'dist/site']) {
     if (!existsSync(join(ROOT, built))) {
       throw new Error(`${built} is missing: run \`make worker site\` before the worker tests`);
     }
   }
   const dir = mkdtempSync(join(tmpdir(), 'intent-worker-test-'));
-  const config = testConfig(dir, { withoutKv, withoutQueues, devVars, main });
+  const config = testConfig(dir, { withoutKv, withoutQueues, withoutConsumers, devVars, main });
   // Without the binding there is nothing to seed (and wrangler could not find the namespace).
   const worker = await startWrangler({ dir, config, kv: withoutKv ? {} : kv, vars, logLevel, args });
   const state = join(dir, 'state');
