@@ -38,16 +38,20 @@ const PROFILE_ROUTE = opt('--profile-route', 'collect');
 // V8's sampling interval in µs: finer shows the short stages, at the price of more overhead.
 const SAMPLING_US = Number(opt('--sampling-us', '100'));
 // What of the audience pipeline runs in the measured process (`--pipeline`):
-// - `whole` (the default): the worker with its queues as deployed. A collect call makes its
-//   message and hands it to the isolate's batch, which `sendBatch` sends; under `wrangler dev`
-//   the queue's broker, the consumer and the store run in the same workerd process, so their
-//   work is counted in the call's CPU (on Cloudflare they are other invocations).
-// - `producer`: the queue bound but nobody consuming it in the process: the call and its send,
-//   without the consumer and the store.
+// - `producer` (the default): the worker with its queue bindings, as deployed, but nobody
+//   consuming `intent-events` in the process. A collect call makes its message and hands it to
+//   the message its isolate is filling, which one `send` sends: the call's own cost with its share
+//   of the send. The consumer and the store are other invocations on Cloudflare, billed on their
+//   own (their rate is the audience benchmark's ingest figure).
+// - `whole`: the consumer too; under `wrangler dev` the queue's broker, the consumer and the
+//   site's `AudienceStore` run in the same workerd process (the store in the worker's own isolate),
+//   so their work is counted in the call's CPU.
 // - `off`: no queue bindings: a collect call records but enqueues nothing, the visitor's own path.
-// (`--without-queues yes` is the older name of `--pipeline off`.)
-const PIPELINE = opt('--without-queues', 'no') === 'yes' ? 'off' : opt('--pipeline', 'whole');
+// (`--without-queues yes` is the older name of `--pipeline off`.) Unless `--with-pipeline no`, a
+// run in `producer` mode also measures collect with the `whole` pipeline, on a second worker.
+const PIPELINE = opt('--without-queues', 'no') === 'yes' ? 'off' : opt('--pipeline', 'producer');
 if (!['producer', 'whole', 'off'].includes(PIPELINE)) throw new Error(`--pipeline: producer, whole or off, not ${PIPELINE}`);
+const WITH_PIPELINE = PIPELINE === 'producer' && opt('--with-pipeline', 'yes') !== 'no' && ONLY.includes('collect');
 
 const r2 = (x) => Math.round(x * 100) / 100;
 
@@ -220,6 +224,7 @@ async function main() {
   const harness = await import(join(ROOT, 'tests/worker/harness.mjs'));
   let real;
   let peer;
+  let whole;
   try {
     real = await start(harness, { main: 'bench/handler/real.mjs', kv: { rules: harness.DEFAULT_RULES }, pipeline: PIPELINE });
     peer = await start(harness, {
@@ -258,6 +263,14 @@ async function main() {
       result.real[name] = await measure(real, ours[name], status);
       console.log(`  worker (Rust/wasm) ${name}: ${result.real[name].us} µs a call`);
     }
+    if (WITH_PIPELINE) {
+      whole = await start(harness, { main: 'bench/handler/real.mjs', kv: { rules: harness.DEFAULT_RULES }, pipeline: 'whole' });
+      const wholeRequests = declared(await requests(whole));
+      result.real.collect_with_pipeline = await measure(whole, wholeRequests.collect, 200);
+      console.log(`  worker (Rust/wasm) collect with the whole pipeline: ${result.real.collect_with_pipeline.us} µs a call`);
+      await whole.stop();
+      whole = undefined;
+    }
     for (const name of ['collect', 'page', 'health'].filter((n) => ONLY.includes(n))) {
       result.peer[name] = await measure(peer, theirs[name], 200);
       console.log(`  JS peer ${name}: ${result.peer[name].us} µs a call`);
@@ -272,7 +285,7 @@ async function main() {
     }
     writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
   } finally {
-    await Promise.all([real?.stop(), peer?.stop()]);
+    await Promise.all([real?.stop(), peer?.stop(), whole?.stop()]);
   }
 }
 

@@ -145,6 +145,7 @@ const summary = {
   load_peer_p99_ms: peerLoad ? peerLoad.collect.p99_ms : null,
   load_rps_vs_js_peer: ours && peerLoad ? r2(ours.collect.rps / peerLoad.collect.rps) : null,
   collect_handler_us: hReal.collect?.us ?? null,
+  collect_handler_us_with_pipeline: hReal.collect_with_pipeline?.us ?? null,
   collect_handler_us_js_peer: hPeer.collect?.us ?? null,
   collect_handler_speedup_vs_js_peer: hReal.collect && hPeer.collect ? r2(hPeer.collect.us / hReal.collect.us) : null,
   decide_handler_us: hReal.decide?.us ?? null,
@@ -644,7 +645,7 @@ if (handler.real) {
   L.push('');
   row(['route', 'Rust worker (µs a call)', 'JS peer (µs a call)', 'rounds (Rust, µs)']);
   row(['---', '---:', '---:', '---']);
-  const names = { collect: '`POST /v1/collect` (returning visitor, 2 events)', decide: '`GET /v1/decide?slots=hero,cta`', page: '`GET /pricing/`, proxy mode, read to the end', health: '`GET /v1/health`', floor: 'floor: `POST /v1/collect` for an unknown site (headers, body read, 400)' };
+  const names = { collect: '`POST /v1/collect` (returning visitor, 2 events)', collect_with_pipeline: '`POST /v1/collect` with the whole pipeline in the process (the consumer and the store too)', decide: '`GET /v1/decide?slots=hero,cta`', page: '`GET /pricing/`, proxy mode, read to the end', health: '`GET /v1/health`', floor: 'floor: `POST /v1/collect` for an unknown site (headers, body read, 400)' };
   for (const [k, label] of Object.entries(names)) {
     row([label, hReal[k] ? hReal[k].us : '—', hPeer[k] ? hPeer[k].us : '—', hReal[k] ? hReal[k].rounds_us.join(', ') : '—']);
   }

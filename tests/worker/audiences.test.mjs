@@ -350,7 +350,7 @@ describe('a store that fails mid-batch', () => {
       return ids.every((id) => ready.some((m) => m.visitor === id));
     }, 'every visitor in ready after the retry', 60_000);
     assert.match(w.log(), /failing statement 9 of this ingest on purpose/);
-    assert.match(w.log(), /did not take \d+ message\(s\)/);
+    assert.match(w.log(), /did not take \d+ call\(s\)/);
     const log = (await get(w.url, '/v1/admin/events')).text.trim().split('\n');
     for (const id of ids) {
       assert.equal(log.filter((l) => l.includes(id)).length, 3, `${id}: each event once`);

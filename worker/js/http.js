@@ -72,66 +72,67 @@ export function readBody(request, env, ctx, next, head, sent) {
 }
 
 /**
- * Calls' messages wait this long for others of the same isolate (concurrent calls) to share one
- * `sendBatch`: one send of many messages costs the runtime a fraction of as many sends.
+ * Calls' records wait this long for others of the same isolate (concurrent calls) to share one
+ * message: the runtime's price of a queue message is the same for one call's records as for a
+ * hundred calls', and so is Cloudflare's bill (per operation, per 64 KB).
  */
 const BATCH_WAIT_MS = 20;
-/** The most one `sendBatch` takes: 100 messages. */
-const BATCH_MESSAGES = 100;
+/** The most calls one message holds. */
+const BATCH_CALLS = 100;
 /**
- * And 256 KB: counted in UTF-16 units, at most 3 bytes each in UTF-8, with room for each
- * message's own overhead.
+ * And at most 60,000 bytes of them (UTF-8, as the queue counts): a queue message may have 128 KB,
+ * and is billed per 64 KB it writes, reads and deletes. A call's records are a few hundred.
  */
-const BATCH_UNITS = 64_000;
+const BATCH_BYTES = 60_000;
 
-/** The batch being filled, by binding name: `{queue, messages, units, sent}`. */
+/** The message being filled, by binding name: `{queue, calls, bytes, sent}`. */
 const filling = new Map();
 
 /**
- * Sends `text` to the queue bound as `binding` once the answer is on its way, straight from
- * here: no future in wasm to drive it, one call out of wasm in all. The message joins the batch
- * this isolate is filling; the call that opened the batch sends it `BATCH_WAIT_MS` later in its
- * own `ctx.waitUntil` (or the call that finds it full sends it at once, in its own), so a later
- * call hands over a string and awaits nothing of another call's. A failed send is logged:
- * what a call recorded is never the visitor's to wait for. Answers false, sending nothing, when
- * the worker has no such binding.
+ * Sends `text` (one call's records, a JSON object of `bytes` bytes in UTF-8) to the queue bound as `binding` once the
+ * answer is on its way, straight from here: no future in wasm to drive it, one call out of wasm
+ * in all. The text joins the message this isolate is filling, a JSON array of calls; the call
+ * that opened the message sends it `BATCH_WAIT_MS` later in its own `ctx.waitUntil` (or the call
+ * that finds it full sends it at once, in its own), so a later call hands over a string and
+ * awaits nothing of another call's. A failed send is logged: what a call recorded is never the
+ * visitor's to wait for. Answers false, sending nothing, when the worker has no such binding.
  */
-export function enqueue(env, ctx, binding, text) {
+export function enqueue(env, ctx, binding, text, bytes) {
   const queue = env[binding];
-  if (queue == null || typeof queue.sendBatch !== 'function') return false;
+  if (queue == null || typeof queue.send !== 'function') return false;
   let batch = filling.get(binding);
   if (
     batch &&
     (batch.queue !== queue ||
-      batch.messages.length >= BATCH_MESSAGES ||
-      batch.units + text.length > BATCH_UNITS)
+      batch.calls.length >= BATCH_CALLS ||
+      batch.bytes + bytes + 1 > BATCH_BYTES)
   ) {
     ctx.waitUntil(flush(binding, batch));
     batch = undefined;
   }
   if (!batch) {
-    const opened = { queue, messages: [], units: 0, sent: false };
+    const opened = { queue, calls: [], bytes: 2, sent: false };
     filling.set(binding, opened);
     ctx.waitUntil(new Promise((resolve) => setTimeout(resolve, BATCH_WAIT_MS)).then(() => flush(binding, opened)));
     batch = opened;
   }
-  batch.messages.push({ body: text, contentType: 'text' });
-  batch.units += text.length;
+  batch.calls.push(text);
+  batch.bytes += bytes + 1;
   return true;
 }
 
-/** Sends `batch` unless it went already; resolves either way, a failure logged. */
+/** Sends `batch` as one message unless it went already; resolves either way, a failure logged. */
 function flush(binding, batch) {
   if (batch.sent) return Promise.resolve();
   batch.sent = true;
   if (filling.get(binding) === batch) filling.delete(binding);
   let sent;
   try {
-    sent = batch.queue.sendBatch(batch.messages);
+    sent = batch.queue.send(`[${batch.calls.join(',')}]`, { contentType: 'text' });
   } catch (error) {
     sent = Promise.reject(error);
   }
   return Promise.resolve(sent).catch((error) =>
-    console.error(`enqueueing ${batch.messages.length} calls' events failed: ${error}`),
+    console.error(`enqueueing ${batch.calls.length} calls' events failed: ${error}`),
   );
 }

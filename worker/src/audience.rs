@@ -106,8 +106,9 @@ impl AudienceSettings {
     }
 }
 
-/// One message of the `intent-events` queue: what one collect call or proxied page view
-/// recorded, for one site.
+/// What one collect call or proxied page view recorded, for one site (or one event another tool
+/// posted): a message of the `intent-events` queue holds one (`POST /v1/events`) or a JSON array
+/// of them (the calls an isolate made within 20 ms, see [`Queued::read_message`]).
 ///
 /// ```json
 /// {"site": "demo", "record": {"visitor": "q3Xk…", "at": 1795168800, "profile": "…", "events": [{"id": "…:0", "event": "{…}"}]}}
@@ -128,9 +129,19 @@ impl Queued {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// Reads a message's text.
+    /// Reads one call's text.
     pub fn from_json(text: &str) -> Result<Queued, String> {
         serde_json::from_str(text).map_err(|e| format!("not an intent-events message: {e}"))
+    }
+
+    /// Reads a message's text: one call (a JSON object) or several (a JSON array of them). A
+    /// message is read whole or not at all: one unreadable call fails it.
+    pub fn read_message(text: &str) -> Result<Vec<Queued>, String> {
+        if text.trim_start().starts_with('[') {
+            serde_json::from_str(text).map_err(|e| format!("not an intent-events message: {e}"))
+        } else {
+            Queued::from_json(text).map(|q| vec![q])
+        }
     }
 }
 
@@ -199,23 +210,23 @@ pub fn call_id(random: [u8; 12]) -> String {
     URL_SAFE_NO_PAD.encode_to_string(random)
 }
 
-/// One store's share of a batch: the messages (by their place in the batch) whose visitors live
-/// in the store object `object` of `site`.
+/// One store's share of a batch: the calls (by the place `group` was given for each) whose
+/// visitors live in the store object `object` of `site`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
     /// The site.
     pub site: String,
     /// The store object, `site:N`.
     pub object: String,
-    /// The messages' places in the batch, in batch order.
+    /// The calls' places, in batch order.
     pub messages: Vec<usize>,
 }
 
 /// Splits a batch into one group per store object, in order of first appearance. `messages`
-/// gives each readable message's place, site and visitor; a message without a visitor (an
-/// event from another tool, keyed by email) goes to every store of its site, since any of
-/// them may hold the visitor who identified with the email. A message is done when every
-/// group it is in is.
+/// gives each readable call's place, site and visitor; a call without a visitor (an event from
+/// another tool, keyed by email) goes to every store of its site, since any of them may hold
+/// the visitor who identified with the email. A call is done when every group it is in is, and
+/// a message when all its calls are.
 pub fn group<'m>(
     messages: impl IntoIterator<Item = (usize, &'m str, Option<&'m str>)>,
     settings: &AudienceSettings,
@@ -364,6 +375,17 @@ mod tests {
         assert!(!body.contains("search"), "{body}");
         let back = Queued::from_json(&q.to_json()).unwrap();
         assert_eq!(back, q);
+        // A message holds one call, or the calls of 20 ms as a JSON array (worker/js/http.js).
+        assert_eq!(
+            Queued::read_message(&q.to_json()).unwrap(),
+            std::slice::from_ref(&q)
+        );
+        let many = format!("[{},{}]", q.to_json(), q.to_json());
+        assert_eq!(Queued::read_message(&many).unwrap(), [q.clone(), q.clone()]);
+        assert_eq!(Queued::read_message(" []").unwrap(), []);
+        // One unreadable call fails the whole message (it is retried, then dead-lettered).
+        let bad = format!("[{},{{\"site\": 1}}]", q.to_json());
+        assert!(Queued::read_message(&bad).is_err());
         // The visitor's next call, with their token, is keyed by the same id.
         let again = Call::Collect {
             events: &events,

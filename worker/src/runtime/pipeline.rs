@@ -4,12 +4,14 @@
 //!
 //! The producer makes the call's message in the handler (sanitised, serialised, the profile
 //! signed for the store: microseconds) and hands it to JavaScript, which sends it in
-//! `ctx.waitUntil` with the isolate's other calls of the next 20 ms, in one `sendBatch`: the
-//! answer never waits for the queue, and no Rust future is spawned for it.
+//! `ctx.waitUntil` with the isolate's other calls of the next 20 ms, in one message (a JSON array
+//! of calls): the answer never waits for the queue, no Rust future is spawned for it, and a
+//! hundred concurrent calls cost one queue message. (`POST /v1/events` sends a message per
+//! record, a JSON object; the consumer reads both.)
 //! A worker without the queue binding runs without the pipeline (the audience layer off).
 //!
-//! The consumer acknowledges each message whose store took it, and retries the others with a
-//! growing delay (after `max_retries` the queue moves them to the dead-letter queue): a store
+//! The consumer acknowledges each message whose stores took all of its calls, and retries the
+//! others with a growing delay (after `max_retries` the queue moves them to the dead-letter queue): a store
 //! that fails gets its share again, and since ingest is one transaction and idempotent by event
 //! id, it lands exactly once.
 
@@ -35,11 +37,17 @@ thread_local! {
 
 #[wasm_bindgen(module = "/js/http.js")]
 extern "C" {
-    /// Adds `text` to the batch this isolate sends to `env[binding]` with `sendBatch` in a
-    /// `ctx.waitUntil` (at most 20 ms later, or at once when full), a failure logged; false when
-    /// there is no such binding (`worker/js/http.js`).
+    /// Adds `text` (`bytes` long in UTF-8) to the message this isolate sends to `env[binding]` in
+    /// a `ctx.waitUntil`, with the isolate's other calls of the next 20 ms (at most 100 calls and
+    /// 60,000 bytes), a failure logged; false when there is no such binding (`worker/js/http.js`).
     #[wasm_bindgen(js_name = enqueue)]
-    fn send_after_answer(env: &JsValue, ctx: &JsValue, binding: &str, text: &str) -> bool;
+    fn send_after_answer(
+        env: &JsValue,
+        ctx: &JsValue,
+        binding: &str,
+        text: &str,
+        bytes: u32,
+    ) -> bool;
 }
 
 /// Enqueues what the call recorded, once the answer is on its way. Nothing when the visitor
@@ -67,7 +75,9 @@ pub fn enqueue(ctx: &Ctx<'_>, resolved: &mut Resolved<'_, '_, '_>, at_ms: f64) {
     };
     let env: &JsValue = ctx.env.as_ref();
     let wctx: &JsValue = ctx.wctx.as_ref().unchecked_ref();
-    if !send_after_answer(env, wctx, names::EVENTS_QUEUE, &queued.to_json())
+    let text = queued.to_json();
+    let bytes = u32::try_from(text.len()).unwrap_or(u32::MAX);
+    if !send_after_answer(env, wctx, names::EVENTS_QUEUE, &text, bytes)
         && !SAID_NO_QUEUE.with(|s| s.replace(true))
     {
         console_warn!(
@@ -110,10 +120,11 @@ pub async fn consume(batch: MessageBatch<Queued>, env: Env, ctx: Context) -> wor
             return Ok(());
         }
     };
-    let mut read = Vec::with_capacity(messages.len());
+    // Every call of every message, with the index of its message.
+    let mut read: Vec<(usize, Queued)> = Vec::with_capacity(messages.len());
     for (i, m) in messages.iter().enumerate() {
-        match m.body().as_string().map(|text| Queued::from_json(&text)) {
-            Some(Ok(queued)) => read.push((i, queued)),
+        match m.body().as_string().map(|text| Queued::read_message(&text)) {
+            Some(Ok(calls)) => read.extend(calls.into_iter().map(|q| (i, q))),
             // A message this worker cannot read may be one a newer version wrote: it goes to
             // the dead-letter queue after its retries rather than being dropped.
             Some(Err(err)) => {
@@ -126,10 +137,11 @@ pub async fn consume(batch: MessageBatch<Queued>, env: Env, ctx: Context) -> wor
             }
         }
     }
+    // Grouped by store; a group's members are indexes into `read`.
     let groups = group(
-        read.iter().map(|(i, q)| {
+        read.iter().enumerate().map(|(k, (_, q))| {
             let visitor = (!q.record.is_external()).then_some(q.record.visitor.as_str());
-            (*i, q.site.as_str(), visitor)
+            (k, q.site.as_str(), visitor)
         }),
         &stores.settings,
     );
@@ -137,7 +149,7 @@ pub async fn consume(batch: MessageBatch<Queued>, env: Env, ctx: Context) -> wor
         let records: Vec<&intent_audience::Record> = g
             .messages
             .iter()
-            .filter_map(|i| read.iter().find(|(j, _)| j == i).map(|(_, q)| &q.record))
+            .filter_map(|&k| read.get(k).map(|(_, q)| &q.record))
             .collect();
         let body = serde_json::to_string(&records).unwrap_or_default();
         stores.call(
@@ -149,28 +161,32 @@ pub async fn consume(batch: MessageBatch<Queued>, env: Env, ctx: Context) -> wor
         )
     });
     let results = join_all(calls).await;
-    // A message is acknowledged when every store it went to took it (an event from another
-    // tool goes to each store of its site); otherwise it is retried, and the stores that
-    // took it already count nothing twice.
+    // A message is acknowledged when every store its calls went to took them (an event from
+    // another tool goes to each store of its site); otherwise it is retried whole, and the
+    // stores that took their share already count nothing twice.
     let mut failed = vec![false; messages.len()];
     for (g, result) in groups.iter().zip(results) {
         if let Err(err) = result {
             console_error!(
-                "intent-events: the store {} did not take {} message(s) ({}); they are retried",
+                "intent-events: the store {} did not take {} call(s) ({}); their messages are retried",
                 g.object,
                 g.messages.len(),
                 err.message
             );
-            for &i in &g.messages {
-                if let Some(f) = failed.get_mut(i) {
+            for &k in &g.messages {
+                if let Some(f) = read.get(k).and_then(|(i, _)| failed.get_mut(*i)) {
                     *f = true;
                 }
             }
         }
     }
-    let grouped: std::collections::HashSet<usize> = groups
+    let grouped: std::collections::BTreeSet<usize> = groups
         .iter()
-        .flat_map(|g| g.messages.iter().copied())
+        .flat_map(|g| {
+            g.messages
+                .iter()
+                .filter_map(|&k| read.get(k).map(|(i, _)| *i))
+        })
         .collect();
     for i in grouped {
         if let Some(m) = messages.get(i) {
