@@ -260,6 +260,22 @@ describe('privacy', () => {
   }));
 });
 
+describe('first party', () => {
+  // `Sec-Fetch-Site: same-origin` (the worker on the site's own route, called by its pages)
+  // keeps the profile in a first-party cookie; any other caller keeps the token itself.
+  test('a same-origin call gets its profile as a cookie, another call does not', logged(async () => {
+    const same = await collect(w.url, { site: 'demo', profile: null, events: views('/pricing') }, { 'sec-fetch-site': 'same-origin' });
+    assert.equal(same.status, 200);
+    assert.match(same.headers.get('set-cookie') ?? '', /^intent_profile=[^;]+;/);
+    for (const headers of [{}, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'none' }]) {
+      const other = await collect(w.url, { site: 'demo', profile: null, events: views('/pricing') }, headers);
+      assert.equal(other.status, 200);
+      assert.ok(other.body.profile.length > 40);
+      assert.equal(other.headers.get('set-cookie'), null, JSON.stringify(headers));
+    }
+  }));
+});
+
 describe('CORS', () => {
   const allowed = 'http://localhost:8787';
   test('configured origins may read answers, with no preflight for text/plain', logged(async () => {

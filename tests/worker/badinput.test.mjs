@@ -15,6 +15,7 @@
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 
 import { startWorker, withLog, rawRequest, journey, views, ADMIN_TOKEN, PROFILE_KEYS } from './harness.mjs';
 
@@ -320,6 +321,33 @@ describe('bad input: a 4xx with a JSON error, or a tolerant 200; never a 5xx or 
       if (r.status === 405 && api) assert.ok(r.headers.allow, `405 without Allow: ${what}`);
       const all = r.text + J(r.headers);
       for (const secret of SECRETS) assert.ok(!all.includes(secret), `a secret in the answer: ${what}`);
+    }));
+  }
+});
+
+/** Sends `text` as it is (latin1) on a fresh connection; resolves to the whole answer. */
+function rawBytes(base, text, timeoutMs = 10_000) {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolveReq, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.end(Buffer.from(text, 'latin1')));
+    const chunks = [];
+    const timer = setTimeout(() => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('end', () => { clearTimeout(timer); resolveReq(Buffer.concat(chunks).toString('latin1')); });
+    socket.on('error', (err) => { clearTimeout(timer); reject(err); });
+  });
+}
+
+describe('header values the runtime refuses', () => {
+  // The worker reads a request's head and headers as one text each, a value a line, NUL for a
+  // header not sent (worker/src/request.rs): that holds only while no header value can hold a
+  // NUL, CR or LF. The runtime refuses them before the worker runs; this pins that answer.
+  // (Node's own HTTP client refuses to send them, hence the raw socket.)
+  for (const [name, value] of [['origin', '\0'], ['cookie', 'a=\0'], ['x-intent-profile', '\0'], ['sec-gpc', '\0'], ['user-agent', 'a\rb']]) {
+    test(`${name}: ${J(value)} is refused by the runtime`, logged(async () => {
+      const answer = await rawBytes(w.url, `GET /v1/decide HTTP/1.1\r\nHost: 127.0.0.1\r\n${name}: ${value}\r\nConnection: close\r\n\r\n`);
+      assert.match(answer, /^HTTP\/1\.1 400 /, answer.slice(0, 200));
+      assert.doesNotMatch(answer, /application\/json/, 'the worker ran');
     }));
   }
 });

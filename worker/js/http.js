@@ -25,16 +25,49 @@ export function respond(head, body) {
   return response;
 }
 
+/** What stands for a header that was not sent: no header value can hold a NUL. */
+const ABSENT = '\0';
+
+/**
+ * The request's head in one string, one value a line: the method, the URL and the `Origin`
+ * header (`ABSENT` when none was sent). Neither a URL (its parser drops line breaks) nor a
+ * header value (the runtime refuses NUL, CR and LF in them) can hold a line break.
+ * `HeadAt::find` in `worker/src/request.rs` reads it.
+ */
+export function head(request) {
+  return `${request.method}\n${request.url}\n${request.headers.get('origin') ?? ABSENT}`;
+}
+
+/**
+ * The request headers the API's handlers read, in this order.
+ * Twin: `SENT` in `worker/src/request.rs` (a test there holds the two lists to each other).
+ */
+const SENT = ['content-type', 'content-encoding', 'content-length', 'sec-gpc', 'dnt', 'user-agent', 'cookie', 'sec-fetch-site', 'x-intent-profile'];
+
+/**
+ * The values of the `SENT` headers in one string, one a line, `ABSENT` for each not sent
+ * (`Sent::parse` in `worker/src/request.rs` reads it).
+ */
+export function sent(request) {
+  const headers = request.headers;
+  let text = headers.get(SENT[0]) ?? ABSENT;
+  for (let i = 1; i < SENT.length; i++) text += `\n${headers.get(SENT[i]) ?? ABSENT}`;
+  return text;
+}
+
 /**
  * Reads the request's body in one native call (the caller has checked its declared length)
- * and hands it to `next` with the request, the environment and the context: `next(request,
- * env, ctx, bytes, undefined)`, or `next(request, env, ctx, undefined, error)` when the read
- * failed. Resolves to what `next` answers.
+ * and hands it to `next` with the request, the environment, the context and what the worker
+ * had read of the request (`head`, then `sent` if it was read, one string: the second run
+ * reads neither again): `next(request, env, ctx, bytes, undefined, carried)`, or
+ * `next(request, env, ctx, undefined, error, carried)` when the read failed. Resolves to what
+ * `next` answers.
  */
-export function readBody(request, env, ctx, next) {
+export function readBody(request, env, ctx, next, head, sent) {
+  const carried = sent === undefined ? head : `${head}\n${sent}`;
   return request.arrayBuffer().then(
-    (buffer) => next(request, env, ctx, new Uint8Array(buffer), undefined),
-    (error) => next(request, env, ctx, undefined, error),
+    (buffer) => next(request, env, ctx, new Uint8Array(buffer), undefined, carried),
+    (error) => next(request, env, ctx, undefined, error, carried),
   );
 }
 

@@ -19,6 +19,7 @@ pub mod headers;
 pub mod history;
 pub mod ingest;
 pub mod privacy;
+pub mod request;
 pub mod rewrite;
 pub mod routes;
 pub mod rules_cache;

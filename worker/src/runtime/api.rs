@@ -9,41 +9,36 @@ use intent_engine::{CollectRequest, Limits, Timestamp, VisitorId};
 use serde_json::json;
 use worker::{console_error, web_sys::Request};
 
-use super::http::{self, header, Body};
+use super::http::{self, Body};
 use super::{now, now_ms, pipeline, Ctx, Failure};
 use crate::api_error::{check_content_encoding, check_content_type, ApiError, MAX_BODY_BYTES};
 use crate::cookie::{consent_from_cookie_header, profile_from_cookie_header};
-use crate::headers::{std_names, Answer, X_INTENT_PROFILE};
+use crate::headers::Answer;
 use crate::privacy::{consent_verdict, not_tracked, tracking_verdict};
+use crate::request::Sent;
 use crate::settings::Settings;
 use crate::visitor::{resolve, Call, Resolved, Visitor};
 
-/// What the request says of the visitor, each header read once: privacy signals, user agent,
-/// consent and profile cookies.
-pub(super) struct Said {
+/// What the request says of the visitor: privacy signals, user agent, consent and profile
+/// cookies.
+pub(super) struct Said<'s> {
     pub(super) not_tracked: Option<crate::privacy::NotTracked>,
-    pub(super) cookie: Option<String>,
+    pub(super) cookie: Option<&'s str>,
     pub(super) first_party: bool,
 }
 
-/// Reads the request. `cross_origin` is true for an API call from another origin (snippet
-/// mode), which is its own evidence of consent (`crate::privacy::consent_verdict`).
-pub(super) fn said(req: &Request, settings: &Settings, cross_origin: bool) -> Said {
-    let h = |name| header(req, name);
-    let signals = not_tracked(
-        h(std_names::SEC_GPC).as_deref(),
-        h(std_names::DNT).as_deref(),
-        h(std_names::USER_AGENT).as_deref(),
-    );
-    let cookies = h(std_names::COOKIE);
+/// Reads the request's headers (`sent`). `cross_origin` is true for an API call from another
+/// origin (snippet mode), which is its own evidence of consent
+/// (`crate::privacy::consent_verdict`).
+pub(super) fn said<'s>(sent: &Sent<'s>, settings: &Settings, cross_origin: bool) -> Said<'s> {
+    let signals = not_tracked(sent.sec_gpc, sent.dnt, sent.user_agent);
     let consent = consent_verdict(
         settings.consent,
-        cookies.as_deref().and_then(consent_from_cookie_header),
+        sent.cookie.and_then(consent_from_cookie_header),
         cross_origin,
     );
-    let cookie = cookies.and_then(|c| profile_from_cookie_header(&c).map(str::to_owned));
-    let first_party =
-        !cross_origin && h(std_names::SEC_FETCH_SITE).is_some_and(|s| s == "same-origin");
+    let cookie = sent.cookie.and_then(profile_from_cookie_header);
+    let first_party = !cross_origin && sent.sec_fetch_site == Some("same-origin");
     Said {
         not_tracked: tracking_verdict(signals, consent),
         cookie,
@@ -54,14 +49,14 @@ pub(super) fn said(req: &Request, settings: &Settings, cross_origin: bool) -> Sa
 /// The visitor of a request, from what it said.
 pub(super) fn visitor<'a>(
     site: &'a str,
-    said: &'a Said,
+    said: &'a Said<'a>,
     host: &'a str,
     settings: &Settings,
 ) -> Visitor<'a> {
     Visitor {
         site,
         not_tracked: said.not_tracked,
-        cookie_token: said.cookie.as_deref(),
+        cookie_token: said.cookie,
         first_party: said.first_party,
         host,
         new_id: random_visitor_id,
@@ -92,15 +87,15 @@ fn answer(ctx: &Ctx<'_>, resolved: &Resolved<'_, '_, '_>) -> Answer {
 /// `POST /v1/collect`: fold the events into the visitor's profile and answer the decision.
 pub fn collect(req: &Request, ctx: &Ctx<'_>, body: &Body) -> Result<Answer, Failure> {
     http::check_origin(ctx.origin, ctx.settings)?;
-    check_content_type(header(req, std_names::CONTENT_TYPE).as_deref())?;
-    check_content_encoding(header(req, std_names::CONTENT_ENCODING).as_deref())?;
-    let length = header(req, std_names::CONTENT_LENGTH);
-    let body = http::text(body, length.as_deref(), MAX_BODY_BYTES)?;
+    let sent = ctx.sent(req)?;
+    check_content_type(sent.content_type)?;
+    check_content_encoding(sent.content_encoding)?;
+    let body = http::text(body, sent.content_length, MAX_BODY_BYTES)?;
     let call = CollectRequest::from_json(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if !ctx.settings.knows_site(&call.site) {
         return Err(ApiError::unknown_site(&call.site).into());
     }
-    let said = said(req, ctx.settings, ctx.origin.is_some());
+    let said = said(&sent, ctx.settings, ctx.origin.is_some());
     let at_ms = now_ms();
     let at = Timestamp::from_millis(at_ms);
     let mut resolved = resolve(
@@ -151,14 +146,14 @@ pub fn decide(req: &Request, ctx: &Ctx<'_>, _body: &Body) -> Result<Answer, Fail
     if !ctx.settings.knows_site(&site) {
         return Err(ApiError::unknown_site(&site).into());
     }
-    let said = said(req, ctx.settings, ctx.origin.is_some());
-    let sent = header(req, X_INTENT_PROFILE);
+    let sent = ctx.sent(req)?;
+    let said = said(&sent, ctx.settings, ctx.origin.is_some());
     let resolved = resolve(
         &ctx.rules.rules,
         ctx.isolate.keys.as_ref(),
         &visitor(&site, &said, ctx.url.host, ctx.settings),
         Call::Decide {
-            header_token: sent.as_deref(),
+            header_token: sent.x_intent_profile,
             slots: slots.as_deref(),
         },
         now(),

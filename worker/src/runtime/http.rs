@@ -12,7 +12,9 @@ use crate::api_error::ApiError;
 use crate::headers::{std_names, Answer, ALLOWED_REQUEST_HEADERS, EXPOSED};
 use crate::settings::Settings;
 
-/// The request's header value, if present and readable.
+/// The request's header value, if present and readable: two calls out of wasm (the headers
+/// object, then the value), for the routes that read a header or two. The hot handlers read
+/// theirs all at once instead ([`sent`]).
 pub fn header(req: &web_sys::Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
@@ -107,14 +109,37 @@ extern "C" {
     fn respond(head: &str, body: Option<&[u8]>) -> std::result::Result<web_sys::Response, JsValue>;
 
     /// `request.arrayBuffer()`, then `next(request, env, ctx, bytes | undefined, error |
-    /// undefined)`; resolves to what `next` answers.
+    /// undefined, carried)`, `carried` being `head` and `sent` (if given) as one text;
+    /// resolves to what `next` answers.
     #[wasm_bindgen(catch, js_name = readBody)]
     fn read_body_then(
         request: &web_sys::Request,
         env: &JsValue,
         ctx: &JsValue,
         next: &Function,
+        head: &str,
+        sent: Option<&str>,
     ) -> std::result::Result<Promise, JsValue>;
+
+    /// The method, the URL and the `Origin` header, one a line (`crate::request::HeadAt`).
+    #[wasm_bindgen(js_name = head)]
+    fn head_text(request: &web_sys::Request) -> String;
+
+    /// The headers of `crate::request::SENT`, one a line (`crate::request::Sent`).
+    #[wasm_bindgen(js_name = sent)]
+    fn sent_text(request: &web_sys::Request) -> String;
+}
+
+/// The request's head as one text, in one call out of wasm (`crate::request::HeadAt` finds
+/// its parts).
+pub fn head(req: &web_sys::Request) -> String {
+    head_text(req)
+}
+
+/// The headers the API's handlers read as one text, in one call out of wasm
+/// (`crate::request::Sent::parse` slices it).
+pub fn sent(req: &web_sys::Request) -> String {
+    sent_text(req)
 }
 
 /// An answer in one construction: its status and headers as one text, which a few lines of
@@ -227,14 +252,18 @@ pub fn arrived(bytes: JsValue, error: JsValue) -> Body {
 }
 
 /// Reads the body whole without waiting in wasm: a promise of what `next` answers once the
-/// runtime has the bytes (`next(request, env, ctx, bytes, error)`, see [`arrived`]).
+/// runtime has the bytes (`next(request, env, ctx, bytes, error, carried)`, see [`arrived`]),
+/// `carried` being `head` and `sent` (when a handler read it) as one text, so that the second
+/// run reads neither from the request again.
 pub fn read_then(
     req: &web_sys::Request,
     env: &JsValue,
     ctx: &JsValue,
     next: &Function,
+    head: &str,
+    sent: Option<&str>,
 ) -> Result<Promise> {
-    read_body_then(req, env, ctx, next).map_err(worker::Error::from)
+    read_body_then(req, env, ctx, next, head, sent).map_err(worker::Error::from)
 }
 
 /// Reads the body as `how` says, in a handler that waits anyway.

@@ -31,6 +31,7 @@ mod stores;
 
 pub use store::AudienceStore;
 
+use std::cell::OnceCell;
 use std::rc::Rc;
 
 use futures_util::future::LocalBoxFuture;
@@ -45,6 +46,7 @@ use worker::{
 
 use crate::api_error::ApiError;
 use crate::headers::{std_names, Answer};
+use crate::request::{HeadAt, Sent};
 use crate::routes::{find, Found, Guard, Method, Route, UrlParts};
 use crate::rules_cache::ActiveRules;
 use http::{Body, Reading};
@@ -86,6 +88,8 @@ pub struct Ctx<'a> {
     url: UrlParts<'a>,
     /// The browser origin of a cross-origin call (an `Origin` header naming another origin).
     origin: Option<&'a str>,
+    /// The request's head, and the headers read for the handler ([`Ctx::sent`]).
+    head: &'a Head,
 }
 
 /// Why a handler did not produce its answer: a client error to report, a runtime failure, or
@@ -288,37 +292,72 @@ fn now() -> Timestamp {
     Timestamp::from_millis(now_ms())
 }
 
-/// What the entry reads of every request before routing it.
+/// What the entry reads of every request before routing it: the head, in one call out of
+/// wasm (`http::head`), and the headers the API's handlers read, in one more when a handler
+/// asks for them ([`Ctx::sent`]). A body's read carries both to the entry's second run
+/// ([`Head::carried`]).
 struct Head {
     isolate: Rc<Isolate>,
-    url: String,
-    method_name: String,
-    origin_header: Option<String>,
+    /// The runtime's text: the head, or, carried across a body's read, the head and the
+    /// headers a handler read.
+    text: String,
+    at: HeadAt,
+    /// The headers' text, when a handler of this run read it (not carried in `text`).
+    sent: OnceCell<String>,
 }
 
 impl Head {
-    fn read(req: &web_sys::Request, env: &Env) -> Head {
-        Head {
+    fn read(req: &web_sys::Request, env: &Env) -> Result<Head> {
+        Head::of(http::head(req), env)
+    }
+
+    /// The head from its text: the runtime's, or carried across a body's read.
+    fn of(text: String, env: &Env) -> Result<Head> {
+        let at = HeadAt::find(&text).ok_or_else(|| {
+            worker::Error::RustError("the request's head text has fewer than three lines".into())
+        })?;
+        Ok(Head {
             isolate: isolate::get(env),
-            url: req.url(),
-            method_name: req.method(),
-            origin_header: http::header(req, std_names::ORIGIN),
-        }
+            text,
+            at,
+            sent: OnceCell::new(),
+        })
+    }
+
+    fn method_name(&self) -> &str {
+        self.at.method(&self.text)
     }
 
     fn parts(&self) -> UrlParts<'_> {
-        UrlParts::of(&self.url)
+        UrlParts::of(self.at.url(&self.text))
     }
 
     fn method(&self) -> Method {
-        Method::parse(&self.method_name)
+        Method::parse(self.method_name())
+    }
+
+    fn origin_header(&self) -> Option<&str> {
+        self.at.origin(&self.text)
     }
 
     /// The browser origin of a cross-origin call: same-origin calls (the worker's own pages)
-    /// need no CORS.
+    /// need no CORS. The URL is sliced only when an `Origin` header was sent.
     fn origin(&self) -> Option<&str> {
-        let own = self.parts().origin;
-        self.origin_header.as_deref().filter(|o| *o != own)
+        self.origin_header().filter(|o| *o != self.parts().origin)
+    }
+
+    /// The headers' text: carried, read already, or read now (one call out of wasm).
+    fn sent_text(&self, req: &web_sys::Request) -> &str {
+        match self.at.sent(&self.text) {
+            Some(carried) => carried,
+            None => self.sent.get_or_init(|| http::sent(req)),
+        }
+    }
+
+    /// What a body's read hands to the entry's second run: the head's text and the headers'
+    /// text when a handler read it in this run (a text carried already holds them).
+    fn carried(&self) -> (&str, Option<&str>) {
+        (&self.text, self.sent.get().map(String::as_str))
     }
 
     fn ctx<'a>(&'a self, env: &'a Env, wctx: &'a Context, rules: ActiveRules) -> Ctx<'a> {
@@ -330,7 +369,20 @@ impl Head {
             rules,
             url: self.parts(),
             origin: self.origin(),
+            head: self,
         }
+    }
+}
+
+impl Ctx<'_> {
+    /// The headers the API's handlers read (`crate::request::SENT`), read from the request
+    /// once per request, in one call out of wasm.
+    fn sent(&self, req: &web_sys::Request) -> Result<Sent<'_>> {
+        Sent::parse(self.head.sent_text(req)).ok_or_else(|| {
+            worker::Error::RustError(
+                "the request headers' text does not have a line per name of `SENT`".into(),
+            )
+        })
     }
 }
 
@@ -378,7 +430,7 @@ impl Plan {
     fn fixed(&self, head: &Head) -> Option<std::result::Result<Reply, Failure>> {
         match self {
             Plan::WrongMethod(route) => {
-                let err = ApiError::method_not_allowed(&head.method_name, &route.expected());
+                let err = ApiError::method_not_allowed(head.method_name(), &route.expected());
                 Some(Ok(Reply::Answer(
                     http::error(&err).with(std_names::ALLOW, route.allow()),
                 )))
@@ -409,7 +461,7 @@ fn answer(head: &Head, result: std::result::Result<Reply, Failure>) -> Result<we
         Ok(reply) => reply,
         Err(Failure::Api(err)) => Reply::Answer(http::error(&err)),
         Err(Failure::Runtime(err)) => {
-            console_error!("{} {} failed: {err}", head.method_name, head.parts().path);
+            console_error!("{} {} failed: {err}", head.method_name(), head.parts().path);
             Reply::Answer(http::error(&ApiError::unavailable(
                 "the worker could not complete this call; try again",
             )))
@@ -419,7 +471,7 @@ fn answer(head: &Head, result: std::result::Result<Reply, Failure>) -> Result<we
             // client's doing.
             console_error!(
                 "{} {}: a handler asked again for a body it was given",
-                head.method_name,
+                head.method_name(),
                 head.parts().path
             );
             Reply::Answer(http::error(&ApiError::unavailable(
@@ -432,7 +484,7 @@ fn answer(head: &Head, result: std::result::Result<Reply, Failure>) -> Result<we
 
 fn preflight(head: &Head) -> Result<web_sys::Response> {
     http::finish(http::preflight(
-        head.origin_header.as_deref(),
+        head.origin_header(),
         &head.isolate.settings,
     ))
 }
@@ -517,24 +569,34 @@ async fn later(
     answer(&head, result)
 }
 
-/// What the runtime calls once it has read a body: `(request, env, ctx, bytes, error)`, see
-/// `http::read_then`.
+/// What the runtime calls once it has read a body: `(request, env, ctx, bytes, error,
+/// carried)`, see `http::read_then`.
 type WithBody = Closure<
-    dyn Fn(JsValue, JsValue, JsValue, JsValue, JsValue) -> std::result::Result<JsValue, JsValue>,
+    dyn Fn(
+        JsValue,
+        JsValue,
+        JsValue,
+        JsValue,
+        JsValue,
+        JsValue,
+    ) -> std::result::Result<JsValue, JsValue>,
 >;
 
 thread_local! {
-    /// The entry again, with the body the runtime read (`http::read_then`): made once per
-    /// instance, called by each request that needs its body.
-    static WITH_BODY: WithBody =
-        Closure::new(|req: JsValue, env: JsValue, ctx: JsValue, bytes: JsValue, error: JsValue| {
+    /// The entry again, with the body the runtime read and what the first run had read of the
+    /// request (`http::read_then`): made once per instance, called by each request that needs
+    /// its body.
+    static WITH_BODY: WithBody = Closure::new(
+        |req: JsValue, env: JsValue, ctx: JsValue, bytes: JsValue, error: JsValue, carried: JsValue| {
             enter(
                 req.unchecked_into(),
                 env.unchecked_into(),
                 ctx.unchecked_into(),
                 http::arrived(bytes, error),
+                carried.as_string(),
             )
-        });
+        },
+    );
 }
 
 /// The worker's `fetch` handler, which worker-build's entry calls for each request in place of
@@ -547,23 +609,36 @@ pub fn fetch(
     env: Env,
     ctx: worker_sys::Context,
 ) -> std::result::Result<JsValue, JsValue> {
-    enter(req, env, ctx, Body::Unread)
+    enter(req, env, ctx, Body::Unread, None)
 }
 
+/// One run of the entry: the first (`carried` is `None`: the head is read from the request),
+/// or the second, once the runtime has read the body the handler asked for (`carried` is what
+/// the first run had read of the request).
 fn enter(
     req: web_sys::Request,
     env: Env,
     ctx: worker_sys::Context,
     body: Body,
+    carried: Option<String>,
 ) -> std::result::Result<JsValue, JsValue> {
     let wctx = Context::new(ctx);
-    let head = Head::read(&req, &env);
+    let head = match carried {
+        Some(text) => Head::of(text, &env),
+        None => Head::read(&req, &env),
+    };
+    let head = match head {
+        Ok(head) => head,
+        Err(err) => return settle(Err(err)),
+    };
     match at_once(&head, &req, &env, &wctx, &body) {
         Step::Done(response) => settle(response),
         Step::ReadBody => {
             let ctx: &JsValue = wctx.as_ref().unchecked_ref();
-            let read = WITH_BODY
-                .with(|next| http::read_then(&req, &env, ctx, next.as_ref().unchecked_ref()));
+            let (text, sent) = head.carried();
+            let read = WITH_BODY.with(|next| {
+                http::read_then(&req, &env, ctx, next.as_ref().unchecked_ref(), text, sent)
+            });
             match read {
                 Ok(promise) => Ok(promise.into()),
                 Err(err) => settle(Err(err)),

@@ -36,7 +36,8 @@ pub async fn snippet_file(req: Request, ctx: &Ctx<'_>) -> Result<Response, Failu
 pub async fn page(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     let is_get = req.method() == Method::Get;
     let referrer = http::header(req.inner(), std_names::REFERER);
-    let said = said(req.inner(), ctx.settings, false);
+    let sent = ctx.sent(req.inner())?;
+    let said = said(&sent, ctx.settings, false);
     // Speculative loads (prefetch, prerender) are not views: personalise without recording.
     let speculative = http::header(req.inner(), std_names::SEC_PURPOSE)
         .or_else(|| http::header(req.inner(), std_names::PURPOSE))
