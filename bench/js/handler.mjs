@@ -38,20 +38,22 @@ const PROFILE_ROUTE = opt('--profile-route', 'collect');
 // V8's sampling interval in µs: finer shows the short stages, at the price of more overhead.
 const SAMPLING_US = Number(opt('--sampling-us', '100'));
 // What of the audience pipeline runs in the measured process (`--pipeline`):
-// - `producer` (the default): the worker with its queue bindings, as deployed, but nobody
-//   consuming `intent-events` in the process. A collect call makes its message and hands it to
-//   the message its isolate is filling, which one `send` sends: the call's own cost with its share
-//   of the send. The consumer and the store are other invocations on Cloudflare, billed on their
-//   own (their rate is the audience benchmark's ingest figure).
-// - `whole`: the consumer too; under `wrangler dev` the queue's broker, the consumer and the
-//   site's `AudienceStore` run in the same workerd process (the store in the worker's own isolate),
-//   so their work is counted in the call's CPU.
+// - `whole` (the default): the worker with its queues as deployed. A collect call makes its
+//   message and hands it to the message its isolate is filling, which one `send` sends; under
+//   `wrangler dev` the queue's broker, the consumer and the site's `AudienceStore` (in the
+//   worker's own isolate) run in the same workerd process, so their work is counted in the
+//   call's CPU, where Cloudflare runs them as other invocations.
+// - `producer`: the queue bound and nobody consuming it in the process (the local broker keeps
+//   what it is sent).
 // - `off`: no queue bindings: a collect call records but enqueues nothing, the visitor's own path.
-// (`--without-queues yes` is the older name of `--pipeline off`.) Unless `--with-pipeline no`, a
-// run in `producer` mode also measures collect with the `whole` pipeline, on a second worker.
-const PIPELINE = opt('--without-queues', 'no') === 'yes' ? 'off' : opt('--pipeline', 'producer');
+// (`--without-queues yes` is the older name of `--pipeline off`.) Unless `--without-queues-too
+// no`, a run in `whole` mode also measures collect on a worker without queue bindings.
+const PIPELINE = opt('--without-queues', 'no') === 'yes' ? 'off' : opt('--pipeline', 'whole');
 if (!['producer', 'whole', 'off'].includes(PIPELINE)) throw new Error(`--pipeline: producer, whole or off, not ${PIPELINE}`);
-const WITH_PIPELINE = PIPELINE === 'producer' && opt('--with-pipeline', 'yes') !== 'no' && ONLY.includes('collect');
+const ALSO_OFF = PIPELINE === 'whole' && opt('--without-queues-too', 'yes') !== 'no' && ONLY.includes('collect');
+// Loops of each kind run before the rounds: the isolate compiled, its caches filled, and its
+// wasm and JavaScript tiered up (with one, the first rounds still ran slower than the later ones).
+const WARMUP = Number(opt('--warmup', '3'));
 
 const r2 = (x) => Math.round(x * 100) / 100;
 
@@ -86,9 +88,10 @@ async function loop(w, request, baseline) {
  * by other work, which wall time would count. The wall-time figure is kept beside it.
  */
 async function measure(w, request, expectStatus) {
-  // Warm-up: the isolate compiled, its caches filled, the JIT warm.
-  await loop(w, request, false);
-  await loop(w, request, true);
+  for (let i = 0; i < WARMUP; i++) {
+    await loop(w, request, false);
+    await loop(w, request, true);
+  }
   const perCall = [];
   const wall = [];
   for (let round = 0; round < ROUNDS; round++) {
@@ -224,7 +227,7 @@ async function main() {
   const harness = await import(join(ROOT, 'tests/worker/harness.mjs'));
   let real;
   let peer;
-  let whole;
+  let other;
   try {
     real = await start(harness, { main: 'bench/handler/real.mjs', kv: { rules: harness.DEFAULT_RULES }, pipeline: PIPELINE });
     peer = await start(harness, {
@@ -263,13 +266,14 @@ async function main() {
       result.real[name] = await measure(real, ours[name], status);
       console.log(`  worker (Rust/wasm) ${name}: ${result.real[name].us} µs a call`);
     }
-    if (WITH_PIPELINE) {
-      whole = await start(harness, { main: 'bench/handler/real.mjs', kv: { rules: harness.DEFAULT_RULES }, pipeline: 'whole' });
-      const wholeRequests = declared(await requests(whole));
-      result.real.collect_with_pipeline = await measure(whole, wholeRequests.collect, 200);
-      console.log(`  worker (Rust/wasm) collect with the whole pipeline: ${result.real.collect_with_pipeline.us} µs a call`);
-      await whole.stop();
-      whole = undefined;
+    // The same collect call on a worker without queue bindings: the visitor's path alone.
+    for (const [key, mode, label] of ALSO_OFF ? [['collect_without_queues', 'off', 'without queue bindings']] : []) {
+      other = await start(harness, { main: 'bench/handler/real.mjs', kv: { rules: harness.DEFAULT_RULES }, pipeline: mode });
+      const again = declared(await requests(other));
+      result.real[key] = await measure(other, again.collect, 200);
+      console.log(`  worker (Rust/wasm) collect ${label}: ${result.real[key].us} µs a call`);
+      await other.stop();
+      other = undefined;
     }
     for (const name of ['collect', 'page', 'health'].filter((n) => ONLY.includes(n))) {
       result.peer[name] = await measure(peer, theirs[name], 200);
@@ -285,7 +289,7 @@ async function main() {
     }
     writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
   } finally {
-    await Promise.all([real?.stop(), peer?.stop(), whole?.stop()]);
+    await Promise.all([real?.stop(), peer?.stop(), other?.stop()]);
   }
 }
 

@@ -22,12 +22,12 @@ const seconds = Math.min(30, Number(opt('--seconds', '10')));
 const rounds = Math.max(3, Number(opt('--rounds', '3')));
 const warmup = Math.min(seconds, Number(opt('--warmup', '3')));
 // What of the audience pipeline runs beside the real worker (as in bench/js/handler.mjs):
-// `producer` (the default: its queues bound as deployed, nobody consuming them in the process;
-// on Cloudflare the consumer and the store are other invocations, not the edge's requests),
-// `whole` (the queue's consumer and the store in the same workerd process, sharing its cores)
-// or `off` (no queue bindings). In `producer` mode, unless `--with-pipeline no`, collect is then
-// run again on a worker with the whole pipeline (after the sides' rounds, on its own).
-const pipeline = opt('--pipeline', 'producer');
+// `whole` (the default: the queue's consumer and the store in the same workerd process, sharing
+// its cores, where Cloudflare runs them as other invocations), `producer` (the queue bound,
+// nobody consuming it) or `off` (no queue bindings). In `producer` mode, unless
+// `--with-pipeline no`, collect is then run again on a worker with the whole pipeline (after
+// the sides' rounds, on its own).
+const pipeline = opt('--pipeline', 'whole');
 if (!['producer', 'whole', 'off'].includes(pipeline)) throw new Error(`--pipeline: producer, whole or off, not ${pipeline}`);
 const withPipeline = pipeline === 'producer' && opt('--with-pipeline', 'yes') !== 'no';
 

@@ -149,7 +149,7 @@ const summary = {
   load_rps_vs_js_peer: ours && peerLoad ? r2(ours.collect.rps / peerLoad.collect.rps) : null,
   load_rps_with_pipeline: load.with_pipeline?.collect.rps ?? null,
   collect_handler_us: hReal.collect?.us ?? null,
-  collect_handler_us_with_pipeline: hReal.collect_with_pipeline?.us ?? null,
+  collect_handler_us_without_queues: hReal.collect_without_queues?.us ?? null,
   collect_handler_us_js_peer: hPeer.collect?.us ?? null,
   collect_handler_speedup_vs_js_peer: hReal.collect && hPeer.collect ? r2(hPeer.collect.us / hReal.collect.us) : null,
   decide_handler_us: hReal.decide?.us ?? null,
@@ -654,7 +654,7 @@ if (handler.real) {
   L.push('');
   row(['route', 'Rust worker (µs a call)', 'JS peer (µs a call)', 'rounds (Rust, µs)']);
   row(['---', '---:', '---:', '---']);
-  const names = { collect: '`POST /v1/collect` (returning visitor, 2 events)', collect_with_pipeline: '`POST /v1/collect` with the whole pipeline in the process (the consumer and the store too)', decide: '`GET /v1/decide?slots=hero,cta`', page: '`GET /pricing/`, proxy mode, read to the end', health: '`GET /v1/health`', floor: 'floor: `POST /v1/collect` for an unknown site (headers, body read, 400)' };
+  const names = { collect: '`POST /v1/collect` (returning visitor, 2 events)', collect_without_queues: '`POST /v1/collect` without queue bindings (records, enqueues nothing)', decide: '`GET /v1/decide?slots=hero,cta`', page: '`GET /pricing/`, proxy mode, read to the end', health: '`GET /v1/health`', floor: 'floor: `POST /v1/collect` for an unknown site (headers, body read, 400)' };
   for (const [k, label] of Object.entries(names)) {
     row([label, hReal[k] ? hReal[k].us : '—', hPeer[k] ? hPeer[k].us : '—', hReal[k] ? hReal[k].rounds_us.join(', ') : '—']);
   }
@@ -666,12 +666,13 @@ if (handler.real) {
   L.push('it to the message its isolate is filling for the `intent-events` queue (the calls of 20 ms, up to 100');
   L.push('and 60,000 bytes, share one), sent in `ctx.waitUntil` after the answer. Under `wrangler dev` the');
   L.push('queue\'s broker, its consumer and the site\'s `AudienceStore` run in the same workerd process, where');
-  L.push('Cloudflare runs them as other invocations and bills them on their own. So the collect row is measured');
-  L.push(`with the queue bound and nobody consuming it (\`--pipeline ${handler.pipeline ?? 'producer'}\`): the call, its message and its share of the`);
-  L.push('send (and of the local broker, which takes the message); the row below it with the whole pipeline in');
-  L.push('the process (the consumer\'s batch and the store\'s SQLite `exec` too: their rate on their own is the');
-  L.push('audience benchmark\'s ingest figure). `--pipeline off` measures a worker without queue bindings, whose');
-  L.push('collect records but enqueues nothing: the visitor\'s path alone. The JS peer enqueues nothing.');
+  L.push('Cloudflare runs them as other invocations and bills them on their own. The collect row counts them all');
+  L.push(`(\`--pipeline ${handler.pipeline ?? 'whole'}\`): the call, its message, the send, the broker, the consumer's batch and the store's SQLite`);
+  L.push('`exec` (their rate on their own is the audience benchmark\'s ingest figure). The row below it is a worker');
+  L.push('without queue bindings, whose collect records but enqueues nothing: the visitor\'s path alone. In the');
+  L.push('worker\'s own isolate (its CPU profile) the message and its send are about 15 µs of a call; the rest of');
+  L.push('the difference between the two rows is the local queue broker, the consumer and the store');
+  L.push('(`docs/PERFORMANCE-CHANGES.md`). The JS peer enqueues nothing.');
   for (const [side, title] of [['real', 'Rust worker'], ['peer', 'JS peer']]) {
     const p = handler.profiles?.[side];
     L.push('');
@@ -703,6 +704,9 @@ if (handler.real) {
   L.push('health` profiles another route, `--sampling-us 25` samples finer, `--routes collect,health` measures only');
   L.push('those). The same profile');
   L.push('opens in Chrome DevTools: connect to the inspector port and record while sending `POST /__bench`.');
+  L.push('');
+  L.push('How each change to this cost was measured before and after, with its time and load:');
+  L.push('[PERFORMANCE-CHANGES.md](PERFORMANCE-CHANGES.md).');
 } else {
   L.push(`Missing: ${handlerProblem}.`);
 }
