@@ -465,7 +465,12 @@ L.push('refresh this page. The budgets are the brief\'s; `target/bench/summary.j
 L.push('machines.');
 L.push('');
 L.push(`- **Run:** ${started}${wasm?.quick ? ' (BENCH_QUICK: shortened, not for the record)' : ''}`);
-L.push(`- **Machine:** ${machine}; load average at the start ${loadBefore || 'unknown'} (a shared machine: other builds ran beside the benchmark, so tails are noisier than on a quiet one; both sides of each comparison ran interleaved in the same process and saw the same noise)`);
+// A machine that was busy when the run started may have stayed so; one that was idle says so.
+const startedQuiet = loadBefore !== '' && Number(loadBefore.split(' ')[0]) < 0.5;
+const machineNote = startedQuiet
+  ? 'nothing else ran when the run started; the benchmark\'s own steps load it, so tails are noisier than on a dedicated machine; both sides of each comparison ran interleaved and saw the same noise'
+  : 'a shared machine: other builds ran beside the benchmark, so tails are noisier than on a quiet one; both sides of each comparison ran interleaved in the same process and saw the same noise';
+L.push(`- **Machine:** ${machine}; load average at the start ${loadBefore || 'unknown'} (${machineNote})`);
 L.push(`- **Tools:** ${tools}`);
 L.push('');
 L.push('## Budgets');
@@ -753,9 +758,15 @@ if (!misses.length) {
   }
   if (misses.some((b) => b.figure.startsWith('the worker\'s own cost') || b.figure.startsWith('the same, against'))) {
     L.push('');
-    L.push(`The handler figures are CPU time of a machine shared with other builds (load average ${loadBefore || 'unknown'} at`);
-    L.push('the start), which also slows a process\'s own CPU work (caches, the other core\'s hyperthread); rerun on a');
-    L.push('quiet machine before reading them as absolutes. What they say either way: a request that does no');
+    if (startedQuiet) {
+      L.push(`The handler figures are CPU time of a machine on which nothing else ran (load average ${loadBefore} at the`);
+      L.push('start); a run\'s rounds still spread by a fifth or more (the rows above), so a difference of a few');
+      L.push('microseconds between two runs says little. What they say: a request that does no');
+    } else {
+      L.push(`The handler figures are CPU time of a machine shared with other builds (load average ${loadBefore || 'unknown'} at`);
+      L.push('the start), which also slows a process\'s own CPU work (caches, the other core\'s hyperthread); rerun on a');
+      L.push('quiet machine before reading them as absolutes. What they say either way: a request that does no');
+    }
     L.push('work (`health`) costs a few microseconds, the runtime boundary (the floor: headers, body, a fixed');
     L.push('answer) and `decide` some tens, and the engine a few of those. The goal of 40 µs sits near the floor');
     const third = summary.collect_handler_us_js_peer == null ? null : r2(summary.collect_handler_us_js_peer / 3);
