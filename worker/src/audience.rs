@@ -219,31 +219,31 @@ pub struct Group {
     /// The store object, `site:N`.
     pub object: String,
     /// The calls' places, in batch order.
-    pub messages: Vec<usize>,
+    pub calls: Vec<usize>,
 }
 
-/// Splits a batch into one group per store object, in order of first appearance. `messages`
+/// Splits a batch into one group per store object, in order of first appearance. `calls`
 /// gives each readable call's place, site and visitor; a call without a visitor (an event from
 /// another tool, keyed by email) goes to every store of its site, since any of them may hold
 /// the visitor who identified with the email. A call is done when every group it is in is, and
 /// a message when all its calls are.
 pub fn group<'m>(
-    messages: impl IntoIterator<Item = (usize, &'m str, Option<&'m str>)>,
+    calls: impl IntoIterator<Item = (usize, &'m str, Option<&'m str>)>,
     settings: &AudienceSettings,
 ) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
-    for (i, site, visitor) in messages {
+    for (i, site, visitor) in calls {
         let objects = match visitor {
             Some(visitor) => vec![settings.object_of(site, visitor)],
             None => settings.objects(site),
         };
         for object in objects {
             match groups.iter_mut().find(|g| g.object == object) {
-                Some(g) => g.messages.push(i),
+                Some(g) => g.calls.push(i),
                 None => groups.push(Group {
                     site: site.to_owned(),
                     object,
-                    messages: vec![i],
+                    calls: vec![i],
                 }),
             }
         }
@@ -448,10 +448,10 @@ mod tests {
             (5, "demo", ids[2]),
         ];
         let groups = group(batch.iter().map(|(i, site, v)| (*i, *site, Some(*v))), &s);
-        let all: usize = groups.iter().map(|g| g.messages.len()).sum();
+        let all: usize = groups.iter().map(|g| g.calls.len()).sum();
         assert_eq!(all, 5);
         for g in &groups {
-            for &i in &g.messages {
+            for &i in &g.calls {
                 let (_, site, v) = batch.iter().find(|(j, _, _)| *j == i).unwrap();
                 assert_eq!(g.object, s.object_of(site, v));
                 assert_eq!(&g.site, site);
@@ -460,20 +460,20 @@ mod tests {
         // The same visitor always goes to the same object; one-shard sites to `site:0`.
         let acme = groups.iter().find(|g| g.site == "acme").unwrap();
         assert_eq!(
-            (acme.object.as_str(), acme.messages.as_slice()),
+            (acme.object.as_str(), acme.calls.as_slice()),
             ("acme:0", &[1][..])
         );
-        let first = groups.iter().find(|g| g.messages.contains(&0)).unwrap();
-        assert!(first.messages.contains(&3));
+        let first = groups.iter().find(|g| g.calls.contains(&0)).unwrap();
+        assert!(first.calls.contains(&3));
         assert_eq!(call_id([0; 12]).len(), 16);
         // An event from another tool, keyed by email, goes to every store of its site.
         let groups = group([(0, "demo", Some(ids[0])), (1, "demo", None)], &s);
         let with_1: Vec<&str> = groups
             .iter()
-            .filter(|g| g.messages.contains(&1))
+            .filter(|g| g.calls.contains(&1))
             .map(|g| g.object.as_str())
             .collect();
         assert_eq!(with_1, ["demo:0", "demo:1"]);
-        assert_eq!(groups.iter().filter(|g| g.messages.contains(&0)).count(), 1);
+        assert_eq!(groups.iter().filter(|g| g.calls.contains(&0)).count(), 1);
     }
 }

@@ -121,25 +121,13 @@ extern "C" {
         sent: Option<&str>,
     ) -> std::result::Result<Promise, JsValue>;
 
-    /// The method, the URL and the `Origin` header, one a line (`crate::request::HeadAt`).
-    #[wasm_bindgen(js_name = head)]
-    fn head_text(request: &web_sys::Request) -> String;
+    /// The request's head as one text, in one call out of wasm: the method, the URL and the
+    /// `Origin` header, one a line (`crate::request::HeadAt` finds its parts).
+    pub fn head(request: &web_sys::Request) -> String;
 
-    /// The headers of `crate::request::SENT`, one a line (`crate::request::Sent`).
-    #[wasm_bindgen(js_name = sent)]
-    fn sent_text(request: &web_sys::Request) -> String;
-}
-
-/// The request's head as one text, in one call out of wasm (`crate::request::HeadAt` finds
-/// its parts).
-pub fn head(req: &web_sys::Request) -> String {
-    head_text(req)
-}
-
-/// The headers the API's handlers read as one text, in one call out of wasm
-/// (`crate::request::Sent::parse` slices it).
-pub fn sent(req: &web_sys::Request) -> String {
-    sent_text(req)
+    /// The headers the API's handlers read as one text, in one call out of wasm: those of
+    /// `crate::request::SENT`, one a line (`crate::request::Sent::parse` slices it).
+    pub fn sent(request: &web_sys::Request) -> String;
 }
 
 /// An answer in one construction: its status and headers as one text, which a few lines of

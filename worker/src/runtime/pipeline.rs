@@ -147,7 +147,7 @@ pub async fn consume(batch: MessageBatch<Queued>, env: Env, ctx: Context) -> wor
     );
     let calls = groups.iter().map(|g| {
         let records: Vec<&intent_audience::Record> = g
-            .messages
+            .calls
             .iter()
             .filter_map(|&k| read.get(k).map(|(_, q)| &q.record))
             .collect();
@@ -170,10 +170,10 @@ pub async fn consume(batch: MessageBatch<Queued>, env: Env, ctx: Context) -> wor
             console_error!(
                 "intent-events: the store {} did not take {} call(s) ({}); their messages are retried",
                 g.object,
-                g.messages.len(),
+                g.calls.len(),
                 err.message
             );
-            for &k in &g.messages {
+            for &k in &g.calls {
                 if let Some(f) = read.get(k).and_then(|(i, _)| failed.get_mut(*i)) {
                     *f = true;
                 }
@@ -182,11 +182,7 @@ pub async fn consume(batch: MessageBatch<Queued>, env: Env, ctx: Context) -> wor
     }
     let grouped: std::collections::BTreeSet<usize> = groups
         .iter()
-        .flat_map(|g| {
-            g.messages
-                .iter()
-                .filter_map(|&k| read.get(k).map(|(i, _)| *i))
-        })
+        .flat_map(|g| g.calls.iter().filter_map(|&k| read.get(k).map(|(i, _)| *i)))
         .collect();
     for i in grouped {
         if let Some(m) = messages.get(i) {
