@@ -24,12 +24,9 @@ const warmup = Math.min(seconds, Number(opt('--warmup', '3')));
 // What of the audience pipeline runs beside the real worker (as in bench/js/handler.mjs):
 // `whole` (the default: the queue's consumer and the store in the same workerd process, sharing
 // its cores, where Cloudflare runs them as other invocations), `producer` (the queue bound,
-// nobody consuming it) or `off` (no queue bindings). In `producer` mode, unless
-// `--with-pipeline no`, collect is then run again on a worker with the whole pipeline (after
-// the sides' rounds, on its own).
+// nobody consuming it) or `off` (no queue bindings).
 const pipeline = opt('--pipeline', 'whole');
 if (!['producer', 'whole', 'off'].includes(pipeline)) throw new Error(`--pipeline: producer, whole or off, not ${pipeline}`);
-const withPipeline = pipeline === 'producer' && opt('--with-pipeline', 'yes') !== 'no';
 
 // The peer under `wrangler dev`, started as the worker tests start the real worker
 // (tests/worker/harness.mjs), with its own KV holding the JSON Logic rules.
@@ -91,11 +88,10 @@ async function main() {
   const { startWorker, startWrangler, PROFILE_KEYS } = await import(join(ROOT, 'tests/worker/harness.mjs'));
   let real;
   let peer;
-  let whole;
   // Interrupted (Ctrl-C on make bench): stop both wrangler processes before leaving.
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.once(signal, async () => {
-      await Promise.all([real?.stop(), peer?.stop(), whole?.stop()]);
+      await Promise.all([real?.stop(), peer?.stop()]);
       process.exit(130);
     });
   }
@@ -142,24 +138,9 @@ async function main() {
       const panics = (side.w.log().match(/panicked|RuntimeError|Critical error|Uncaught/g) || []).length;
       results.sides[side.name] = { collect: combine(side.collect), page: combine(side.page), panics_in_log: panics };
     }
-    if (withPipeline) {
-      await Promise.all([real.stop(), peer.stop()]);
-      real = undefined;
-      peer = undefined;
-      whole = await startWorker({ logLevel: 'warn' });
-      const side = { w: whole, body: collectBody(await returningToken(whole.url)), collect: [] };
-      await collectRun(side, warmup);
-      for (let round = 0; round < rounds; round++) {
-        const c = await collectRun(side, seconds);
-        console.log(`  round ${round + 1} the worker with the whole pipeline POST /v1/collect: ${JSON.stringify(c)}`);
-        side.collect.push(c);
-      }
-      const panics = (whole.log().match(/panicked|RuntimeError|Critical error|Uncaught/g) || []).length;
-      results.with_pipeline = { collect: combine(side.collect), panics_in_log: panics };
-    }
     writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
   } finally {
-    await Promise.all([real?.stop(), peer?.stop(), whole?.stop()]);
+    await Promise.all([real?.stop(), peer?.stop()]);
   }
 }
 

@@ -107,8 +107,6 @@ const sum = (parts, key) => (parts.every(Boolean) ? parts.reduce((a, p) => a + p
 
 const ours = load.sides?.['intent-edge worker (Rust/wasm)'];
 const peerLoad = load.sides?.['JS peer (json-logic-js)'];
-// The real worker's collect rerun with the whole audience pipeline in its process, if it was.
-const wp = load.with_pipeline?.collect;
 
 const summary = {
   classify_p99_us_native: r2(max(nativeDefault.map((c) => c.p99_us))),
@@ -134,11 +132,10 @@ const summary = {
   worker_raw_bytes: sum([workerJs, workerWasm], 'raw'),
   token_max_bytes: defaultDoc?.max_token_bytes ?? null,
   coldstart_ms: r2(median(cold.map((c) => c.total_ms))),
-  load_requests: ours ? ours.collect.requests + ours.page.requests + (wp?.requests ?? 0) : null,
-  load_5xx: ours ? ours.collect.status_5xx + ours.page.status_5xx + (wp?.status_5xx ?? 0) : null,
+  load_requests: ours ? ours.collect.requests + ours.page.requests : null,
+  load_5xx: ours ? ours.collect.status_5xx + ours.page.status_5xx : null,
   load_dropped: ours
     ? ours.collect.socket_errors + ours.collect.timeouts + ours.page.socket_errors + ours.page.timeouts
-      + (wp ? wp.socket_errors + wp.timeouts : 0)
     : null,
   load_p99_ms: ours ? ours.collect.p99_ms : null,
   load_rps: ours ? ours.collect.rps : null,
@@ -147,7 +144,6 @@ const summary = {
   load_peer_rps: peerLoad ? peerLoad.collect.rps : null,
   load_peer_p99_ms: peerLoad ? peerLoad.collect.p99_ms : null,
   load_rps_vs_js_peer: ours && peerLoad ? r2(ours.collect.rps / peerLoad.collect.rps) : null,
-  load_rps_with_pipeline: load.with_pipeline?.collect.rps ?? null,
   collect_handler_us: hReal.collect?.us ?? null,
   collect_handler_us_without_queues: hReal.collect_without_queues?.us ?? null,
   collect_handler_us_js_peer: hPeer.collect?.us ?? null,
@@ -327,10 +323,10 @@ const budgets = [
   {
     figure: '`POST /v1/collect` and a proxied page under load, `wrangler dev` on loopback',
     budget: 'no 5xx, no panic, nothing dropped',
-    value: ours ? { ...summary, panics: ours.panics_in_log + (load.with_pipeline?.panics_in_log ?? 0), ok2xx: ours.collect.ok + ours.page.ok + (wp?.ok ?? 0) } : null,
+    value: ours ? { ...summary, panics: ours.panics_in_log, ok2xx: ours.collect.ok + ours.page.ok } : null,
     ok: (v) => v.load_5xx === 0 && v.load_dropped === 0 && v.panics === 0 && v.ok2xx === v.load_requests,
     measured: ours
-      ? `${summary.load_requests} requests, ${summary.load_5xx} 5xx, ${summary.load_dropped} dropped, ${ours.panics_in_log + (load.with_pipeline?.panics_in_log ?? 0)} panics; collect ${summary.load_rps} req/s, p99 ${summary.load_p99_ms} ms${wp ? ` (${wp.rps} req/s with the whole pipeline)` : ''}`
+      ? `${summary.load_requests} requests, ${summary.load_5xx} 5xx, ${summary.load_dropped} dropped, ${ours.panics_in_log} panics; collect ${summary.load_rps} req/s, p99 ${summary.load_p99_ms} ms`
       : `missing: ${loadProblem}`,
     peer: peerLoad ? `JS peer: collect ${peerLoad.collect.rps} req/s, p99 ${peerLoad.collect.p99_ms} ms` : '—',
     ratio: peerLoad && ours ? `${fmtX(ours.collect.rps / peerLoad.collect.rps)} the peer's req/s` : '—',
@@ -615,18 +611,14 @@ if (ours) {
   L.push('the peer is `bench/peer-worker/`, json-logic-js with the same rules from its own local KV). Collect calls');
   L.push('carry a returning visitor\'s token and two events; page loads are `/pricing/` in proxy mode with the');
   L.push('profile cookie (page view recorded from the request, slots filled while streaming).');
-  L.push(`The real worker has its queues bound as deployed (\`--pipeline ${load.pipeline ?? 'whole'}\`${load.pipeline === 'producer' ? ': nobody consumes them in its process; on Cloudflare the consumer and the store are other invocations, and here they would share the same two cores with the edge' : ''}).`);
-  if (load.with_pipeline) {
-    L.push('Its collect was then run again alone on a worker with the whole pipeline in its process (the consumer and');
-    L.push('the site\'s store ingesting every call\'s events on the same cores): the last row.');
-  }
+  L.push(`The real worker has its queues as deployed (\`--pipeline ${load.pipeline ?? 'whole'}\`${(load.pipeline ?? 'whole') === 'whole' ? ': the queue\'s consumer and the site\'s store run in its workerd process, on the same two cores' : ''}).`);
   L.push('');
   row(['worker', 'endpoint', 'requests', '2xx', '5xx', 'dropped', 'req/s', 'p50 ms', 'p99 ms']);
   row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']);
-  const loadRows = Object.entries(load.sides).flatMap(([name, s]) => [[name, 'POST /v1/collect', s.collect], [name, 'GET /pricing/ (proxy)', s.page]]);
-  if (load.with_pipeline) loadRows.push(['intent-edge worker (Rust/wasm), whole pipeline', 'POST /v1/collect', load.with_pipeline.collect]);
-  for (const [name, ep, r] of loadRows) {
-    row([name, ep, r.requests, r.ok, r.status_5xx, r.socket_errors + r.timeouts, r.rps, r.p50_ms.toFixed(1), r.p99_ms.toFixed(1)]);
+  for (const [name, s] of Object.entries(load.sides)) {
+    for (const [ep, r] of [['POST /v1/collect', s.collect], ['GET /pricing/ (proxy)', s.page]]) {
+      row([name, ep, r.requests, r.ok, r.status_5xx, r.socket_errors + r.timeouts, r.rps, r.p50_ms.toFixed(1), r.p99_ms.toFixed(1)]);
+    }
   }
   L.push('');
   L.push('Under `wrangler dev` a request takes milliseconds, against microseconds of engine time: these figures');
