@@ -116,7 +116,7 @@ fi
   first=1
   for f in dist/snippet/intent.js dist/snippet/_intent/intent_snippet.js dist/snippet/_intent/intent_snippet_bg.wasm \
     dist/snippet/_intent/consent.js \
-    worker/build/index.js worker/build/index_bg.wasm \
+    worker/main.js worker/js/entry.js worker/build/index.js worker/build/index_bg.wasm \
     "$out/engine-wasm/intent_bench_wasm_bg.wasm" \
     "$out/engine-wasm-speed/intent_bench_wasm_bg.wasm"; do
     [ $first = 1 ] || echo ','

@@ -101,7 +101,8 @@ const file = (p) => sizes[p] || null;
 const loader = file('dist/snippet/intent.js');
 const glue = file('dist/snippet/_intent/intent_snippet.js');
 const snippetWasm = file('dist/snippet/_intent/intent_snippet_bg.wasm');
-const workerJs = file('worker/build/index.js');
+// The JavaScript of the upload: the entry (wrangler.toml `main`), its handlers and the glue.
+const workerJs = ['worker/main.js', 'worker/js/entry.js', 'worker/build/index.js'].map(file);
 const workerWasm = file('worker/build/index_bg.wasm');
 const sum = (parts, key) => (parts.every(Boolean) ? parts.reduce((a, p) => a + p[key], 0) : null);
 
@@ -128,8 +129,8 @@ const summary = {
   loader_gzip_bytes: loader?.gzip ?? null,
   snippet_gzip_bytes: sum([loader, glue, snippetWasm], 'gzip'),
   snippet_raw_bytes: sum([loader, glue, snippetWasm], 'raw'),
-  worker_gzip_bytes: sum([workerJs, workerWasm], 'gzip'),
-  worker_raw_bytes: sum([workerJs, workerWasm], 'raw'),
+  worker_gzip_bytes: sum([...workerJs, workerWasm], 'gzip'),
+  worker_raw_bytes: sum([...workerJs, workerWasm], 'raw'),
   token_max_bytes: defaultDoc?.max_token_bytes ?? null,
   coldstart_ms: r2(median(cold.map((c) => c.total_ms))),
   load_requests: ours ? ours.collect.requests + ours.page.requests : null,
@@ -267,7 +268,7 @@ const budgets = [
         : `${((27 * KiB) / summary.snippet_gzip_bytes).toFixed(1)}× smaller than Segment's budget, ${((50 * KiB) / summary.snippet_gzip_bytes).toFixed(1)}× than posthog-js`,
   },
   {
-    figure: 'worker bundle: index.js + wasm (gzip)',
+    figure: 'worker bundle: its JavaScript (main.js, js/entry.js, index.js) + wasm (gzip)',
     budget: fmtBudget(BUDGET.WORKER_GZIP_BUDGET),
     value: summary.worker_gzip_bytes,
     ok: (v) => v <= BUDGET.WORKER_GZIP_BUDGET,

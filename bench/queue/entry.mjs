@@ -1,11 +1,11 @@
-// The Intent Edge worker as built (worker/build/), with one route more for the queue benchmark
+// The Intent Edge worker as deployed (worker/main.js), with one route more for the queue benchmark
 // (bench/js/queue.mjs): `POST /__bench/send?type=T&n=N` with a message's text as the body sends
 // it N times to the `intent-events` queue (`EVENTS`), each send in `ctx.waitUntil` as a collect
 // call does: T is the content type (`text`, `bytes`, `json`, `v8`), `batch` for `sendBatch`es of a
 // hundred, as text, or `none` for the loop alone. Its messages carry `"bench": true` and are
 // acknowledged by this entry's consumer without reaching the stores; every other request and
 // message reach the worker unchanged.
-import Worker, { AudienceStore } from '../../worker/build/index.js';
+import Worker, { AudienceStore } from '../../worker/main.js';
 
 export { AudienceStore };
 
@@ -14,7 +14,7 @@ const isBench = (m) => (typeof m.body === 'string' ? m.body.startsWith('{"bench"
 export default {
   async fetch(req, env, ctx) {
     const url = new URL(req.url);
-    if (url.pathname !== '/__bench/send') return Worker.prototype.fetch.call({ env, ctx }, req);
+    if (url.pathname !== '/__bench/send') return Worker.fetch(req, env, ctx);
     const n = Number(url.searchParams.get('n'));
     const type = url.searchParams.get('type');
     const text = await req.text();
@@ -39,6 +39,6 @@ export default {
       batch.ackAll();
       return undefined;
     }
-    return Worker.prototype.queue.call({ env, ctx }, batch);
+    return Worker.queue(batch, env, ctx);
   },
 };

@@ -1,11 +1,11 @@
-// The Intent Edge worker as built (worker/build/), with one route more for the audience store
+// The Intent Edge worker as deployed (worker/main.js), with one route more for the audience store
 // benchmark (bench/js/audiences.mjs): `POST /__bench/ingest?object=NAME` with batches of records
 // as JSON Lines (one array of records a line) hands each batch in turn to the store object
 // NAME's ingest, exactly as the queue consumer hands over a batch, and answers what was
 // stored. One request carries many batches, so that what is timed is the worker and the store,
 // not the benchmark's own HTTP round trips. Every other request, and the queue, reach the
 // worker unchanged; the store class is the worker's own.
-import Worker, { AudienceStore } from '../../worker/build/index.js';
+import Worker, { AudienceStore } from '../../worker/main.js';
 
 export { AudienceStore };
 
@@ -28,11 +28,9 @@ export default {
       }
       return Response.json(done);
     }
-    // The built module's default export is its WorkerEntrypoint class; its handlers read the
-    // environment and the context from `this`.
-    return Worker.prototype.fetch.call({ env, ctx }, req);
+    return Worker.fetch(req, env, ctx);
   },
   queue(batch, env, ctx) {
-    return Worker.prototype.queue.call({ env, ctx }, batch);
+    return Worker.queue(batch, env, ctx);
   },
 };
