@@ -2,7 +2,8 @@
 // each under `wrangler dev` on 127.0.0.1 with request logging off, driven by wrk for a bounded
 // time against POST /v1/collect (a returning visitor's token and two events) and a proxied
 // page (the pricing page with the profile cookie): a warm-up, then at least three rounds that
-// alternate the sides, reported as medians.
+// alternate the sides, reported as medians. With the whole pipeline (the default), collect also
+// runs on a third worker without queue bindings, in the same rounds.
 //
 //   node bench/js/load.mjs --jsonlogic DOC.json --out FILE [--seconds 10] [--rounds 3] [--warmup 3]
 //
@@ -27,6 +28,12 @@ const warmup = Math.min(seconds, Number(opt('--warmup', '3')));
 // nobody consuming it) or `off` (no queue bindings).
 const pipeline = opt('--pipeline', 'whole');
 if (!['producer', 'whole', 'off'].includes(pipeline)) throw new Error(`--pipeline: producer, whole or off, not ${pipeline}`);
+// With the whole pipeline, collect is also run on a third worker without queue bindings (the
+// visitor's path alone, which records and enqueues nothing), in the same alternation, unless
+// `--without-queues-too no`: the difference is what the queue, its consumer and the store cost
+// the two cores here.
+const alsoOff = pipeline === 'whole' && opt('--without-queues-too', 'yes') !== 'no';
+const OFF_SIDE = 'intent-edge worker (Rust/wasm), without queue bindings';
 
 // The peer under `wrangler dev`, started as the worker tests start the real worker
 // (tests/worker/harness.mjs), with its own KV holding the JSON Logic rules.
@@ -88,10 +95,11 @@ async function main() {
   const { startWorker, startWrangler, PROFILE_KEYS } = await import(join(ROOT, 'tests/worker/harness.mjs'));
   let real;
   let peer;
-  // Interrupted (Ctrl-C on make bench): stop both wrangler processes before leaving.
+  let other;
+  // Interrupted (Ctrl-C on make bench): stop every wrangler process before leaving.
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.once(signal, async () => {
-      await Promise.all([real?.stop(), peer?.stop()]);
+      await Promise.all([real?.stop(), peer?.stop(), other?.stop()]);
       process.exit(130);
     });
   }
@@ -102,9 +110,13 @@ async function main() {
     real = await startWorker({ logLevel: 'warn', withoutQueues: pipeline === 'off', withoutConsumers: pipeline === 'producer' });
     peer = await startPeer(startWrangler, PROFILE_KEYS);
     const sides = [
-      { name: 'intent-edge worker (Rust/wasm)', w: real },
-      { name: 'JS peer (json-logic-js)', w: peer },
+      { name: 'intent-edge worker (Rust/wasm)', w: real, pages: true },
+      { name: 'JS peer (json-logic-js)', w: peer, pages: true },
     ];
+    if (alsoOff) {
+      other = await startWorker({ logLevel: 'warn', withoutQueues: true });
+      sides.push({ name: OFF_SIDE, w: other, pages: false });
+    }
     for (const side of sides) {
       side.body = collectBody(await returningToken(side.w.url));
       side.cookie = await pageCookie(side.w.url);
@@ -118,7 +130,7 @@ async function main() {
     // Warm-up: each isolate compiled, its rules cached, the JITs warm; not counted.
     for (const side of sides) {
       await collectRun(side, warmup);
-      await pageRun(side, warmup);
+      if (side.pages) await pageRun(side, warmup);
     }
     // The sides alternate, the first of each round changing, so that a machine busier in one
     // moment than the next weighs on both alike.
@@ -128,6 +140,7 @@ async function main() {
         const c = await collectRun(side, seconds);
         console.log(`  round ${round + 1} ${side.name} POST /v1/collect: ${JSON.stringify(c)}`);
         side.collect.push(c);
+        if (!side.pages) continue;
         const p = await pageRun(side, seconds);
         console.log(`  round ${round + 1} ${side.name} GET /pricing/ (proxy mode): ${JSON.stringify(p)}`);
         side.page.push(p);
@@ -136,11 +149,11 @@ async function main() {
     const results = { seconds, rounds, warmup_seconds: warmup, pipeline, connections: 8, threads: 2, log_level: 'warn', sides: {} };
     for (const side of sides) {
       const panics = (side.w.log().match(/panicked|RuntimeError|Critical error|Uncaught/g) || []).length;
-      results.sides[side.name] = { collect: combine(side.collect), page: combine(side.page), panics_in_log: panics };
+      results.sides[side.name] = { collect: combine(side.collect), page: side.pages ? combine(side.page) : null, panics_in_log: panics };
     }
     writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
   } finally {
-    await Promise.all([real?.stop(), peer?.stop()]);
+    await Promise.all([real?.stop(), peer?.stop(), other?.stop()]);
   }
 }
 

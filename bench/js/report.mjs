@@ -108,6 +108,7 @@ const sum = (parts, key) => (parts.every(Boolean) ? parts.reduce((a, p) => a + p
 
 const ours = load.sides?.['intent-edge worker (Rust/wasm)'];
 const peerLoad = load.sides?.['JS peer (json-logic-js)'];
+const offLoad = load.sides?.['intent-edge worker (Rust/wasm), without queue bindings'];
 
 const summary = {
   classify_p99_us_native: r2(max(nativeDefault.map((c) => c.p99_us))),
@@ -145,6 +146,8 @@ const summary = {
   load_peer_rps: peerLoad ? peerLoad.collect.rps : null,
   load_peer_p99_ms: peerLoad ? peerLoad.collect.p99_ms : null,
   load_rps_vs_js_peer: ours && peerLoad ? r2(ours.collect.rps / peerLoad.collect.rps) : null,
+  load_rps_without_queues: offLoad ? offLoad.collect.rps : null,
+  load_rps_without_queues_vs_js_peer: offLoad && peerLoad ? r2(offLoad.collect.rps / peerLoad.collect.rps) : null,
   collect_handler_us: hReal.collect?.us ?? null,
   collect_handler_us_without_queues: hReal.collect_without_queues?.us ?? null,
   collect_handler_us_js_peer: hPeer.collect?.us ?? null,
@@ -617,11 +620,19 @@ if (ours) {
   row(['worker', 'endpoint', 'requests', '2xx', '5xx', 'dropped', 'req/s', 'p50 ms', 'p99 ms']);
   row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']);
   for (const [name, s] of Object.entries(load.sides)) {
-    for (const [ep, r] of [['POST /v1/collect', s.collect], ['GET /pricing/ (proxy)', s.page]]) {
+    for (const [ep, r] of [['POST /v1/collect', s.collect], ['GET /pricing/ (proxy)', s.page]].filter(([, r]) => r)) {
       row([name, ep, r.requests, r.ok, r.status_5xx, r.socket_errors + r.timeouts, r.rps, r.p50_ms.toFixed(1), r.p99_ms.toFixed(1)]);
     }
   }
   L.push('');
+  if (offLoad && peerLoad) {
+    L.push(`Without queue bindings (the visitor's path alone: nothing reaches a store, as with the peer), the real`);
+    L.push(`worker served ${offLoad.collect.rps} collect calls a second, ${fmtX(offLoad.collect.rps / peerLoad.collect.rps)} the peer's, in the same rounds (runs:`);
+    L.push(`${offLoad.collect.rps_each.join(', ')}; the peer's: ${peerLoad.collect.rps_each.join(', ')}). The difference from the first row is what the`);
+    L.push('queue\'s local broker, its consumer and the audience store cost on these two cores, which on Cloudflare');
+    L.push('are other invocations.');
+    L.push('');
+  }
   L.push('Under `wrangler dev` a request takes milliseconds, against microseconds of engine time: these figures');
   L.push('show robustness under load and the cost of everything around the engine, not the engine\'s speed.');
   if (peerLoad && ours.collect.rps < 0.95 * peerLoad.collect.rps) {
@@ -666,7 +677,14 @@ if (handler.real) {
   L.push('queue\'s broker, its consumer and the site\'s `AudienceStore` run in the same workerd process, where');
   L.push('Cloudflare runs them as other invocations and bills them on their own. The collect row counts them all');
   L.push(`(\`--pipeline ${handler.pipeline ?? 'whole'}\`): the call, its message, the send, the broker, the consumer's batch and the store's SQLite`);
-  L.push('`exec` (their rate on their own is the audience benchmark\'s ingest figure). The row below it is a worker');
+  L.push('`exec` (their rate on their own is the audience benchmark\'s ingest figure).');
+  if (handler.real.collect?.settled) {
+    L.push('Each of its loops, the baseline\'s too, is measured until workerd has gone quiet after it (at least');
+    L.push('1.2 s, then a quarter of a second under 1 ms of CPU): the consumer\'s batch comes up to a second after');
+    L.push('the calls, and without the wait its work fell into whichever loop ran next, which made single rounds');
+    L.push('read 800 µs or less than nothing and left most of it uncounted.');
+  }
+  L.push('The row below it is a worker');
   L.push('without queue bindings, whose collect records but enqueues nothing: the visitor\'s path alone. In the');
   L.push('worker\'s own isolate (its CPU profile) the message and its send are about 15 µs of a call; the rest of');
   L.push('the difference between the two rows is the local queue broker, the consumer and the store');
