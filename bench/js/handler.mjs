@@ -21,7 +21,7 @@
 // the body, parses a few bytes and answers a fixed 400 (the runtime boundary, without the
 // engine). The JavaScript peer does collect, the page and health.
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -39,6 +39,9 @@ const PROFILE = opt('--profile', 'yes') !== 'no';
 const PROFILE_ROUTE = opt('--profile-route', 'collect');
 // V8's sampling interval in µs: finer shows the short stages, at the price of more overhead.
 const SAMPLING_US = Number(opt('--sampling-us', '100'));
+// A folder to keep each profile in whole (`real-collect.cpuprofile`, `peer-collect.cpuprofile`),
+// for Chrome DevTools (Performance, Load profile) or a script that follows its call tree.
+const SAVE_PROFILE = opt('--save-profile', '');
 // What of the audience pipeline runs in the measured process (`--pipeline`):
 // - `whole` (the default): the worker with its queues as deployed. A collect call makes its
 //   message and hands it to the message its isolate is filling, which one `send` sends; under
@@ -221,7 +224,7 @@ async function withSource(cdp, entries) {
 }
 
 /** A CPU profile of the handler loop of `request`, sampled every `SAMPLING_US` µs. */
-async function profileOf(w, request) {
+async function profileOf(w, request, file) {
   const cdp = await inspector(w.inspectorPort);
   try {
     await cdp.send('Profiler.enable');
@@ -229,6 +232,7 @@ async function profileOf(w, request) {
     await cdp.send('Profiler.start');
     for (let i = 0; i < PROFILE_REQUESTS; i++) await loop(w, request, false);
     const { profile } = await cdp.send('Profiler.stop');
+    if (file) writeFileSync(file, JSON.stringify(profile));
     return await withSource(cdp, topEntries(profile, PROFILE_REQUESTS * N));
   } finally {
     cdp.close();
@@ -312,7 +316,9 @@ async function main() {
     }
     for (const [side, w, reqs] of PROFILE ? [['real', real, ours], ['peer', peer, theirs]] : []) {
       try {
-        result.profiles[side] = await profileOf(w, reqs[PROFILE_ROUTE]);
+        const file = SAVE_PROFILE ? join(SAVE_PROFILE, `${side}-${PROFILE_ROUTE}.cpuprofile`) : null;
+        if (file) mkdirSync(SAVE_PROFILE, { recursive: true });
+        result.profiles[side] = await profileOf(w, reqs[PROFILE_ROUTE], file);
       } catch (e) {
         result.profiles[side] = { failed: String(e.message || e) };
       }

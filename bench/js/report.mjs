@@ -718,8 +718,11 @@ if (handler.real) {
   L.push('target/bench/handler.json` (after `make worker site`); it starts both workers with `--inspector-port`, runs');
   L.push('the collect loop under `Profiler.start` / `Profiler.stop` and prints the top entries (`--profile-route');
   L.push('health` profiles another route, `--sampling-us 25` samples finer, `--routes collect,health` measures only');
-  L.push('those). The same profile');
-  L.push('opens in Chrome DevTools: connect to the inspector port and record while sending `POST /__bench`.');
+  L.push('those, `--save-profile DIR` keeps each profile whole as `DIR/real-collect.cpuprofile`, which Chrome');
+  L.push('DevTools loads). The same profile opens live in DevTools: connect to the inspector port and record while');
+  L.push('sending `POST /__bench`. The queue\'s consumer and the store run in the same isolate a second after the');
+  L.push('calls (`max_batch_timeout`): a profile shows their share only when its loops span more than that');
+  L.push('(`--profile-requests 40`).');
   L.push('');
   L.push('How each change to this cost was measured before and after, with its time and load:');
   L.push('[PERFORMANCE-CHANGES.md](PERFORMANCE-CHANGES.md).');
