@@ -671,6 +671,12 @@ if (handler.real) {
   L.push('The floor is the runtime boundary without the engine: the entry, the route, the headers the collect');
   L.push('call reads, the body in one native read, a few bytes parsed, and an answer built in one construction.');
   L.push('');
+  if (Object.values(handler.real).some((r) => r?.worker === 'without queue bindings')) {
+    L.push('Decide, health and the floor record nothing; with the queue bound they are measured on a second worker');
+    L.push('of the same build without queue bindings (after its collect, which warms the code they share), so that');
+    L.push('what the pipeline does after a recording loop cannot fall into their rounds.');
+    L.push('');
+  }
   L.push('A collect call also records: the handler makes the message and `enqueue` of `worker/js/http.js` adds');
   L.push('it to the message its isolate is filling for the `intent-events` queue (the calls of 20 ms, up to 100');
   L.push('and 60,000 bytes, share one), sent in `ctx.waitUntil` after the answer. Under `wrangler dev` the');
