@@ -299,9 +299,10 @@ async function main() {
     // With the queue bound, the routes that record nothing (decide, health, the floor) are
     // measured on a second worker without queue bindings, the same build: whatever the pipeline
     // does after a recording loop (the consumer's batch, the store's alarm) cannot fall into
-    // their rounds, as it did on one worker (health read 49.83 and 114.29 µs in rounds after the
-    // page loops, 12.34-13.72 later). Its collect, the visitor's path alone, is measured first,
-    // which warms the code the others share, as collect did when every route ran on one worker.
+    // their rounds (on one worker, health read 49.83 and 114.29 µs in rounds after the page
+    // loops and 12.34-13.72 later; part of that may have been the machine). Its collect, the
+    // visitor's path alone, is measured first unless `--without-queues-too no`, which warms the
+    // code the others share, as collect did when every route ran on one worker.
     const routes = [['collect', 200], ['decide', 200], ['page', 200], ['health', 200], ['floor', 400]].filter(([n]) => ONLY.includes(n));
     const records = (name) => name === 'collect' || name === 'page';
     const quiet = PIPELINE !== 'off' && (ALSO_OFF || routes.some(([n]) => !records(n)));

@@ -638,8 +638,8 @@ if (ours) {
   if (peerLoad && ours.collect.rps < 0.95 * peerLoad.collect.rps) {
     L.push(`Here the JavaScript peer served ${fmtX(peerLoad.collect.rps / ours.collect.rps)} the collect calls per second. Per request the real worker`);
     L.push('also checks the origin and the content type, sets its rules, tier and privacy headers, and reaches the');
-    L.push('request, headers and response through workers-rs\'s JavaScript bindings; its engine is the shipped');
-    L.push('build measured above.');
+    L.push('request, headers and response through the runtime\'s JavaScript objects; its engine is the shipped');
+    L.push(`build measured above.${offLoad ? ' The worker without queue bindings, above, shows how much of the difference is the pipeline sharing the cores.' : ''}`);
   }
 } else {
   L.push(`Missing: ${loadProblem}.`);
@@ -690,11 +690,11 @@ if (handler.real) {
     L.push('the calls, and without the wait its work fell into whichever loop ran next, which made single rounds');
     L.push('read 800 µs or less than nothing and left most of it uncounted.');
   }
-  L.push('The row below it is a worker');
-  L.push('without queue bindings, whose collect records but enqueues nothing: the visitor\'s path alone. In the');
-  L.push('worker\'s own isolate (its CPU profile) the message and its send are about 15 µs of a call; the rest of');
-  L.push('the difference between the two rows is the local queue broker, the consumer and the store');
-  L.push('(`docs/PERFORMANCE-CHANGES.md`). The JS peer enqueues nothing.');
+  L.push('The row below it is a worker without queue bindings, whose collect records but enqueues nothing: the');
+  L.push('visitor\'s path alone. How the difference splits (measured with the queue bound and nobody consuming');
+  L.push('it, and in a profile spanning the consumer\'s batches): the producer\'s side, the message made, sent and');
+  L.push('kept by the local broker, and the consumer\'s, the broker\'s delivery, the messages read and the store\'s');
+  L.push('ingest (`docs/PERFORMANCE-CHANGES.md`). The JS peer enqueues nothing.');
   for (const [side, title] of [['real', 'Rust worker'], ['peer', 'JS peer']]) {
     const p = handler.profiles?.[side];
     L.push('');

@@ -20,7 +20,7 @@
  * that state every request goes through the constructor, as worker-build's own entry does.
  */
 export function entry(Rust, state) {
-  const fetch = Rust.prototype.fetch;
+  const rustFetch = Rust.prototype.fetch;
   const direct = state != null && typeof state === 'object' && typeof state.criticalError === 'boolean';
   /** Marks the wasm instance as broken when `error` is a trap; rethrows it. */
   const trapped = (error) => {
@@ -35,7 +35,7 @@ export function entry(Rust, state) {
       if (!direct || state.criticalError) return new Rust(ctx, env).fetch(request);
       let answer;
       try {
-        answer = fetch.call({ env, ctx }, request);
+        answer = rustFetch.call({ env, ctx }, request);
       } catch (error) {
         trapped(error);
       }
